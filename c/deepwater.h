@@ -1,0 +1,220 @@
+/*
+ * libdeepwater — the native half of Deepwater, a zero-copy market-data store.
+ *
+ * Overview
+ * --------
+ * This header is the whole C API. The library does only what a Deno program
+ * cannot do by itself: map files and shared memory, take advisory locks,
+ * reserve disk blocks, flush mappings, perform acquire/release atomics and
+ * futex waits on shared words, run the strided timestamp binary search, and
+ * compute CRC32C. Everything else (formats, records, registries, policy) lives
+ * in TypeScript, which validates every length and offset before it calls here.
+ *
+ * Conventions
+ * -----------
+ * - Every function returns an int: 0 (or a documented non-negative value) on
+ *   success, -errno on an operating-system failure, or a library code in the
+ *   reserved range DW_ERR_BASE..DW_ERR_LAST. dw_strerror() names any of them.
+ * - Addresses cross the boundary as uint64_t (the mapping base plus offsets),
+ *   because JavaScript passes 64-bit integers cheaply as BigInt.
+ * - Results are written through caller-owned out-arrays; the library never
+ *   allocates on a hot path and holds no global state.
+ *
+ * Caveats
+ * -------
+ * - One writer per feed: the writer lock (dw_lock_open) is an flock(2) on a
+ *   local file. flock does not work across network filesystems; do not put a
+ *   data directory on NFS/SMB.
+ * - Mappings are MAP_SHARED. Truncating a mapped file from another process
+ *   makes accesses past the new end raise SIGBUS; Deepwater never shrinks a
+ *   file a reader may have mapped.
+ * - After fork(2), a child inherits mappings but not flock ownership semantics
+ *   you may expect: open writers in the child only, never in both.
+ * - Little-endian hosts only (x86-64, aarch64); the on-disk magic numbers make
+ *   a byte-order mismatch visible instead of silent.
+ */
+#ifndef DEEPWATER_H
+#define DEEPWATER_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** ABI version of this header. TypeScript refuses a library whose
+ *  dw_abi_version() differs from the version it was written against. */
+#define DW_ABI_VERSION 1
+
+/** First library status code (negative, below every errno). */
+#define DW_ERR_BASE (-30800)
+/** An argument was out of range (null path, zero length, bad flag). */
+#define DW_EINVAL (-30800)
+/** A non-blocking lock is held by another process. */
+#define DW_ELOCKED (-30801)
+/** A wait ended because its timeout expired. */
+#define DW_ETIMEDOUT (-30802)
+/** A futex wait returned because the word no longer held the expected value. */
+#define DW_EAGAIN (-30803)
+/** Last library status code. */
+#define DW_ERR_LAST (-30803)
+
+/** dw_map_file flag: map read-write (default read-only). */
+#define DW_MAP_WRITE 1u
+/** dw_map_file flag: create the file if missing and size it to `len` with
+ *  posix_fallocate so writes through the mapping can never hit ENOSPC. */
+#define DW_MAP_CREATE 2u
+/** dw_map_file flag: fail with -EEXIST when DW_MAP_CREATE finds a file. */
+#define DW_MAP_EXCL 4u
+/** dw_map_file flag: write-fault every page before returning, so the
+ *  caller's first stores cost no page fault (use from a non-blocking call).
+ *  The touch never changes content (a byte compare-exchange with itself), so
+ *  it is safe while another mapping of the same file is being written. */
+#define DW_MAP_PREFAULT 8u
+/** dw_map_file flag: read-fault every page before returning (MAP_POPULATE). */
+#define DW_MAP_POPULATE 16u
+
+/**
+ * Return DW_ABI_VERSION as compiled into the library (always positive).
+ */
+int dw_abi_version(void);
+
+/**
+ * Return a static, NUL-terminated description of `rc` (a -errno or DW_E*).
+ * Never returns NULL; the string must not be freed.
+ */
+const char *dw_strerror(int rc);
+
+/**
+ * Map a file.
+ *
+ * path   NUL-terminated file path.
+ * len    bytes to map; 0 maps the whole current file (which must be non-empty).
+ *        With DW_MAP_CREATE the file is created/extended to `len` bytes first.
+ * flags  DW_MAP_* bits.
+ * out    uint64_t[4]: out[0] = mapping address, out[1] = mapped length,
+ *        out[2] = file size; out[3] is stored last with release order: 1 on
+ *        success, 2 on failure. A caller of the non-blocking (worker-thread)
+ *        variant polls out[3] with an acquire load instead of waiting for
+ *        its event loop.
+ *
+ * Returns 0, -errno, or DW_EINVAL. The file descriptor is closed before
+ * returning; the mapping stays valid until dw_unmap(). On failure nothing is
+ * left mapped or open (a file created by this call is left in place, empty
+ * or partially sized; callers create under a temporary name and rename).
+ */
+int dw_map_file(const char *path, uint64_t len, uint32_t flags, uint64_t *out);
+
+/**
+ * Map (creating if asked) a POSIX shared-memory object, as dw_map_file does
+ * for files. `name` must start with '/' and contain no other '/'.
+ * out is a uint64_t[4] exactly as for dw_map_file.
+ */
+int dw_shm_map(const char *name, uint64_t len, uint32_t flags, uint64_t *out);
+
+/**
+ * Remove a shared-memory object name (existing mappings stay valid).
+ * Returns 0 or -errno (-ENOENT when it did not exist).
+ */
+int dw_shm_unlink(const char *name);
+
+/**
+ * Unmap [addr, addr+len) as returned by dw_map_file/dw_shm_map.
+ */
+int dw_unmap(uint64_t addr, uint64_t len);
+
+/**
+ * Flush [addr, addr+len) of a file mapping to storage. `sync` non-zero waits
+ * for completion (MS_SYNC), zero schedules it (MS_ASYNC). The range is widened
+ * to page boundaries internally.
+ */
+int dw_msync(uint64_t addr, uint64_t len, int sync);
+
+/**
+ * Open (creating if missing) `path` and take an flock(2) on it.
+ *
+ * exclusive  non-zero for LOCK_EX, zero for LOCK_SH.
+ * nonblock   non-zero to fail with DW_ELOCKED instead of waiting.
+ * out_fd     out_fd[0] receives the descriptor; release with dw_lock_close().
+ *
+ * The lock dies with the process (including SIGKILL), so it can never go stale.
+ */
+int dw_lock_open(const char *path, int exclusive, int nonblock, int32_t *out_fd);
+
+/**
+ * Release a lock taken by dw_lock_open and close its descriptor.
+ */
+int dw_lock_close(int32_t fd);
+
+/**
+ * Acquire-load the 64-bit word at `addr` into out[0].
+ */
+int dw_load_acquire_u64(uint64_t addr, uint64_t *out);
+
+/**
+ * Release-store `value` into the 64-bit word at `addr`.
+ */
+int dw_store_release_u64(uint64_t addr, uint64_t value);
+
+/**
+ * Spin until the 64-bit word at `addr` differs from `seen` or `max_spins`
+ * iterations pass, then write the last loaded value to out[0]. Returns 0 if
+ * it changed, DW_ETIMEDOUT otherwise. Uses acquire loads and a CPU pause hint;
+ * never sleeps. Used by the busy-spin tail mode.
+ */
+int dw_spin_while_u64(uint64_t addr, uint64_t seen, uint64_t max_spins, uint64_t *out);
+
+/**
+ * Block until the 32-bit shared word at `addr` is woken, no longer equals
+ * `expected`, or `timeout_ns` (0 = no timeout) elapses. Returns 0 when woken,
+ * DW_EAGAIN when the value already differed, DW_ETIMEDOUT, or -errno.
+ * Process-shared (no FUTEX_PRIVATE_FLAG). Call it as a non-blocking FFI
+ * function so the JavaScript thread keeps running.
+ */
+int dw_futex_wait(uint64_t addr, uint32_t expected, uint64_t timeout_ns);
+
+/**
+ * Wake up to `count` waiters blocked on the 32-bit word at `addr`.
+ * Returns the number woken (>= 0) or -errno.
+ */
+int dw_futex_wake(uint64_t addr, int32_t count);
+
+/**
+ * Binary-search `count` fixed-size records starting at `base` for a uint64
+ * timestamp at byte `ts_offset` of each `stride`-byte record, which must be
+ * sorted ascending.
+ *
+ * upper  zero: out[0] = first index whose ts >= target (lower bound);
+ *        non-zero: out[0] = first index whose ts > target (upper bound).
+ *
+ * Returns 0, or DW_EINVAL when stride is zero or ts_offset + 8 > stride.
+ */
+int dw_search_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_offset,
+                 uint64_t target, int upper, uint64_t *out);
+
+/**
+ * Scan `count` records at `base` and report on their uint64 timestamps:
+ * out[0] = min, out[1] = max, out[2] = first, out[3] = last, out[4] = 1 when
+ * non-decreasing (else 0), out[5] = 1 when any exceeds 2^53-1.
+ * With count == 0 it writes zeros. Same argument rules as dw_search_ts.
+ */
+int dw_scan_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_offset,
+               uint64_t *out);
+
+/**
+ * CRC32C (Castagnoli) of `len` bytes at `buf`, continuing from `seed`
+ * (0 for a fresh checksum), written to out[0].
+ */
+int dw_crc32c(const uint8_t *buf, uint64_t len, uint32_t seed, uint32_t *out);
+
+/**
+ * Copy `len` bytes from `src` to `dst` (non-overlapping addresses). Exists
+ * for the benchmark's memcpy baseline and for bulk copies between mappings.
+ */
+int dw_copy(uint64_t dst, uint64_t src, uint64_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DEEPWATER_H */

@@ -1,0 +1,94 @@
+/* Cross-process coordination: flock, acquire/release atomics, futex. */
+#define _GNU_SOURCE
+#include "deepwater.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* See deepwater.h. */
+int dw_lock_open(const char *path, int exclusive, int nonblock, int32_t *out_fd) {
+    if (!path || !out_fd) return DW_EINVAL;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return -errno;
+    int op = (exclusive ? LOCK_EX : LOCK_SH) | (nonblock ? LOCK_NB : 0);
+    while (flock(fd, op) != 0) {
+        int e = errno;
+        if (e == EINTR) continue;
+        close(fd);
+        return e == EWOULDBLOCK ? DW_ELOCKED : -e;
+    }
+    out_fd[0] = fd;
+    return 0;
+}
+
+/* See deepwater.h. */
+int dw_lock_close(int32_t fd) {
+    if (fd < 0) return DW_EINVAL;
+    flock(fd, LOCK_UN);
+    return close(fd) == 0 ? 0 : -errno;
+}
+
+/* See deepwater.h. */
+int dw_load_acquire_u64(uint64_t addr, uint64_t *out) {
+    if (addr == 0 || (addr & 7) || !out) return DW_EINVAL;
+    out[0] = atomic_load_explicit((_Atomic uint64_t *)(uintptr_t)addr, memory_order_acquire);
+    return 0;
+}
+
+/* See deepwater.h. */
+int dw_store_release_u64(uint64_t addr, uint64_t value) {
+    if (addr == 0 || (addr & 7)) return DW_EINVAL;
+    atomic_store_explicit((_Atomic uint64_t *)(uintptr_t)addr, value, memory_order_release);
+    return 0;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* See deepwater.h. */
+int dw_spin_while_u64(uint64_t addr, uint64_t seen, uint64_t max_spins, uint64_t *out) {
+    if (addr == 0 || (addr & 7) || !out) return DW_EINVAL;
+    _Atomic uint64_t *w = (_Atomic uint64_t *)(uintptr_t)addr;
+    uint64_t v = atomic_load_explicit(w, memory_order_acquire);
+    for (uint64_t i = 0; v == seen && i < max_spins; i++) {
+        cpu_relax();
+        v = atomic_load_explicit(w, memory_order_acquire);
+    }
+    out[0] = v;
+    return v == seen ? DW_ETIMEDOUT : 0;
+}
+
+/* See deepwater.h. */
+int dw_futex_wait(uint64_t addr, uint32_t expected, uint64_t timeout_ns) {
+    if (addr == 0 || (addr & 3)) return DW_EINVAL;
+    struct timespec ts, *tsp = NULL;
+    if (timeout_ns) {
+        ts.tv_sec = (time_t)(timeout_ns / 1000000000u);
+        ts.tv_nsec = (long)(timeout_ns % 1000000000u);
+        tsp = &ts;
+    }
+    long r = syscall(SYS_futex, (uint32_t *)(uintptr_t)addr, FUTEX_WAIT, expected, tsp, NULL, 0);
+    if (r == 0) return 0;
+    if (errno == EAGAIN) return DW_EAGAIN;
+    if (errno == ETIMEDOUT) return DW_ETIMEDOUT;
+    if (errno == EINTR) return 0; /* spurious: callers re-check the word */
+    return -errno;
+}
+
+/* See deepwater.h. */
+int dw_futex_wake(uint64_t addr, int32_t count) {
+    if (addr == 0 || (addr & 3) || count <= 0) return DW_EINVAL;
+    long r = syscall(SYS_futex, (uint32_t *)(uintptr_t)addr, FUTEX_WAKE, count, NULL, NULL, 0);
+    return r < 0 ? -errno : (int)r;
+}

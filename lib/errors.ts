@@ -1,0 +1,63 @@
+/**
+ * The one error type Deepwater throws, with a stable machine-readable code.
+ *
+ * @module
+ */
+
+/** Stable error codes carried by {@linkcode DeepwaterError}. */
+export type DeepwaterErrorCode =
+  | "INVALID_SPEC"
+  | "INVALID_VALUE"
+  | "INVALID_ARGUMENT"
+  | "FEED_NOT_FOUND"
+  | "SCHEMA_DRIFT"
+  | "WRITER_LOCKED"
+  | "VERSION_MISMATCH"
+  | "LIBRARY"
+  | "CLOSED"
+  | "CORRUPT"
+  | "FULL"
+  | "OVERRUN"
+  | "IO";
+
+/**
+ * Every failure Deepwater reports: a stable `code`, a sentence-case message
+ * naming the file or field involved and what to do, and optionally the path.
+ *
+ * @example
+ * ```ts
+ * import { DeepwaterError } from "../mod.ts";
+ * const e = new DeepwaterError("INVALID_SPEC", 'Invalid feed spec: key "mode" must be "UF"');
+ * console.assert(e.code === "INVALID_SPEC" && e instanceof Error);
+ * ```
+ */
+export class DeepwaterError extends Error {
+  /** Stable code for programmatic handling. */
+  readonly code: DeepwaterErrorCode;
+  /** File or object path involved, when there is one. */
+  readonly path: string | undefined;
+  /** Negative errno (or libdeepwater status) behind an `IO` error, when there is one. */
+  readonly errno: number | undefined;
+
+  /**
+   * @param code stable error code
+   * @param message human-readable message: what failed, on what, and the fix
+   * @param options `path` involved, `errno` behind it, and an underlying `cause`
+   */
+  constructor(
+    code: DeepwaterErrorCode,
+    message: string,
+    options: { path?: string; cause?: unknown; errno?: number } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "DeepwaterError";
+    this.code = code;
+    this.path = options.path;
+    this.errno = options.errno;
+  }
+}
+
+/** Shorthand for the error every closed handle throws. */
+export function closedError(what: string): DeepwaterError {
+  return new DeepwaterError("CLOSED", `${what} is closed: create a new one to continue`);
+}

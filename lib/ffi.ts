@@ -1,0 +1,236 @@
+/**
+ * The only module that calls `Deno.dlopen`: the libdeepwater symbol table,
+ * library discovery, the ABI check, and `unwrap`, which turns every non-zero
+ * C status into a {@linkcode DeepwaterError}.
+ *
+ * Library lookup order: `$DEEPWATER_LIB`, then `c/build/libdeepwater.so`
+ * resolved against this module's URL (never the working directory).
+ *
+ * @module
+ */
+import { DeepwaterError, type DeepwaterErrorCode } from "./errors.ts";
+import { ABI_VERSION } from "./version.ts";
+
+const symbols = {
+  /** int dw_abi_version(void) */
+  dw_abi_version: { parameters: [], result: "i32" },
+  /** const char *dw_strerror(int rc) */
+  dw_strerror: { parameters: ["i32"], result: "pointer" },
+  /** int dw_map_file(const char *path, uint64_t len, uint32_t flags, uint64_t *out) */
+  dw_map_file: { parameters: ["buffer", "u64", "u32", "buffer"], result: "i32" },
+  /** dw_map_file on a worker thread (returns a Promise): pre-faults the next chunk */
+  dw_map_file_async: {
+    name: "dw_map_file",
+    parameters: ["buffer", "u64", "u32", "buffer"],
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int dw_shm_map(const char *name, uint64_t len, uint32_t flags, uint64_t *out) */
+  dw_shm_map: { parameters: ["buffer", "u64", "u32", "buffer"], result: "i32" },
+  /** int dw_shm_unlink(const char *name) */
+  dw_shm_unlink: { parameters: ["buffer"], result: "i32" },
+  /** int dw_unmap(uint64_t addr, uint64_t len) */
+  dw_unmap: { parameters: ["u64", "u64"], result: "i32" },
+  /** int dw_msync(uint64_t addr, uint64_t len, int sync) */
+  dw_msync: { parameters: ["u64", "u64", "i32"], result: "i32" },
+  /** int dw_lock_open(const char *path, int exclusive, int nonblock, int32_t *out_fd) */
+  dw_lock_open: { parameters: ["buffer", "i32", "i32", "buffer"], result: "i32" },
+  /** int dw_lock_close(int32_t fd) */
+  dw_lock_close: { parameters: ["i32"], result: "i32" },
+  /** int dw_load_acquire_u64(uint64_t addr, uint64_t *out) */
+  dw_load_acquire_u64: { parameters: ["u64", "buffer"], result: "i32" },
+  /** int dw_store_release_u64(uint64_t addr, uint64_t value) */
+  dw_store_release_u64: { parameters: ["u64", "u64"], result: "i32" },
+  /** int dw_spin_while_u64(uint64_t addr, uint64_t seen, uint64_t max_spins, uint64_t *out) */
+  dw_spin_while_u64: { parameters: ["u64", "u64", "u64", "buffer"], result: "i32" },
+  /** int dw_futex_wait(uint64_t addr, uint32_t expected, uint64_t timeout_ns), off-thread */
+  dw_futex_wait: {
+    parameters: ["u64", "u32", "u64"],
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int dw_futex_wake(uint64_t addr, int32_t count) */
+  dw_futex_wake: { parameters: ["u64", "i32"], result: "i32" },
+  /** int dw_search_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_offset, uint64_t target, int upper, uint64_t *out) */
+  dw_search_ts: {
+    parameters: ["u64", "u64", "u32", "u32", "u64", "i32", "buffer"],
+    result: "i32",
+  },
+  /** int dw_scan_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_offset, uint64_t *out) */
+  dw_scan_ts: { parameters: ["u64", "u64", "u32", "u32", "buffer"], result: "i32" },
+  /** int dw_crc32c(const uint8_t *buf, uint64_t len, uint32_t seed, uint32_t *out) */
+  dw_crc32c: { parameters: ["buffer", "u64", "u32", "buffer"], result: "i32" },
+  /** int dw_copy(uint64_t dst, uint64_t src, uint64_t len) */
+  dw_copy: { parameters: ["u64", "u64", "u64"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The bound libdeepwater symbols. */
+export type Symbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
+
+/** libdeepwater status codes (mirrors deepwater.h). */
+export const DW = {
+  EINVAL: -30800,
+  ELOCKED: -30801,
+  ETIMEDOUT: -30802,
+  EAGAIN: -30803,
+  MAP_WRITE: 1,
+  MAP_CREATE: 2,
+  MAP_EXCL: 4,
+  MAP_PREFAULT: 8,
+  MAP_POPULATE: 16,
+} as const;
+
+const SOURCES = ["deepwater.h", "map.c", "sync.c", "search.c", "error.c"];
+
+function candidatePaths(): { path: string; sourceDir: URL | undefined }[] {
+  const list: { path: string; sourceDir: URL | undefined }[] = [];
+  let env: string | undefined;
+  try {
+    env = Deno.env.get("DEEPWATER_LIB");
+  } catch {
+    env = undefined; // no --allow-env: fall through to the build output
+  }
+  if (env) list.push({ path: env, sourceDir: undefined });
+  const built = new URL("../c/build/libdeepwater.so", import.meta.url);
+  if (built.protocol === "file:") {
+    list.push({ path: built.pathname, sourceDir: new URL("../c/", import.meta.url) });
+  }
+  return list;
+}
+
+/** Newest mtime of the C sources, to detect a library older than its code. */
+function staleAgainst(libPath: string, sourceDir: URL): string | undefined {
+  try {
+    const lib = Deno.statSync(libPath).mtime?.getTime() ?? 0;
+    for (const s of SOURCES) {
+      const m = Deno.statSync(new URL(s, sourceDir)).mtime?.getTime() ?? 0;
+      if (m > lib) return s;
+    }
+  } catch {
+    return undefined; // sources not shipped alongside: nothing to compare
+  }
+  return undefined;
+}
+
+let loaded: Symbols | undefined;
+
+/**
+ * Load libdeepwater once and return its symbols. Throws `LIBRARY` with the
+ * paths tried and the fix when it is missing, stale or of another ABI.
+ */
+export function native(): Symbols {
+  if (loaded) return loaded;
+  const tried: string[] = [];
+  for (const { path, sourceDir } of candidatePaths()) {
+    tried.push(path);
+    let lib: Deno.DynamicLibrary<typeof symbols>;
+    try {
+      lib = Deno.dlopen(path, symbols);
+    } catch (cause) {
+      if (
+        cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied
+      ) {
+        throw new DeepwaterError(
+          "LIBRARY",
+          `Cannot load libdeepwater: FFI permission denied: run with --allow-ffi (or -A)`,
+          { path, cause },
+        );
+      }
+      continue;
+    }
+    const abi = lib.symbols.dw_abi_version();
+    if (abi !== ABI_VERSION) {
+      lib.close();
+      throw new DeepwaterError(
+        "LIBRARY",
+        `Cannot use libdeepwater at "${path}": library ABI ${abi}, TypeScript expects ${ABI_VERSION}: rebuild with \`deno task build\``,
+        { path },
+      );
+    }
+    if (sourceDir) {
+      const newer = staleAgainst(path, sourceDir);
+      if (newer) {
+        lib.close();
+        throw new DeepwaterError(
+          "LIBRARY",
+          `libdeepwater at "${path}" is stale: c/${newer} is newer: rebuild with \`deno task build\``,
+          { path },
+        );
+      }
+    }
+    loaded = lib.symbols;
+    return loaded;
+  }
+  throw new DeepwaterError(
+    "LIBRARY",
+    `Cannot find libdeepwater: tried ${
+      tried.map((p) => `"${p}"`).join(", ")
+    }: run \`deno task build\` or set DEEPWATER_LIB to the library path`,
+  );
+}
+
+/** Human-readable text for a libdeepwater status. */
+export function strerror(rc: number): string {
+  const p = native().dw_strerror(rc);
+  return p === null ? `status ${rc}` : Deno.UnsafePointerView.getCString(p);
+}
+
+const ERRNO_ENOENT = -2;
+const ERRNO_EEXIST = -17;
+const ERRNO_ENOSPC = -28;
+const ERRNO_EACCES = -13;
+
+/** The negative errno for "no such file", for callers that branch on it. */
+export const ENOENT = ERRNO_ENOENT;
+/** The negative errno for "file exists". */
+export const EEXIST = ERRNO_EEXIST;
+
+/**
+ * Throw a {@linkcode DeepwaterError} for any non-zero status, else return.
+ *
+ * @param rc status returned by a libdeepwater call
+ * @param action what was being done, as a sentence fragment ("Cannot map chunk")
+ * @param path file involved, quoted in the message
+ * @param code error code to use instead of the default mapping
+ */
+export function unwrap(
+  rc: number,
+  action: string,
+  path?: string,
+  code?: DeepwaterErrorCode,
+): void {
+  if (rc === 0) return;
+  let c: DeepwaterErrorCode = code ?? "IO";
+  let fix = "";
+  if (rc === DW.ELOCKED) {
+    c = code ?? "WRITER_LOCKED";
+    fix = ": another process holds the lock";
+  } else if (rc === DW.EINVAL) {
+    c = code ?? "INVALID_ARGUMENT";
+  } else if (rc === ERRNO_ENOSPC) {
+    fix = ": the disk is full; free space or run deepwater-cleanup";
+  } else if (rc === ERRNO_EACCES) {
+    fix = ": check file permissions";
+  }
+  const where = path === undefined ? "" : ` "${path}"`;
+  throw new DeepwaterError(c, `${action}${where}: ${strerror(rc)}${fix}`, {
+    errno: rc,
+    ...(path === undefined ? {} : { path }),
+  });
+}
+
+/** NUL-terminated UTF-8 bytes for a C string argument. */
+export function cstr(s: string): Uint8Array<ArrayBuffer> {
+  const bytes = new TextEncoder().encode(s + "\0");
+  if (bytes.indexOf(0) !== bytes.length - 1) {
+    throw new DeepwaterError("INVALID_ARGUMENT", `Path contains a NUL byte: "${s}"`);
+  }
+  return bytes;
+}
+
+/** CRC32C of `bytes` (via libdeepwater). */
+export function crc32c(bytes: Uint8Array<ArrayBuffer>): number {
+  const out = new Uint32Array(1);
+  unwrap(native().dw_crc32c(bytes, BigInt(bytes.length), 0, out), "Cannot compute CRC32C");
+  return out[0]!;
+}

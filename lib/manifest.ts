@@ -1,0 +1,89 @@
+/**
+ * `manifest.json`: which package and on-disk format wrote a data directory.
+ *
+ * @module
+ */
+import { DeepwaterError } from "./errors.ts";
+import { FORMAT_VERSION, PACKAGE_VERSION } from "./version.ts";
+
+/** Contents of manifest.json. */
+export interface Manifest {
+  /** Package version that created the directory. */
+  package_version: string;
+  /** On-disk format version; must equal this build's FORMAT_VERSION. */
+  format_version: number;
+  /** Creation time, ISO-8601. */
+  created: string;
+}
+
+/**
+ * Read and check a manifest.
+ *
+ * @param path manifest path
+ * @returns the manifest, or undefined when the file does not exist
+ */
+export function readManifest(path: string): Manifest | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new DeepwaterError("IO", `Cannot read manifest "${path}": ${e}`, { path, cause: e });
+  }
+  let m: Manifest;
+  try {
+    m = JSON.parse(text);
+  } catch (e) {
+    throw new DeepwaterError(
+      "CORRUPT",
+      `Manifest "${path}" is not valid JSON: restore it or run deepwater-repair`,
+      {
+        path,
+        cause: e,
+      },
+    );
+  }
+  if (typeof m?.format_version !== "number") {
+    throw new DeepwaterError(
+      "CORRUPT",
+      `Manifest "${path}" has no format_version: restore it or run deepwater-repair`,
+      {
+        path,
+      },
+    );
+  }
+  if (m.format_version !== FORMAT_VERSION) {
+    throw new DeepwaterError(
+      "VERSION_MISMATCH",
+      `Data at "${path}" has format version ${m.format_version} (written by Deepwater ${m.package_version}); this is Deepwater ${PACKAGE_VERSION}, which reads format ${FORMAT_VERSION}: use a matching Deepwater version, or move the data aside and start a new directory`,
+      { path },
+    );
+  }
+  return m;
+}
+
+/**
+ * Read the manifest, creating it (atomically) if missing.
+ *
+ * @param path manifest path
+ * @returns the manifest in force
+ */
+export function ensureManifest(path: string): Manifest {
+  const existing = readManifest(path);
+  if (existing) return existing;
+  const m: Manifest = {
+    package_version: PACKAGE_VERSION,
+    format_version: FORMAT_VERSION,
+    created: new Date().toISOString(),
+  };
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  Deno.writeTextFileSync(tmp, JSON.stringify(m, null, 2) + "\n");
+  try {
+    Deno.linkSync(tmp, path); // fails if another process won the race
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+  } finally {
+    Deno.removeSync(tmp);
+  }
+  return readManifest(path)!;
+}

@@ -1,0 +1,223 @@
+/**
+ * A memory mapping owned by TypeScript: address, length, one ArrayBuffer
+ * created once per mapping, and an idempotent close.
+ *
+ * Lifetime rule: every view over {@linkcode Mapping.buffer} is valid until
+ * `close()`. Closing detaches the buffer before unmapping, so a view that
+ * outlives its mapping reads `undefined` (typed arrays) or throws a
+ * TypeError (DataView) instead of touching freed memory.
+ *
+ * @module
+ */
+import { cstr, DW, native, unwrap } from "./ffi.ts";
+import { DeepwaterError } from "./errors.ts";
+
+/** How to open a mapping. */
+export interface MapOptions {
+  /** Bytes to map; 0 or omitted maps the whole file. Required with `create`. */
+  length?: number;
+  /** Map read-write (default read-only). */
+  write?: boolean;
+  /** Create/extend the file to `length` (fallocate for files, ftruncate for shm). */
+  create?: boolean;
+  /** With `create`: fail if the file exists. */
+  exclusive?: boolean;
+  /** Write-touch every page up front (for a writer's next chunk). */
+  prefault?: boolean;
+  /** Read-fault every page up front (MAP_POPULATE). */
+  populate?: boolean;
+}
+
+function flagsOf(o: MapOptions): number {
+  return (o.write ? DW.MAP_WRITE : 0) | (o.create ? DW.MAP_CREATE : 0) |
+    (o.exclusive ? DW.MAP_EXCL : 0) | (o.prefault ? DW.MAP_PREFAULT : 0) |
+    (o.populate ? DW.MAP_POPULATE : 0);
+}
+
+/** Largest single mapping Deepwater makes (1 GiB chunks plus slack). */
+export const MAX_MAPPING = 2 ** 31;
+
+/** A mapped file or shared-memory object. */
+export class Mapping {
+  /** Base address of the mapping. */
+  readonly addr: bigint;
+  /** Mapped bytes. */
+  readonly length: number;
+  /** File (or shm object) size when mapped. */
+  readonly fileSize: number;
+  /** File path or shm name, for messages. */
+  readonly path: string;
+  /** Pointer-backed buffer over the whole mapping (see the lifetime rule). */
+  readonly buffer: ArrayBuffer;
+  #open = true;
+
+  private constructor(path: string, out: BigUint64Array) {
+    this.path = path;
+    this.addr = out[0]!;
+    this.length = Number(out[1]!);
+    this.fileSize = Number(out[2]!);
+    const ptr = Deno.UnsafePointer.create(this.addr);
+    if (ptr === null) throw new DeepwaterError("IO", `Mapping of "${path}" returned null`);
+    this.buffer = Deno.UnsafePointerView.getArrayBuffer(ptr, this.length);
+  }
+
+  /**
+   * Map a file.
+   *
+   * @param path file path
+   * @param options see {@linkcode MapOptions}
+   * @returns the mapping
+   */
+  static file(path: string, options: MapOptions = {}): Mapping {
+    const len = checkLength(path, options.length ?? 0);
+    const out = new BigUint64Array(4);
+    unwrap(
+      native().dw_map_file(cstr(path), BigInt(len), flagsOf(options), out),
+      "Cannot map",
+      path,
+    );
+    return new Mapping(path, out);
+  }
+
+  /**
+   * Start mapping a file on a worker thread (non-blocking FFI), so creating
+   * and pre-faulting a large file does not stall the caller. The result is
+   * polled with {@linkcode PendingMapping.poll}, which works even while the
+   * caller never yields to its event loop.
+   *
+   * @param path file path
+   * @param options see {@linkcode MapOptions}
+   * @returns the pending mapping
+   */
+  static begin(path: string, options: MapOptions = {}): PendingMapping {
+    const len = checkLength(path, options.length ?? 0);
+    return new PendingMapping(path, len, flagsOf(options), (out) => new Mapping(path, out));
+  }
+
+  /**
+   * Map a POSIX shared-memory object.
+   *
+   * @param name object name, starting with "/"
+   * @param options see {@linkcode MapOptions}
+   * @returns the mapping
+   */
+  static shm(name: string, options: MapOptions = {}): Mapping {
+    const len = checkLength(name, options.length ?? 0);
+    const out = new BigUint64Array(4);
+    unwrap(
+      native().dw_shm_map(cstr(name), BigInt(len), flagsOf(options), out),
+      "Cannot map shared memory",
+      name,
+    );
+    return new Mapping(name, out);
+  }
+
+  /** Whether the mapping is still open. */
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
+  /**
+   * Flush a byte range to storage (files only).
+   *
+   * @param offset first byte
+   * @param length bytes to flush
+   * @param sync wait for completion (MS_SYNC) rather than schedule (MS_ASYNC)
+   */
+  msync(offset: number, length: number, sync: boolean): void {
+    if (!this.#open) return;
+    if (offset < 0 || length < 0 || offset + length > this.length) {
+      throw new DeepwaterError(
+        "INVALID_ARGUMENT",
+        `msync range ${offset}+${length} is outside mapping of "${this.path}"`,
+      );
+    }
+    unwrap(
+      native().dw_msync(this.addr + BigInt(offset), BigInt(length), sync ? 1 : 0),
+      "Cannot msync",
+      this.path,
+    );
+  }
+
+  /** Detach the buffer and unmap. Idempotent. */
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    structuredClone(this.buffer, { transfer: [this.buffer] });
+    native().dw_unmap(this.addr, BigInt(this.length));
+  }
+
+  /** Same as {@linkcode Mapping.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function checkLength(path: string, len: number): number {
+  if (!Number.isSafeInteger(len) || len < 0 || len > MAX_MAPPING) {
+    throw new DeepwaterError(
+      "INVALID_ARGUMENT",
+      `Cannot map "${path}": length ${len} is outside 0..${MAX_MAPPING}`,
+      { path },
+    );
+  }
+  return len;
+}
+
+/**
+ * A mapping being created on a worker thread. The C side stores a completion
+ * word last (release), so {@linkcode PendingMapping.poll} needs no event loop.
+ */
+export class PendingMapping {
+  /** File path. */
+  readonly path: string;
+  readonly #out = new BigUint64Array(4);
+  readonly #name: Uint8Array<ArrayBuffer>;
+  readonly #make: (out: BigUint64Array) => Mapping;
+  #taken = false;
+  #discarded = false;
+  #rc: number | undefined;
+  /** Settles when the worker thread finishes (whatever the outcome). */
+  readonly settled: Promise<void>;
+
+  /** @internal */
+  constructor(path: string, len: number, flags: number, make: (out: BigUint64Array) => Mapping) {
+    this.path = path;
+    this.#make = make;
+    this.#name = cstr(path); // kept alive until the call returns
+    this.settled = native().dw_map_file_async(this.#name, BigInt(len), flags, this.#out).then(
+      (rc) => {
+        this.#rc = rc;
+        if (this.#discarded && rc === 0) native().dw_unmap(this.#out[0]!, this.#out[1]!);
+      },
+    );
+  }
+
+  /**
+   * The mapping if the worker finished successfully, `undefined` while it is
+   * still running; throws if it failed. Returns the mapping at most once.
+   */
+  poll(): Mapping | undefined {
+    if (this.#taken || this.#discarded) return undefined;
+    const state = Atomics.load(this.#out, 3);
+    if (state === 0n) return undefined;
+    this.#taken = true;
+    if (state !== 1n) {
+      throw new DeepwaterError("IO", `Cannot prepare "${this.path}" in the background`, {
+        path: this.path,
+      });
+    }
+    return this.#make(this.#out);
+  }
+
+  /**
+   * Give the result up. The mapping is unmapped by the completion handler
+   * on the event loop, or here if that handler already ran; both run on the
+   * JS thread, so it happens exactly once.
+   */
+  discard(): void {
+    if (this.#taken || this.#discarded) return;
+    this.#discarded = true;
+    if (this.#rc === 0) native().dw_unmap(this.#out[0]!, this.#out[1]!);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Playback markers (`markers.dwm`) for feeds created with `index_playback`:
+ * records written with `{ createIndex: true }` are listed here so a reader
+ * can replay from the newest one (an order-book snapshot, say).
+ *
+ * ```
+ * header (64 bytes): u32 magic, u32 format, u32 header size, u32 entry size, u64 capacity
+ * entry (24 bytes):  u64 chunk id, u64 record index in the chunk, u64 timestamp
+ * ```
+ * The committed marker count lives in the registry header (`markerCount`);
+ * the writer fills an entry, then publishes the count with a release store.
+ *
+ * @module
+ */
+import { DeepwaterError } from "./errors.ts";
+import { MARKER_MAGIC, setU64, u64 } from "./format.ts";
+import { Mapping } from "./mapping.ts";
+import { FORMAT_VERSION } from "./version.ts";
+
+const HEADER = 64;
+const ENTRY = 24;
+/** Markers a feed can hold. */
+export const MARKER_CAPACITY = 1 << 20;
+
+/** One playback marker. */
+export interface Marker {
+  /** Chunk holding the record. */
+  chunk: number;
+  /** Record index within the chunk. */
+  index: number;
+  /** The record's timestamp. */
+  ts: number;
+}
+
+/** A mapped marker file. */
+export class MarkerFile {
+  readonly #map: Mapping;
+  readonly #dv: DataView;
+
+  private constructor(map: Mapping) {
+    this.#map = map;
+    this.#dv = new DataView(map.buffer);
+    const dv = this.#dv;
+    if (dv.getUint32(0, true) !== MARKER_MAGIC || dv.getUint32(4, true) !== FORMAT_VERSION) {
+      map.close();
+      throw new DeepwaterError(
+        "CORRUPT",
+        `Marker file "${map.path}" has a bad header: run deepwater-repair`,
+        {
+          path: map.path,
+        },
+      );
+    }
+  }
+
+  /**
+   * Open (the writer creates it if missing).
+   *
+   * @param path file path
+   * @param write writer access
+   * @returns the marker file
+   */
+  static open(path: string, write: boolean): MarkerFile {
+    const length = HEADER + MARKER_CAPACITY * ENTRY;
+    const map = write
+      ? Mapping.file(path, { length, write: true, create: true })
+      : Mapping.file(path, { length });
+    if (write && map.buffer.byteLength >= 8 && new DataView(map.buffer).getUint32(0, true) === 0) {
+      const dv = new DataView(map.buffer);
+      dv.setUint32(0, MARKER_MAGIC, true);
+      dv.setUint32(8, HEADER, true);
+      dv.setUint32(12, ENTRY, true);
+      setU64(dv, 16, MARKER_CAPACITY);
+      dv.setUint32(4, FORMAT_VERSION, true);
+    }
+    return new MarkerFile(map);
+  }
+
+  /** Fill entry `i` (the caller then publishes the count). */
+  set(i: number, m: Marker): void {
+    if (i >= MARKER_CAPACITY) {
+      throw new DeepwaterError(
+        "FULL",
+        `Marker file "${this.#map.path}" is full (${MARKER_CAPACITY} markers)`,
+        {
+          path: this.#map.path,
+        },
+      );
+    }
+    const o = HEADER + i * ENTRY;
+    setU64(this.#dv, o, m.chunk);
+    setU64(this.#dv, o + 8, m.index);
+    setU64(this.#dv, o + 16, m.ts);
+  }
+
+  /** Read entry `i` (below a count loaded with acquire). */
+  get(i: number): Marker {
+    const o = HEADER + i * ENTRY;
+    return { chunk: u64(this.#dv, o), index: u64(this.#dv, o + 8), ts: u64(this.#dv, o + 16) };
+  }
+
+  /** Unmap. Idempotent. */
+  close(): void {
+    this.#map.close();
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Where everything lives under a base path.
+ *
+ * ```
+ * <base>/manifest.json         package + format version
+ * <base>/catalog.dwc           binary feed catalog (catalog.lock guards writers)
+ * <base>/deepwater.log         rotating log (10 MB x 5)
+ * <base>/feeds/<feed>/registry.dwr, writer.lock, markers.dwm, chunk-<id>.dwk
+ * ```
+ *
+ * @module
+ */
+import { join, resolve } from "node:path";
+import { chunkFileName } from "./format.ts";
+
+/** Resolved paths of a data directory. */
+export class BasePaths {
+  /** Absolute base path. */
+  readonly base: string;
+  /** manifest.json. */
+  readonly manifest: string;
+  /** catalog.dwc. */
+  readonly catalog: string;
+  /** catalog.lock. */
+  readonly catalogLock: string;
+  /** deepwater.log. */
+  readonly log: string;
+  /** feeds/ directory. */
+  readonly feeds: string;
+
+  /** @param base data directory (relative paths resolve against the cwd) */
+  constructor(base: string) {
+    this.base = resolve(base);
+    this.manifest = join(this.base, "manifest.json");
+    this.catalog = join(this.base, "catalog.dwc");
+    this.catalogLock = join(this.base, "catalog.lock");
+    this.log = join(this.base, "deepwater.log");
+    this.feeds = join(this.base, "feeds");
+  }
+
+  /** Directory of one feed (the name is validated by the caller). */
+  feedDir(feed: string): string {
+    return join(this.feeds, feed);
+  }
+
+  /** Registry file of a feed. */
+  registry(feed: string): string {
+    return join(this.feeds, feed, "registry.dwr");
+  }
+
+  /** Writer lock file of a feed. */
+  writerLock(feed: string): string {
+    return join(this.feeds, feed, "writer.lock");
+  }
+
+  /** Playback marker file of a feed. */
+  markers(feed: string): string {
+    return join(this.feeds, feed, "markers.dwm");
+  }
+
+  /** Chunk file of a feed. */
+  chunk(feed: string, id: number): string {
+    return join(this.feeds, feed, chunkFileName(id));
+  }
+}

@@ -1,0 +1,395 @@
+/**
+ * The Platform: one data directory, its manifest, catalog and log, and the
+ * writers and readers opened through it.
+ *
+ * @module
+ */
+import { Catalog, type CatalogEntry } from "./catalog.ts";
+import { makeCodec } from "./codec.ts";
+import { closedError, DeepwaterError } from "./errors.ts";
+import type { FeedContext } from "./feed.ts";
+import { crc32c } from "./ffi.ts";
+import { CHUNK_HEADER, chunkGeometry, FLAG, REG_CAPACITY } from "./format.ts";
+import { Log, type LogOptions } from "./log.ts";
+import { ensureManifest, type Manifest } from "./manifest.ts";
+import { Mapping } from "./mapping.ts";
+import { BasePaths } from "./paths.ts";
+import { Reader, type ReaderOptions } from "./reader.ts";
+import { Registry } from "./registry.ts";
+import {
+  computeLayout,
+  type FeedSpec,
+  type FieldLayout,
+  type NormalizedSpec,
+  normalizeSpec,
+  validateFeedName,
+} from "./spec.ts";
+import { scanTs, Writer, type WriterOptions } from "./writer.ts";
+
+/** Options for {@linkcode Platform}. */
+export interface PlatformOptions {
+  /** Logging (default: `<base>/deepwater.log` plus warnings on stderr). */
+  log?: LogOptions;
+}
+
+/** Per-chunk detail in {@linkcode FeedInfo}. */
+export interface ChunkInfo {
+  /** Chunk id. */
+  id: number;
+  /** Committed records. */
+  records: number;
+  /** Record capacity. */
+  capacity: number;
+  /** Smallest timestamp, or null when empty. */
+  minTs: number | null;
+  /** Largest timestamp, or null when empty. */
+  maxTs: number | null;
+  /** Sealed (full and final). */
+  sealed: boolean;
+  /** Holds out-of-order timestamps. */
+  outOfOrder: boolean;
+  /** File size in bytes. */
+  bytes: number;
+}
+
+/** What `getFeedInfo` reports. */
+export interface FeedInfo {
+  /** Feed name. */
+  name: string;
+  /** Normalised spec. */
+  spec: NormalizedSpec;
+  /** Fields with offsets and sizes (padding included). */
+  layout: FieldLayout[];
+  /** Record size in bytes. */
+  recordSize: number;
+  /** Chunk file size actually used for new chunks (rounded from chunk_size_mb). */
+  chunkBytes: number;
+  /** Records per new chunk. */
+  chunkCapacity: number;
+  /** Retained chunks. */
+  chunkCount: number;
+  /** Committed records across retained chunks. */
+  recordCount: number;
+  /** Smallest retained timestamp, or null. */
+  firstTs: number | null;
+  /** Largest retained timestamp, or null. */
+  lastTs: number | null;
+  /** Bytes on disk (allocated size of chunk files and registry). */
+  bytesOnDisk: number;
+  /** Per-chunk detail. */
+  chunks: ChunkInfo[];
+  /** Creation time, ISO-8601. */
+  created: string;
+}
+
+/**
+ * One Deepwater data directory. Creates the directory layout, checks the
+ * manifest's format version, and opens writers and readers.
+ *
+ * @example
+ * ```ts
+ * import { Platform } from "../mod.ts";
+ * const dir = Deno.makeTempDirSync();
+ * {
+ *   using platform = new Platform(dir, { log: { console: false } });
+ *   platform.createFeed({
+ *     feed_name: "trades",
+ *     mode: "UF",
+ *     fields: [
+ *       { name: "price", type: "float64" },
+ *       { name: "size", type: "float64" },
+ *       { name: "timestamp_us", type: "uint64" },
+ *     ],
+ *     ts_col: "timestamp_us",
+ *     chunk_size_mb: 0.0625,
+ *   });
+ *   using writer = platform.createWriter("trades");
+ *   writer.writeValues(101.5, 2, 1_700_000_000_000_000);
+ *   using reader = platform.createReader("trades");
+ *   console.assert(reader.latest()?.price === 101.5);
+ * }
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export class Platform {
+  /** Resolved paths of the data directory. */
+  readonly paths: BasePaths;
+  /** The manifest in force. */
+  readonly manifest: Manifest;
+  readonly #catalog: Catalog;
+  readonly #log: Log;
+  readonly #writers = new Set<Writer>();
+  readonly #readers = new Set<Reader>();
+  #open = true;
+
+  /**
+   * Open (creating if needed) a data directory.
+   *
+   * @param basePath directory for manifest, catalog, log and feeds
+   * @param options logging options
+   */
+  constructor(basePath: string, options: PlatformOptions = {}) {
+    if (typeof basePath !== "string" || basePath.length === 0) {
+      throw new DeepwaterError("INVALID_ARGUMENT", "Platform needs a base path (a directory)");
+    }
+    this.paths = new BasePaths(basePath);
+    try {
+      Deno.mkdirSync(this.paths.feeds, { recursive: true });
+    } catch (e) {
+      throw new DeepwaterError("IO", `Cannot create data directory "${this.paths.base}": ${e}`, {
+        path: this.paths.base,
+        cause: e,
+      });
+    }
+    this.manifest = ensureManifest(this.paths.manifest);
+    this.#catalog = new Catalog(this.paths.catalog, this.paths.catalogLock);
+    this.#catalog.read(); // fail early on a corrupt or foreign catalog
+    this.#log = new Log(this.paths.log, options.log);
+    this.#log.info("platform opened", {
+      base: this.paths.base,
+      format: this.manifest.format_version,
+    });
+  }
+
+  /**
+   * Define a feed. Idempotent for the same spec; a changed layout (fields,
+   * types, order, ts_col, persist) throws `SCHEMA_DRIFT`; changed lifecycle
+   * knobs (`retention_hours`, `chunk_size_mb` for new chunks, `index_playback`)
+   * are applied. Safe to call from several processes at once.
+   *
+   * @param spec the feed spec (the seed's keys)
+   * @returns the normalised spec now in the catalog
+   */
+  createFeed(spec: FeedSpec): NormalizedSpec {
+    this.#check();
+    const s = normalizeSpec(spec);
+    const layout = computeLayout(s);
+    return this.#catalog.update((entries) => {
+      const i = entries.findIndex((e) => e.spec.feed_name === s.feed_name);
+      const existing = entries[i];
+      if (existing) {
+        if (existing.descriptor !== layout.descriptor || existing.spec.persist !== s.persist) {
+          throw new DeepwaterError(
+            "SCHEMA_DRIFT",
+            `Feed "${s.feed_name}" exists with another layout: existing [${existing.descriptor}${
+              existing.spec.persist ? "" : ", persist=false"
+            }], requested [${layout.descriptor}${
+              s.persist ? "" : ", persist=false"
+            }]: use a new feed name`,
+          );
+        }
+        const knobs = ["retention_hours", "chunk_size_mb", "index_playback"] as const;
+        const changed = knobs.filter((k) => existing.spec[k] !== s[k]);
+        const sameDesc = JSON.stringify(existing.spec.fields) === JSON.stringify(s.fields);
+        if (changed.length === 0 && sameDesc) return [undefined, existing.spec];
+        this.#log.info(`feed "${s.feed_name}" updated`, { changed });
+        const next = [...entries];
+        next[i] = { ...existing, spec: s };
+        return [next, s];
+      }
+      const dir = this.paths.feedDir(s.feed_name);
+      Deno.mkdirSync(dir, { recursive: true });
+      if (s.persist) {
+        Registry.create(this.paths.registry(s.feed_name), {
+          capacity: REG_CAPACITY,
+          recordSize: layout.recordSize,
+          tsOffset: layout.tsOffset,
+          layoutCrc: layoutCrc(layout.descriptor),
+        });
+      }
+      const entry: CatalogEntry = {
+        spec: s,
+        descriptor: layout.descriptor,
+        created: new Date().toISOString(),
+      };
+      this.#log.info(`feed "${s.feed_name}" created`, {
+        recordSize: layout.recordSize,
+        persist: s.persist,
+      });
+      return [[...entries, entry], s];
+    });
+  }
+
+  /**
+   * Open the writer of a feed (one per feed across all processes).
+   *
+   * @param feedName feed to write
+   * @param options durability and prefetch settings
+   * @returns the writer
+   */
+  createWriter(feedName: string, options: WriterOptions = {}): Writer {
+    const ctx = this.#context(feedName);
+    this.#requirePersisted(ctx);
+    const w = new Writer(ctx, options, (x) => this.#writers.delete(x));
+    this.#writers.add(w);
+    return w;
+  }
+
+  /**
+   * Open a reader of a feed (any number, in any process).
+   *
+   * @param feedName feed to read
+   * @param options BigInt output, chunk cache size
+   * @returns the reader
+   */
+  createReader(feedName: string, options: ReaderOptions = {}): Reader {
+    const ctx = this.#context(feedName);
+    this.#requirePersisted(ctx);
+    const r = new Reader(ctx, options, (x) => this.#readers.delete(x));
+    this.#readers.add(r);
+    return r;
+  }
+
+  /** Names of all feeds, in creation order. */
+  listFeeds(): string[] {
+    this.#check();
+    return this.#catalog.read().map((e) => e.spec.feed_name);
+  }
+
+  /**
+   * Spec, layout and storage statistics of a feed.
+   *
+   * @param feedName feed to describe
+   * @returns the feed's info
+   */
+  getFeedInfo(feedName: string): FeedInfo {
+    const ctx = this.#context(feedName);
+    const entry = this.#entry(feedName);
+    const geo = chunkGeometry(ctx.spec.chunk_size_mb, ctx.layout.recordSize);
+    const info: FeedInfo = {
+      name: ctx.name,
+      spec: ctx.spec,
+      layout: ctx.layout.fields,
+      recordSize: ctx.layout.recordSize,
+      chunkBytes: geo.bytes,
+      chunkCapacity: geo.capacity,
+      chunkCount: 0,
+      recordCount: 0,
+      firstTs: null,
+      lastTs: null,
+      bytesOnDisk: 0,
+      chunks: [],
+      created: entry.created,
+    };
+    if (!ctx.spec.persist) return info;
+    const reg = Registry.open(ctx.paths.registry(ctx.name), false);
+    try {
+      info.bytesOnDisk += allocated(reg.path);
+      const last = reg.lastChunk();
+      for (let id = Math.max(1, reg.firstChunk()); id <= last; id++) {
+        const e = reg.entry(id);
+        if (e.flags & FLAG.DELETED) continue;
+        const path = ctx.paths.chunk(ctx.name, id);
+        const c: ChunkInfo = {
+          id,
+          records: e.committed,
+          capacity: e.capacity,
+          minTs: null,
+          maxTs: null,
+          sealed: (e.flags & FLAG.SEALED) !== 0,
+          outOfOrder: (e.flags & FLAG.OUT_OF_ORDER) !== 0,
+          bytes: allocated(path),
+        };
+        if (e.committed > 0) {
+          if (c.sealed) {
+            c.minTs = e.minTs;
+            c.maxTs = e.maxTs;
+          } else {
+            using m = Mapping.file(path);
+            const s = scanTs(
+              m.addr + BigInt(CHUNK_HEADER),
+              e.committed,
+              ctx.layout.recordSize,
+              ctx.layout.tsOffset,
+            );
+            c.minTs = s.min;
+            c.maxTs = s.max;
+          }
+          info.firstTs = info.firstTs === null ? c.minTs : Math.min(info.firstTs, c.minTs!);
+          info.lastTs = info.lastTs === null ? c.maxTs : Math.max(info.lastTs, c.maxTs!);
+        }
+        info.chunks.push(c);
+        info.chunkCount++;
+        info.recordCount += e.committed;
+        info.bytesOnDisk += c.bytes;
+      }
+    } finally {
+      reg.close();
+    }
+    return info;
+  }
+
+  /** Whether the platform is open. */
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
+  /** Close every writer and reader opened here, then the log. Idempotent. */
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    for (const w of [...this.#writers]) w.close();
+    for (const r of [...this.#readers]) r.close();
+    this.#log.info("platform closed");
+    this.#log.close();
+  }
+
+  /** Same as {@linkcode Platform.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #check(): void {
+    if (!this.#open) throw closedError("Platform");
+  }
+
+  #entry(feedName: string): CatalogEntry {
+    this.#check();
+    validateFeedName(feedName, "feedName");
+    const entry = this.#catalog.read().find((e) => e.spec.feed_name === feedName);
+    if (!entry) {
+      throw new DeepwaterError(
+        "FEED_NOT_FOUND",
+        `Feed "${feedName}" does not exist in "${this.paths.base}": create it with createFeed()`,
+      );
+    }
+    return entry;
+  }
+
+  #context(feedName: string): FeedContext {
+    const entry = this.#entry(feedName);
+    const layout = computeLayout(entry.spec);
+    return {
+      name: feedName,
+      spec: entry.spec,
+      layout,
+      layoutCrc: layoutCrc(layout.descriptor),
+      codec: makeCodec(layout, feedName),
+      paths: this.paths,
+      log: this.#log,
+    };
+  }
+
+  #requirePersisted(ctx: FeedContext): void {
+    if (!ctx.spec.persist) {
+      throw new DeepwaterError(
+        "INVALID_ARGUMENT",
+        `Feed "${ctx.name}" has persist: false; shared-memory ring feeds are not available in this version`,
+      );
+    }
+  }
+}
+
+/** CRC32C of a layout descriptor (stored in registry and chunk headers). */
+export function layoutCrc(descriptor: string): number {
+  return crc32c(new TextEncoder().encode(descriptor));
+}
+
+function allocated(path: string): number {
+  try {
+    const st = Deno.statSync(path);
+    return st.blocks !== null ? st.blocks * 512 : st.size;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,508 @@
+/**
+ * The persisted reader: time-range queries over mapped chunks, the newest
+ * record, and a live tail that follows the writer across processes.
+ *
+ * Readers open every file read-only and never create, grow or repair
+ * anything. They observe the writer's commits with acquire loads
+ * (`Atomics.load`), so a record is visible only once whole.
+ *
+ * @module
+ */
+import { setImmediate } from "node:timers";
+import { native, unwrap } from "./ffi.ts";
+import { closedError, DeepwaterError } from "./errors.ts";
+import type { FeedContext } from "./feed.ts";
+import type { DecodedRecord, DecodeFn } from "./codec.ts";
+import { CHUNK_HEADER, CHUNK_MAGIC, FLAG, RH, u64 } from "./format.ts";
+import { Mapping } from "./mapping.ts";
+import { MarkerFile } from "./markers.ts";
+import { isNotFound, Registry } from "./registry.ts";
+import { checkRegistryMatches } from "./writer.ts";
+
+/** Options for {@linkcode Reader}. */
+export interface ReaderOptions {
+  /** Return 64-bit integer fields as BigInt (default: numbers, error when one does not fit). */
+  bigint?: boolean;
+  /** Sealed chunk mappings kept open for reuse (default 64). */
+  cacheChunks?: number;
+}
+
+/** How a live tail waits for the writer. */
+export type WaitMode = "block" | "spin";
+
+/** Options for {@linkcode Reader.stream}. */
+export interface StreamOptions {
+  /**
+   * Start at the newest playback marker (feeds with `index_playback`) and
+   * continue live without a gap; with no marker yet, start at the live head.
+   */
+  playback?: boolean;
+  /** Ends the stream cleanly when aborted. */
+  signal?: AbortSignal;
+  /**
+   * `"block"` (default): sleep in a futex wait, burning no CPU while the feed
+   * is idle (wake-up costs a few microseconds). `"spin"`: poll continuously
+   * for the lowest latency, yielding to the event loop about every
+   * `spinYieldMs` milliseconds; it keeps one core busy.
+   */
+  wait?: WaitMode;
+  /** In spin mode, how often to yield to the event loop (default 1 ms). */
+  spinYieldMs?: number;
+}
+
+interface ChunkView {
+  id: number;
+  map: Mapping;
+  dv: DataView;
+  u8: Uint8Array;
+  pins: number;
+}
+
+/** Position of a live cursor: next record to deliver. */
+interface Cursor {
+  chunk: number;
+  index: number;
+}
+
+const searchOut = new BigUint64Array(1);
+
+/**
+ * Reads one persisted feed. Create with `Platform.createReader`.
+ *
+ * Records are decoded into plain objects (copies): they stay valid after the
+ * reader closes. An iterator from `read()` or `stream()` that is still
+ * running when the reader closes throws `CLOSED` on its next step.
+ */
+export class Reader {
+  /** Feed name. */
+  readonly feed: string;
+  readonly #ctx: FeedContext;
+  readonly #reg: Registry;
+  readonly #decode: DecodeFn;
+  readonly #rs: number;
+  readonly #tsOff: number;
+  readonly #cacheLimit: number;
+  readonly #chunks = new Map<number, ChunkView>();
+  readonly #onClose: (r: Reader) => void;
+  #notify: Mapping | undefined | null;
+  #markers: MarkerFile | undefined;
+  #cursor: Cursor;
+  #open = true;
+  readonly #aborter = new AbortController();
+
+  /** @internal Use `Platform.createReader`. */
+  constructor(ctx: FeedContext, options: ReaderOptions, onClose: (r: Reader) => void) {
+    this.feed = ctx.name;
+    this.#ctx = ctx;
+    this.#onClose = onClose;
+    this.#decode = options.bigint ? ctx.codec.decodeBigInt : ctx.codec.decode;
+    this.#rs = ctx.layout.recordSize;
+    this.#tsOff = ctx.layout.tsOffset;
+    this.#cacheLimit = options.cacheChunks ?? 64;
+    this.#reg = Registry.open(ctx.paths.registry(ctx.name), false);
+    try {
+      checkRegistryMatches(this.#reg, ctx);
+    } catch (e) {
+      this.#reg.close();
+      throw e;
+    }
+    this.#cursor = this.#head();
+  }
+
+  /** Whether the reader is open. */
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
+  /**
+   * Records in storage order, optionally limited to `startUs <= ts <= endUs`
+   * (both inclusive). In-order chunks are binary-searched (O(log n));
+   * chunks holding out-of-order timestamps are scanned, so the result is
+   * exact whatever the write order. Records committed while iterating may be
+   * included up to the newest chunk that existed when iteration began.
+   *
+   * @param startUs first timestamp to include (default: all)
+   * @param endUs last timestamp to include (default: all)
+   * @returns an iterator of decoded records
+   */
+  read(startUs?: number | bigint, endUs?: number | bigint): IterableIterator<DecodedRecord> {
+    this.#check();
+    const [start, end] = bounds(startUs, endUs);
+    return this.#range(start, end);
+  }
+
+  /** Number of records `read(startUs, endUs)` would return right now. */
+  count(startUs?: number | bigint, endUs?: number | bigint): number {
+    this.#check();
+    const [start, end] = bounds(startUs, endUs);
+    let total = 0;
+    for (const seg of this.#segments(start, end)) {
+      if (seg.filter) {
+        for (let i = seg.lo; i < seg.hi; i++) {
+          const ts = u64(seg.view.dv, CHUNK_HEADER + i * this.#rs + this.#tsOff);
+          if (ts >= start && ts <= end) total++;
+        }
+      } else total += seg.hi - seg.lo;
+      this.#unpin(seg.view);
+    }
+    return total;
+  }
+
+  *#range(start: number, end: number): Generator<DecodedRecord> {
+    const decode = this.#decode;
+    const rs = this.#rs;
+    const tsOff = this.#tsOff;
+    for (const seg of this.#segments(start, end)) {
+      const { dv, u8 } = seg.view;
+      try {
+        if (seg.filter) {
+          for (let i = seg.lo; i < seg.hi; i++) {
+            if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
+            const o = CHUNK_HEADER + i * rs;
+            const ts = u64(dv, o + tsOff);
+            if (ts >= start && ts <= end) yield decode(dv, u8, o);
+          }
+        } else {
+          for (let i = seg.lo; i < seg.hi; i++) {
+            if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
+            yield decode(dv, u8, CHUNK_HEADER + i * rs);
+          }
+        }
+      } finally {
+        this.#unpin(seg.view);
+      }
+    }
+  }
+
+  /**
+   * The pinned chunk ranges that may hold records in [start, end]. Each
+   * yielded view is pinned; the consumer unpins it.
+   */
+  *#segments(
+    start: number,
+    end: number,
+  ): Generator<{ view: ChunkView; lo: number; hi: number; filter: boolean }> {
+    if (end < start) return;
+    const reg = this.#reg;
+    const last = reg.lastChunk();
+    const all = start === 0 && end === Number.MAX_SAFE_INTEGER;
+    for (let id = Math.max(1, reg.firstChunk()); id <= last; id++) {
+      this.#check();
+      const flags = reg.flags(id);
+      if (flags & FLAG.DELETED) continue;
+      const n = reg.committed(id);
+      if (n === 0) continue;
+      if (!all && flags & FLAG.SEALED) {
+        const e = reg.entry(id);
+        if (e.maxTs < start || e.minTs > end) continue;
+      }
+      const view = this.#view(id);
+      if (!view) continue;
+      view.pins++;
+      let lo = 0, hi = n, filter = false;
+      if (!all) {
+        if (flags & FLAG.OUT_OF_ORDER) filter = true;
+        else {
+          lo = this.#search(view, n, start, false);
+          hi = this.#search(view, n, end, true);
+        }
+      }
+      if (lo < hi) yield { view, lo, hi, filter };
+      else this.#unpin(view);
+    }
+  }
+
+  #search(view: ChunkView, n: number, target: number, upper: boolean): number {
+    unwrap(
+      native().dw_search_ts(
+        view.map.addr + BigInt(CHUNK_HEADER),
+        BigInt(n),
+        this.#rs,
+        this.#tsOff,
+        BigInt(target),
+        upper ? 1 : 0,
+        searchOut,
+      ),
+      "Cannot search chunk",
+      view.map.path,
+    );
+    return Number(searchOut[0]);
+  }
+
+  /**
+   * The newest committed record, or undefined when the feed is empty.
+   *
+   * @returns the record
+   */
+  latest(): DecodedRecord | undefined {
+    this.#check();
+    const reg = this.#reg;
+    const first = Math.max(1, reg.firstChunk());
+    for (let id = reg.lastChunk(); id >= first; id--) {
+      const n = reg.committed(id);
+      if (n === 0 || reg.flags(id) & FLAG.DELETED) continue;
+      const v = this.#view(id);
+      if (!v) continue;
+      return this.#decode(v.dv, v.u8, CHUNK_HEADER + (n - 1) * this.#rs);
+    }
+    return undefined;
+  }
+
+  /**
+   * Records committed since the previous call (the first call: since the
+   * reader was created), without waiting. Shares its position with nothing
+   * else: `stream()` keeps its own.
+   *
+   * @param max most records to return (default 65536)
+   * @returns decoded records, possibly none
+   */
+  readAvailable(max = 65536): DecodedRecord[] {
+    this.#check();
+    if (!Number.isInteger(max) || max < 1) {
+      throw new DeepwaterError(
+        "INVALID_ARGUMENT",
+        `readAvailable(max): max must be a positive integer, got ${max}`,
+      );
+    }
+    const out: DecodedRecord[] = [];
+    this.#pull(this.#cursor, max, out);
+    return out;
+  }
+
+  /**
+   * Live tail: yields every record committed after the call (or from the
+   * newest playback marker), in order, across chunk rotations, with no skip
+   * and no duplicate. Ends when `signal` aborts or the reader closes.
+   *
+   * @param options see {@linkcode StreamOptions}
+   * @returns an async iterator of records
+   */
+  async *stream(options: StreamOptions = {}): AsyncGenerator<DecodedRecord> {
+    this.#check();
+    const mode = options.wait ?? "block";
+    if (mode !== "block" && mode !== "spin") {
+      throw new DeepwaterError(
+        "INVALID_ARGUMENT",
+        `stream(): wait must be "block" or "spin", got ${JSON.stringify(mode)}`,
+      );
+    }
+    const cursor = options.playback ? this.#playbackStart() : this.#head();
+    const signal = options.signal;
+    const batch: DecodedRecord[] = [];
+    const yieldEvery = options.spinYieldMs ?? 1;
+    while (this.#open && !signal?.aborted) {
+      batch.length = 0;
+      this.#pull(cursor, 4096, batch);
+      if (batch.length > 0) {
+        for (const r of batch) yield r;
+        continue;
+      }
+      if (mode === "spin") await this.#spin(cursor, yieldEvery);
+      else await this.#block(cursor, signal);
+    }
+  }
+
+  /** Cursor at the live head (just after the newest committed record). */
+  #head(): Cursor {
+    const reg = this.#reg;
+    const last = reg.lastChunk();
+    return last === 0 ? { chunk: 1, index: 0 } : { chunk: last, index: reg.committed(last) };
+  }
+
+  #playbackStart(): Cursor {
+    const reg = this.#reg;
+    if (!this.#ctx.spec.index_playback) {
+      throw new DeepwaterError(
+        "INVALID_ARGUMENT",
+        `Cannot play back "${this.feed}": the feed was created without index_playback: true`,
+      );
+    }
+    const n = Atomics.load(reg.u32, RH.markerCount >> 2);
+    if (n === 0) return this.#head();
+    this.#markers ??= MarkerFile.open(this.#ctx.paths.markers(this.feed), false);
+    const m = this.#markers.get(n - 1);
+    return { chunk: m.chunk, index: m.index };
+  }
+
+  /** Move up to `max` committed records from `cursor` into `out`. */
+  #pull(cursor: Cursor, max: number, out: DecodedRecord[]): void {
+    const reg = this.#reg;
+    while (out.length < max) {
+      if (cursor.chunk < reg.firstChunk()) cursor.chunk = reg.firstChunk(), cursor.index = 0;
+      if (cursor.chunk > reg.lastChunk()) return;
+      const n = reg.committed(cursor.chunk);
+      if (cursor.index < n) {
+        const v = this.#view(cursor.chunk);
+        if (!v) return;
+        const k = Math.min(n - cursor.index, max - out.length);
+        for (let i = 0; i < k; i++) {
+          out.push(this.#decode(v.dv, v.u8, CHUNK_HEADER + (cursor.index + i) * this.#rs));
+        }
+        cursor.index += k;
+        continue;
+      }
+      // Caught up with this chunk: move on only once it is sealed (final count)
+      // and its successor is published.
+      if (!(reg.flags(cursor.chunk) & FLAG.SEALED)) return;
+      if (cursor.index < reg.committed(cursor.chunk)) continue;
+      if (reg.lastChunk() <= cursor.chunk) return;
+      cursor.chunk++;
+      cursor.index = 0;
+    }
+  }
+
+  /** Whether anything past `cursor` is committed (or a new chunk published). */
+  #hasNews(cursor: Cursor): boolean {
+    const reg = this.#reg;
+    if (cursor.chunk > reg.lastChunk()) return false;
+    if (reg.committed(cursor.chunk) > cursor.index) return true;
+    return (reg.flags(cursor.chunk) & FLAG.SEALED) !== 0 && reg.lastChunk() > cursor.chunk;
+  }
+
+  async #spin(cursor: Cursor, yieldEveryMs: number): Promise<void> {
+    const until = performance.now() + yieldEveryMs;
+    let i = 0;
+    while (!this.#hasNews(cursor)) {
+      if ((++i & 1023) === 0 && performance.now() > until) break;
+    }
+    await new Promise<void>((r) => setImmediate(r));
+  }
+
+  async #block(cursor: Cursor, signal: AbortSignal | undefined): Promise<void> {
+    const notify = this.#notifyMap();
+    if (notify === null) {
+      // No write access to the registry's notify page: fall back to a 1 ms poll.
+      await new Promise<void>((r) => setTimeout(r, 1));
+      return;
+    }
+    const u32 = new Uint32Array(notify.buffer);
+    Atomics.add(u32, RH.waiters >> 2, 1);
+    try {
+      const seq = Atomics.load(u32, RH.notifySeq >> 2);
+      if (this.#hasNews(cursor) || signal?.aborted || !this.#open) return;
+      const abort = () => native().dw_futex_wake(notify.addr + BigInt(RH.notifySeq), 0x7fffffff);
+      signal?.addEventListener("abort", abort, { once: true });
+      this.#aborter.signal.addEventListener("abort", abort, { once: true });
+      try {
+        // 100 ms timeout bounds how long a lost wake-up could delay us.
+        await native().dw_futex_wait(notify.addr + BigInt(RH.notifySeq), seq, 100_000_000n);
+      } finally {
+        signal?.removeEventListener("abort", abort);
+        this.#aborter.signal.removeEventListener("abort", abort);
+      }
+    } finally {
+      if (notify.isOpen) Atomics.sub(u32, RH.waiters >> 2, 1);
+    }
+  }
+
+  /** Writable mapping of the registry's first two pages (notify words), or null if not permitted. */
+  #notifyMap(): Mapping | null {
+    if (this.#notify !== undefined) return this.#notify;
+    try {
+      this.#notify = Mapping.file(this.#reg.path, { write: true, length: RH.notifySeq + 4096 });
+    } catch {
+      this.#notify = null;
+    }
+    return this.#notify;
+  }
+
+  /** Chunk view for `id`, mapping it if needed; undefined when cleanup removed it. */
+  #view(id: number): ChunkView | undefined {
+    let v = this.#chunks.get(id);
+    if (v) {
+      this.#chunks.delete(id); // re-insert: Map order is our LRU order
+      this.#chunks.set(id, v);
+      return v;
+    }
+    const path = this.#ctx.paths.chunk(this.feed, id);
+    let map: Mapping;
+    try {
+      map = Mapping.file(path);
+    } catch (e) {
+      if (isNotFound(e) && id < this.#reg.firstChunk()) return undefined; // retention removed it
+      if (isNotFound(e)) {
+        throw new DeepwaterError(
+          "CORRUPT",
+          `Chunk ${id} of "${this.feed}" is missing: run deepwater-repair --feed ${this.feed}`,
+          { path, cause: e },
+        );
+      }
+      throw e;
+    }
+    const dv = new DataView(map.buffer);
+    const cap = this.#reg.entry(id).capacity;
+    if (
+      map.length < CHUNK_HEADER + cap * this.#rs || dv.getUint32(0, true) !== CHUNK_MAGIC ||
+      u64(dv, 16) !== id || dv.getUint32(12, true) !== this.#rs
+    ) {
+      map.close();
+      throw new DeepwaterError(
+        "CORRUPT",
+        `Chunk ${id} of "${this.feed}" does not match its registry entry: run deepwater-repair --feed ${this.feed}`,
+        { path },
+      );
+    }
+    v = { id, map, dv, u8: new Uint8Array(map.buffer), pins: 0 };
+    this.#chunks.set(id, v);
+    this.#evict();
+    return v;
+  }
+
+  #unpin(v: ChunkView): void {
+    v.pins--;
+    this.#evict();
+  }
+
+  #evict(): void {
+    if (this.#chunks.size <= this.#cacheLimit) return;
+    for (const [id, v] of this.#chunks) {
+      if (this.#chunks.size <= this.#cacheLimit) break;
+      if (v.pins > 0) continue;
+      v.map.close();
+      this.#chunks.delete(id);
+    }
+  }
+
+  #check(): void {
+    if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
+  }
+
+  /** Unmap everything. Running iterators throw CLOSED on their next step. Idempotent. */
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#aborter.abort();
+    for (const v of this.#chunks.values()) v.map.close();
+    this.#chunks.clear();
+    this.#markers?.close();
+    this.#notify?.close();
+    this.#reg.close();
+    this.#onClose(this);
+  }
+
+  /** Same as {@linkcode Reader.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Inclusive integer bounds; an empty range comes back with end < start. */
+function bounds(
+  startUs: number | bigint | undefined,
+  endUs: number | bigint | undefined,
+): [number, number] {
+  const start = startUs === undefined ? 0 : Math.max(0, Math.ceil(toNumber(startUs, "startUs")));
+  const end = endUs === undefined ? Number.MAX_SAFE_INTEGER : Math.floor(toNumber(endUs, "endUs"));
+  return [Math.min(start, Number.MAX_SAFE_INTEGER), Math.min(end, Number.MAX_SAFE_INTEGER)];
+}
+
+function toNumber(v: number | bigint, name: string): number {
+  const n = typeof v === "bigint" ? Number(v) : v;
+  if (typeof n !== "number" || Number.isNaN(n)) {
+    throw new DeepwaterError(
+      "INVALID_ARGUMENT",
+      `read(): ${name} must be a number of microseconds, got ${String(v)}`,
+    );
+  }
+  return n;
+}

@@ -1,0 +1,583 @@
+/**
+ * The persisted writer: appends records to mapped chunk files and publishes
+ * each commit with a release store, rotating to a pre-faulted next chunk.
+ *
+ * Commit protocol (DESIGN.md): record bytes are written first, then the
+ * chunk's committed count is published with `Atomics.store`. A chunk is
+ * sealed (final count, min/max/last timestamps, checksum, SEALED flag)
+ * before its successor is published, and the successor's registry slot is
+ * complete before the `last_chunk` store makes it visible. A process killed
+ * at any instant leaves every committed record readable and no torn record
+ * visible; the next writer resumes after the last committed record.
+ *
+ * @module
+ */
+import { cstr, native, unwrap } from "./ffi.ts";
+import { closedError, DeepwaterError } from "./errors.ts";
+import type { FeedContext } from "./feed.ts";
+import { CHUNK_HEADER, chunkGeometry, FLAG, RH, u64, writeChunkHeader } from "./format.ts";
+import { Mapping, type PendingMapping } from "./mapping.ts";
+import { MarkerFile } from "./markers.ts";
+import { isNotFound, Registry } from "./registry.ts";
+import type { StoreFn } from "./codec.ts";
+
+/**
+ * When committed data is forced to storage.
+ *
+ * - `"page-cache"` (default): never msync; data survives a process crash
+ *   (the kernel owns the pages) but not a power loss.
+ * - `"rotation"`: msync each chunk when it is sealed, and on close.
+ * - `"write"`: msync after every write call (`writeValues`, `write`,
+ *   `writeBatch`): power-loss safe per call, and slow.
+ * - `{ intervalMs }`: msync what was committed since the last flush every
+ *   `intervalMs` milliseconds (from a timer), and on close.
+ */
+export type Durability = "page-cache" | "rotation" | "write" | { intervalMs: number };
+
+/** Options for {@linkcode Writer}. */
+export interface WriterOptions {
+  /** Durability setting (default `"page-cache"`). */
+  durability?: Durability;
+  /**
+   * Create and pre-fault the next chunk on a worker thread ahead of rotation
+   * (default true), so rotating costs microseconds instead of page faults.
+   */
+  prefetch?: boolean;
+}
+
+/** Options for a single {@linkcode Writer.write}. */
+export interface WriteOptions {
+  /** Mark this record as a playback point (feeds with `index_playback`). */
+  createIndex?: boolean;
+}
+
+/** Hot-path state shared with the generated `writeValues`. Internal. */
+class Core {
+  dv: DataView = new DataView(new ArrayBuffer(0));
+  u8: Uint8Array = new Uint8Array(0);
+  count = 0;
+  cap = 0;
+  reg: Uint32Array;
+  commitIdx = 0;
+  waitersIdx = RH.waiters >> 2;
+  lastTs = -1;
+  minTs = Infinity;
+  maxTs = -Infinity;
+  ooo = false;
+  syncEachWrite = false;
+
+  constructor(
+    reg: Uint32Array,
+    readonly rotate: () => void,
+    readonly onOutOfOrder: () => void,
+    readonly wake: () => void,
+    readonly arityError: (n: number) => never,
+  ) {
+    this.reg = reg;
+  }
+
+  /** Bookkeeping and publish for one record with timestamp `ts`. */
+  commit(ts: number): void {
+    if (ts < this.lastTs && !this.ooo) this.onOutOfOrder();
+    if (ts < this.minTs) this.minTs = ts;
+    if (ts > this.maxTs) this.maxTs = ts;
+    this.lastTs = ts;
+    Atomics.store(this.reg, this.commitIdx, ++this.count);
+    if (Atomics.load(this.reg, this.waitersIdx) !== 0) this.wake();
+  }
+}
+
+/** Build `writeValues` with a fixed arity for this layout (no rest array). */
+function makeWriteValues(core: Core, store: StoreFn, arity: number, recordSize: number) {
+  const args = Array.from({ length: arity }, (_, i) => `a${i}`).join(", ");
+  return new Function(
+    "c",
+    "store",
+    `"use strict"; return function writeValues(${args}) {
+  if (arguments.length !== ${arity}) c.arityError(arguments.length);
+  if (c.count === c.cap) c.rotate();
+  const ts = store(c.dv, c.u8, ${CHUNK_HEADER} + c.count * ${recordSize}, ${args});
+  c.commit(ts);
+  if (c.syncEachWrite) c.rotate.sync();
+};`,
+  )(core, store) as (...values: unknown[]) => void;
+}
+
+/**
+ * Appends records to one persisted feed. Exactly one writer per feed exists
+ * across all processes (an flock on `writer.lock`; a second gets
+ * `WRITER_LOCKED`). Create with `Platform.createWriter`.
+ */
+export class Writer {
+  /** Feed name. */
+  readonly feed: string;
+  readonly #ctx: FeedContext;
+  readonly #reg: Registry;
+  readonly #core: Core;
+  readonly #lockFd: number;
+  readonly #durability: Durability;
+  readonly #prefetch: boolean;
+  readonly #geometry: { bytes: number; capacity: number };
+  readonly #onClose: (w: Writer) => void;
+  #markers: MarkerFile | undefined;
+  #chunk: Mapping | undefined;
+  #chunkId = 0;
+  #next: { id: number; pending: PendingMapping } | undefined;
+  #flushedCount = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #open = true;
+
+  /**
+   * Append positional values in schema order (padding fields skipped).
+   * Validates every value first; a bad value throws `INVALID_VALUE` and
+   * commits nothing.
+   *
+   * @example
+   * ```ts ignore
+   * writer.writeValues(123.45, 100.0, 1738368000000000);
+   * ```
+   */
+  readonly writeValues: (...values: unknown[]) => void;
+
+  /** @internal Use `Platform.createWriter`. */
+  constructor(ctx: FeedContext, options: WriterOptions, onClose: (w: Writer) => void) {
+    this.feed = ctx.name;
+    this.#ctx = ctx;
+    this.#onClose = onClose;
+    this.#durability = options.durability ?? "page-cache";
+    this.#prefetch = options.prefetch ?? true;
+    checkDurability(this.#durability);
+    this.#geometry = chunkGeometry(ctx.spec.chunk_size_mb, ctx.layout.recordSize);
+    const lockPath = ctx.paths.writerLock(ctx.name);
+    const fd = new Int32Array(1);
+    const rc = native().dw_lock_open(cstr(lockPath), 1, 1, fd);
+    if (rc !== 0) {
+      unwrap(
+        rc,
+        `Cannot open a writer for "${ctx.name}": another process holds the writer lock; one writer per feed is allowed`,
+        lockPath,
+      );
+    }
+    this.#lockFd = fd[0]!;
+    try {
+      this.#reg = Registry.open(ctx.paths.registry(ctx.name), true);
+      checkRegistryMatches(this.#reg, ctx);
+    } catch (e) {
+      native().dw_lock_close(this.#lockFd);
+      throw e;
+    }
+    const rotate = Object.assign(() => this.#rotate(), { sync: () => this.flush() });
+    this.#core = new Core(
+      this.#reg.u32,
+      rotate,
+      () => this.#markOutOfOrder(),
+      () => this.#wake(),
+      (n) => {
+        throw new DeepwaterError(
+          "INVALID_VALUE",
+          `Cannot write record to "${ctx.name}": got ${n} values, expected ${ctx.codec.arity} (${
+            ctx.codec.valueFields.map((f) => f.name).join(", ")
+          })`,
+        );
+      },
+    );
+    this.#core.syncEachWrite = this.#durability === "write";
+    this.writeValues = makeWriteValues(
+      this.#core,
+      ctx.codec.store,
+      ctx.codec.arity,
+      ctx.layout.recordSize,
+    );
+    try {
+      this.#reg.setWriter(Deno.pid);
+      this.#resume();
+      if (typeof this.#durability === "object") {
+        const timer = setInterval(() => this.#open && this.flush(), this.#durability.intervalMs);
+        Deno.unrefTimer(timer);
+        this.#timer = timer;
+      }
+    } catch (e) {
+      this.#release();
+      throw e;
+    }
+    ctx.log.info(`writer opened for "${ctx.name}"`, {
+      chunk: this.#chunkId,
+      resumeAt: this.#core.count,
+    });
+  }
+
+  /** Whether the writer is open. */
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
+  /** Id of the chunk being written. */
+  get chunkId(): number {
+    return this.#chunkId;
+  }
+
+  /**
+   * Append one record given as an object keyed by field name.
+   *
+   * @param record field values (padding fields are not given)
+   * @param options `createIndex` marks a playback point (needs `index_playback`)
+   */
+  write(record: Record<string, unknown>, options: WriteOptions = {}): void {
+    const c = this.#core;
+    if (c.count === c.cap) this.#rotate();
+    if (options.createIndex && !this.#ctx.spec.index_playback) {
+      throw new DeepwaterError(
+        "INVALID_ARGUMENT",
+        `Cannot create a playback marker on "${this.feed}": the feed was created without index_playback: true`,
+      );
+    }
+    const ts = this.#ctx.codec.storeObject(
+      c.dv,
+      c.u8,
+      CHUNK_HEADER + c.count * this.#ctx.layout.recordSize,
+      record,
+    );
+    c.commit(ts);
+    if (options.createIndex) this.#addMarker(c.count - 1, ts);
+    if (c.syncEachWrite) this.flush();
+  }
+
+  /**
+   * Append many packed records (little-endian, schema layout, `recordSize`
+   * bytes each) with one publish per chunk touched. Timestamps are checked
+   * first; a bad batch throws `INVALID_VALUE` and commits nothing.
+   *
+   * @param bytes whole records
+   */
+  writeBatch(bytes: Uint8Array): void {
+    if (!this.#open) throw closedError(`Writer for "${this.feed}"`);
+    const rs = this.#ctx.layout.recordSize;
+    if (!(bytes instanceof Uint8Array)) {
+      throw new DeepwaterError(
+        "INVALID_VALUE",
+        `Cannot write batch to "${this.feed}": expected a Uint8Array`,
+      );
+    }
+    if (bytes.length % rs !== 0) {
+      throw new DeepwaterError(
+        "INVALID_VALUE",
+        `Cannot write batch to "${this.feed}": ${bytes.length} bytes is not a whole number of ${rs}-byte records`,
+      );
+    }
+    const n = bytes.length / rs;
+    if (n === 0) return;
+    const scan = scanTs(bytesAddr(bytes), n, rs, this.#ctx.layout.tsOffset);
+    if (scan.big) {
+      throw new DeepwaterError(
+        "INVALID_VALUE",
+        `Cannot write batch to "${this.feed}": a "${this.#ctx.layout.tsName}" value is beyond 2^53-1 microseconds`,
+      );
+    }
+    const c = this.#core;
+    let done = 0;
+    while (done < n) {
+      if (c.count === c.cap) this.#rotate();
+      const k = Math.min(n - done, c.cap - c.count);
+      const at = CHUNK_HEADER + c.count * rs;
+      c.u8.set(bytes.subarray(done * rs, (done + k) * rs), at);
+      const s = k === n
+        ? scan
+        : scanTs(this.#chunk!.addr + BigInt(at), k, rs, this.#ctx.layout.tsOffset);
+      if (!c.ooo && (!s.sorted || s.first < c.lastTs)) this.#markOutOfOrder();
+      if (s.min < c.minTs) c.minTs = s.min;
+      if (s.max > c.maxTs) c.maxTs = s.max;
+      c.lastTs = s.last;
+      c.count += k;
+      Atomics.store(c.reg, c.commitIdx, c.count);
+      if (Atomics.load(c.reg, c.waitersIdx) !== 0) this.#wake();
+      done += k;
+    }
+    if (c.syncEachWrite) this.flush();
+  }
+
+  /**
+   * Force everything committed so far to storage (msync, waiting for it).
+   * Called automatically according to the durability setting.
+   */
+  flush(): void {
+    if (!this.#open || !this.#chunk) return;
+    const end = CHUNK_HEADER + this.#core.count * this.#ctx.layout.recordSize;
+    const start = Math.max(0, CHUNK_HEADER + this.#flushedCount * this.#ctx.layout.recordSize - 1);
+    if (end > start) this.#chunk.msync(start, end - start, true);
+    this.#reg.map.msync(0, this.#reg.map.length, true);
+    this.#flushedCount = this.#core.count;
+  }
+
+  /**
+   * Close: flush per the durability setting, release the lock and mappings.
+   * The live chunk stays open for the next writer to resume. Idempotent.
+   */
+  close(): void {
+    if (!this.#open) return;
+    if (this.#durability !== "page-cache") this.flush();
+    this.#ctx.log.info(`writer closed for "${this.feed}"`, {
+      chunk: this.#chunkId,
+      count: this.#core.count,
+    });
+    this.#release();
+  }
+
+  /** Same as {@linkcode Writer.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #release(): void {
+    this.#open = false;
+    const c = this.#core;
+    c.count = 0;
+    c.cap = 0; // the next write call reaches #rotate, which throws CLOSED
+    c.dv = new DataView(new ArrayBuffer(0));
+    c.u8 = new Uint8Array(0);
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#next) {
+      this.#next.pending.discard();
+      removeQuietly(this.#next.pending.path); // never published: nobody can have it open
+      this.#next = undefined;
+    }
+    this.#chunk?.close();
+    this.#markers?.close();
+    this.#reg?.close();
+    native().dw_lock_close(this.#lockFd);
+    this.#onClose(this);
+  }
+
+  /** Pick up where the last writer stopped (or create chunk 1). */
+  #resume(): void {
+    const reg = this.#reg;
+    const last = reg.lastChunk();
+    if (last === 0) {
+      this.#startChunk(1, -1);
+      return;
+    }
+    const e = reg.entry(last);
+    const prevLastTs = last > 1 && last - 1 >= reg.firstChunk() ? reg.entry(last - 1).lastTs : -1;
+    if (e.flags & FLAG.SEALED) {
+      this.#startChunk(last + 1, e.lastTs);
+      return;
+    }
+    const path = this.#ctx.paths.chunk(this.feed, last);
+    let m: Mapping;
+    try {
+      m = Mapping.file(path, { write: true });
+    } catch (err) {
+      if (isNotFound(err)) {
+        throw new DeepwaterError(
+          "CORRUPT",
+          `Live chunk ${last} of "${this.feed}" is missing: run deepwater-repair --feed ${this.feed}`,
+          { path, cause: err },
+        );
+      }
+      throw err;
+    }
+    const rs = this.#ctx.layout.recordSize;
+    if (m.length < CHUNK_HEADER + e.capacity * rs || e.committed > e.capacity) {
+      m.close();
+      throw new DeepwaterError(
+        "CORRUPT",
+        `Live chunk ${last} of "${this.feed}" is shorter than its registry entry: run deepwater-repair --feed ${this.feed}`,
+        { path },
+      );
+    }
+    this.#install(m, last, e.capacity, e.committed);
+    const c = this.#core;
+    const s = scanTs(m.addr + BigInt(CHUNK_HEADER), e.committed, rs, this.#ctx.layout.tsOffset);
+    c.lastTs = e.committed ? s.last : prevLastTs;
+    c.minTs = e.committed ? s.min : Infinity;
+    c.maxTs = e.committed ? s.max : -Infinity;
+    c.ooo = (e.flags & FLAG.OUT_OF_ORDER) !== 0;
+    this.#beginPrefetch(last + 1);
+  }
+
+  /** Create (or take the prefetched) chunk `id`, publish it, make it current. */
+  #startChunk(id: number, prevLastTs: number): void {
+    const reg = this.#reg;
+    this.#ensureRoom(id);
+    const path = this.#ctx.paths.chunk(this.feed, id);
+    const { bytes, capacity } = this.#geometry;
+    let m: Mapping | undefined;
+    if (this.#next?.id === id) {
+      m = this.#next.pending.poll();
+      if (!m) this.#next.pending.discard();
+      this.#next = undefined;
+    }
+    m ??= Mapping.file(path, { length: bytes, write: true, create: true });
+    writeChunkHeader(
+      new DataView(m.buffer),
+      id,
+      this.#ctx.layout.recordSize,
+      capacity,
+      this.#ctx.layoutCrc,
+    );
+    reg.publishChunk(id, capacity);
+    this.#install(m, id, capacity, 0);
+    const c = this.#core;
+    c.lastTs = prevLastTs;
+    c.minTs = Infinity;
+    c.maxTs = -Infinity;
+    c.ooo = false;
+    this.#beginPrefetch(id + 1);
+  }
+
+  #install(m: Mapping, id: number, capacity: number, count: number): void {
+    this.#chunk = m;
+    this.#chunkId = id;
+    this.#flushedCount = count;
+    const c = this.#core;
+    c.dv = new DataView(m.buffer);
+    c.u8 = new Uint8Array(m.buffer);
+    c.count = count;
+    c.cap = capacity;
+    c.commitIdx = this.#reg.commitIndex(id);
+  }
+
+  #beginPrefetch(id: number): void {
+    if (!this.#prefetch) return;
+    const path = this.#ctx.paths.chunk(this.feed, id);
+    this.#next = {
+      id,
+      pending: Mapping.begin(path, {
+        length: this.#geometry.bytes,
+        write: true,
+        create: true,
+        prefault: true,
+      }),
+    };
+  }
+
+  /** Seal the full chunk and switch to the next. Also the CLOSED gate of the hot path. */
+  #rotate(): void {
+    if (!this.#open) throw closedError(`Writer for "${this.feed}"`);
+    const c = this.#core;
+    const reg = this.#reg;
+    const id = this.#chunkId;
+    this.#ensureRoom(id + 1); // before sealing: a FULL registry leaves the chunk live
+    reg.seal(id, c.minTs, c.maxTs, c.lastTs, c.ooo ? FLAG.OUT_OF_ORDER : 0);
+    if (this.#durability !== "page-cache") this.flush();
+    const old = this.#chunk!;
+    this.#startChunk(id + 1, c.lastTs);
+    old.close();
+  }
+
+  /** Throw FULL when chunk `id` would overwrite a retained registry slot. */
+  #ensureRoom(id: number): void {
+    const reg = this.#reg;
+    if (id >= 2 ** 32) {
+      throw new DeepwaterError("FULL", `Feed "${this.feed}" has used every chunk id`);
+    }
+    if (id - reg.firstChunk() >= reg.capacity) {
+      throw new DeepwaterError(
+        "FULL",
+        `Cannot rotate "${this.feed}": its registry holds ${reg.capacity} chunks: run deepwater-cleanup (retention) or raise chunk_size_mb`,
+        { path: reg.path },
+      );
+    }
+  }
+
+  #markOutOfOrder(): void {
+    this.#core.ooo = true;
+    this.#reg.addFlags(this.#chunkId, FLAG.OUT_OF_ORDER); // visible before the commit that follows
+  }
+
+  #wake(): void {
+    const reg = this.#reg;
+    Atomics.add(reg.u32, RH.notifySeq >> 2, 1);
+    native().dw_futex_wake(reg.map.addr + BigInt(RH.notifySeq), 0x7fffffff);
+  }
+
+  #addMarker(index: number, ts: number): void {
+    this.#markers ??= MarkerFile.open(this.#ctx.paths.markers(this.feed), true);
+    const reg = this.#reg;
+    const n = u64(reg.dv, RH.markerCount);
+    this.#markers.set(n, { chunk: this.#chunkId, index, ts });
+    Atomics.store(reg.u32, RH.markerCount >> 2, n + 1);
+    if (Atomics.load(reg.u32, RH.waiters >> 2) !== 0) this.#wake();
+  }
+}
+
+function checkDurability(d: Durability): void {
+  if (d === "page-cache" || d === "rotation" || d === "write") return;
+  if (typeof d === "object" && d !== null && Number.isFinite(d.intervalMs) && d.intervalMs >= 1) {
+    return;
+  }
+  throw new DeepwaterError(
+    "INVALID_ARGUMENT",
+    `Invalid durability ${
+      JSON.stringify(d)
+    }: use "page-cache", "rotation", "write" or { intervalMs: n >= 1 }`,
+  );
+}
+
+/** Refuse a registry whose geometry disagrees with the catalog's layout. */
+export function checkRegistryMatches(reg: Registry, ctx: FeedContext): void {
+  if (
+    reg.recordSize !== ctx.layout.recordSize || reg.tsOffset !== ctx.layout.tsOffset ||
+    reg.layoutCrc !== ctx.layoutCrc
+  ) {
+    throw new DeepwaterError(
+      "SCHEMA_DRIFT",
+      `Registry "${reg.path}" was written with another layout (record size ${reg.recordSize}, catalog says ${ctx.layout.recordSize}): run deepwater-repair --feed ${ctx.name}`,
+      { path: reg.path },
+    );
+  }
+}
+
+/** Result of scanning timestamps. */
+export interface TsScan {
+  /** Smallest. */
+  min: number;
+  /** Largest. */
+  max: number;
+  /** First in order. */
+  first: number;
+  /** Last in order. */
+  last: number;
+  /** Non-decreasing. */
+  sorted: boolean;
+  /** Some value exceeds 2^53-1. */
+  big: boolean;
+}
+
+const scanOut = new BigUint64Array(6);
+
+/**
+ * Scan `n` records' timestamps at an address (libdeepwater, no copy).
+ *
+ * @param addr address of the first record
+ * @param n record count
+ * @param recordSize stride
+ * @param tsOffset timestamp offset
+ * @returns min/max/first/last/sorted/big
+ */
+export function scanTs(addr: bigint, n: number, recordSize: number, tsOffset: number): TsScan {
+  unwrap(
+    native().dw_scan_ts(addr, BigInt(n), recordSize, tsOffset, scanOut),
+    "Cannot scan timestamps",
+  );
+  return {
+    min: Number(scanOut[0]),
+    max: Number(scanOut[1]),
+    first: Number(scanOut[2]),
+    last: Number(scanOut[3]),
+    sorted: scanOut[4] === 1n,
+    big: scanOut[5] === 1n,
+  };
+}
+
+function bytesAddr(bytes: Uint8Array): bigint {
+  const p = Deno.UnsafePointer.of(bytes as Uint8Array<ArrayBuffer>);
+  return p === null ? 0n : BigInt(Deno.UnsafePointer.value(p));
+}
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // already gone
+  }
+}
