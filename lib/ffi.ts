@@ -90,7 +90,7 @@ function candidatePaths(): { path: string; sourceDir: URL | undefined }[] {
   } catch {
     env = undefined; // no --allow-env: fall through to the build output
   }
-  if (env) list.push({ path: env, sourceDir: undefined });
+  if (env) return [{ path: env, sourceDir: undefined }]; // an explicit override is never second-guessed
   const built = new URL("../c/build/libdeepwater.so", import.meta.url);
   if (built.protocol === "file:") {
     list.push({ path: built.pathname, sourceDir: new URL("../c/", import.meta.url) });

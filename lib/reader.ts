@@ -23,7 +23,11 @@ import { checkRegistryMatches } from "./writer.ts";
 export interface ReaderOptions {
   /** Return 64-bit integer fields as BigInt (default: numbers, error when one does not fit). */
   bigint?: boolean;
-  /** Sealed chunk mappings kept open for reuse (default 64). */
+  /**
+   * Chunk mappings kept open for reuse (default 1024). A mapping costs only
+   * address space and one kernel VMA, and re-mapping on every random seek
+   * costs tens of microseconds, so keep this above the chunks you seek into.
+   */
   cacheChunks?: number;
 }
 
@@ -58,6 +62,26 @@ interface ChunkView {
   pins: number;
 }
 
+/** Cached timestamp bounds of sealed chunks base, base+1, ... */
+interface ChunkSummary {
+  base: number;
+  min: number[];
+  max: number[];
+  /** Some summarised chunk holds out-of-order timestamps (bounds not monotonic). */
+  ooo: boolean;
+}
+
+/** First index >= from whose value is >= target (values non-decreasing). */
+function lowerBound(values: number[], from: number, target: number): number {
+  let lo = from, hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (values[mid]! < target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Position of a live cursor: next record to deliver. */
 interface Cursor {
   chunk: number;
@@ -87,6 +111,7 @@ export class Reader {
   #notify: Mapping | undefined | null;
   #markers: MarkerFile | undefined;
   #cursor: Cursor;
+  #sum: ChunkSummary = { base: 1, min: [], max: [], ooo: false };
   #open = true;
   readonly #aborter = new AbortController();
 
@@ -98,7 +123,7 @@ export class Reader {
     this.#decode = options.bigint ? ctx.codec.decodeBigInt : ctx.codec.decode;
     this.#rs = ctx.layout.recordSize;
     this.#tsOff = ctx.layout.tsOffset;
-    this.#cacheLimit = options.cacheChunks ?? 64;
+    this.#cacheLimit = options.cacheChunks ?? 1024;
     this.#reg = Registry.open(ctx.paths.registry(ctx.name), false);
     try {
       checkRegistryMatches(this.#reg, ctx);
@@ -177,6 +202,12 @@ export class Reader {
   /**
    * The pinned chunk ranges that may hold records in [start, end]. Each
    * yielded view is pinned; the consumer unpins it.
+   *
+   * Sealed chunks are immutable, so their timestamp bounds are cached in a
+   * summary. While no retained chunk holds out-of-order data, chunk maxima
+   * are non-decreasing: the first candidate chunk is found by binary search
+   * and the walk stops at the first chunk starting after `end`, which makes
+   * a seek O(log chunks + log records).
    */
   *#segments(
     start: number,
@@ -185,17 +216,26 @@ export class Reader {
     if (end < start) return;
     const reg = this.#reg;
     const last = reg.lastChunk();
+    const first = Math.max(1, reg.firstChunk());
     const all = start === 0 && end === Number.MAX_SAFE_INTEGER;
-    for (let id = Math.max(1, reg.firstChunk()); id <= last; id++) {
+    const sum = this.#summary(first, last);
+    let id = first;
+    if (!all && !sum.ooo) id = sum.base + lowerBound(sum.max, Math.max(0, first - sum.base), start);
+    for (; id <= last; id++) {
       this.#check();
+      const k = id - sum.base;
+      const known = k >= 0 && k < sum.max.length;
+      if (!all && known) {
+        if (sum.min[k]! > end) {
+          if (!sum.ooo) return;
+          continue;
+        }
+        if (sum.max[k]! < start) continue;
+      }
       const flags = reg.flags(id);
       if (flags & FLAG.DELETED) continue;
       const n = reg.committed(id);
       if (n === 0) continue;
-      if (!all && flags & FLAG.SEALED) {
-        const e = reg.entry(id);
-        if (e.maxTs < start || e.minTs > end) continue;
-      }
       const view = this.#view(id);
       if (!view) continue;
       view.pins++;
@@ -210,6 +250,27 @@ export class Reader {
       if (lo < hi) yield { view, lo, hi, filter };
       else this.#unpin(view);
     }
+  }
+
+  /** Extend the sealed-chunk summary up to the newest sealed chunk. */
+  #summary(first: number, last: number): ChunkSummary {
+    let s = this.#sum;
+    if (first < s.base || first > s.base + s.max.length) {
+      s = this.#sum = { base: first, min: [], max: [], ooo: false };
+    }
+    const reg = this.#reg;
+    for (let id = s.base + s.max.length; id <= last; id++) {
+      const flags = reg.flags(id);
+      if (!(flags & FLAG.SEALED)) break;
+      const e = reg.entry(id);
+      const empty = e.committed === 0 || (flags & FLAG.DELETED) !== 0;
+      // Empty or deleted chunks keep the sequence monotonic with neighbours' bounds.
+      const prevMax = s.max.length ? s.max[s.max.length - 1]! : 0;
+      s.min.push(empty ? prevMax : e.minTs);
+      s.max.push(empty ? prevMax : e.maxTs);
+      if (flags & FLAG.OUT_OF_ORDER) s.ooo = true;
+    }
+    return s;
   }
 
   #search(view: ChunkView, n: number, target: number, upper: boolean): number {

@@ -1,0 +1,113 @@
+/**
+ * Shared test helpers: temporary data directories, the seed's trade spec,
+ * and child processes running scripts from tests/children/.
+ *
+ * @module
+ */
+import { Platform } from "../mod.ts";
+import type { FeedSpec } from "../mod.ts";
+
+/** The seed README's trade feed, with a configurable chunk size. */
+export function tradeSpec(name = "trades", chunkMb = 0.0625, extra: Partial<FeedSpec> = {}): FeedSpec {
+  return {
+    feed_name: name,
+    mode: "UF",
+    fields: [
+      { name: "price", type: "float64", desc: "Trade price" },
+      { name: "size", type: "float64", desc: "Trade size" },
+      { name: "timestamp_us", type: "uint64", desc: "Event time (µs)" },
+    ],
+    ts_col: "timestamp_us",
+    chunk_size_mb: chunkMb,
+    retention_hours: 72,
+    persist: true,
+    ...extra,
+  };
+}
+
+/** A temporary directory removed when disposed. */
+export function tempDir(): { path: string } & Disposable {
+  const path = Deno.makeTempDirSync({ prefix: "deepwater-test-" });
+  return {
+    path,
+    [Symbol.dispose]() {
+      try {
+        Deno.removeSync(path, { recursive: true });
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+/** A Platform on a fresh temp dir that logs to file only. */
+export function tempPlatform(): { platform: Platform; dir: string } & Disposable {
+  const d = tempDir();
+  const platform = new Platform(d.path, { log: { console: false } });
+  return {
+    platform,
+    dir: d.path,
+    [Symbol.dispose]() {
+      platform.close();
+      d[Symbol.dispose]();
+    },
+  };
+}
+
+const root = new URL("../", import.meta.url);
+
+/** Command running `tests/children/<script>` with Deno and this project's config. */
+export function child(script: string, args: string[], opts: { stdout?: "piped" | "null" } = {}): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      new URL("deno.json", root).pathname,
+      new URL(`tests/children/${script}`, root).pathname,
+      ...args,
+    ],
+    stdout: opts.stdout ?? "piped",
+    stderr: "piped",
+    stdin: "null",
+  });
+}
+
+/** Run a child to completion; returns exit code, stdout and stderr as text. */
+export async function runChild(
+  script: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await child(script, args).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/** Read lines from a child's stdout as they arrive. */
+export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buf = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, i);
+      buf = buf.slice(i + 1);
+    }
+  }
+  if (buf) yield buf;
+}
+
+/** Deterministic PRNG (mulberry32) so oracle tests are reproducible. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
