@@ -338,7 +338,7 @@ export class Reader {
    * @param options see {@linkcode StreamOptions}
    * @returns an async iterator of records
    */
-  async *stream(options: StreamOptions = {}): AsyncGenerator<DecodedRecord> {
+  stream(options: StreamOptions = {}): AsyncGenerator<DecodedRecord> {
     this.#check();
     const mode = options.wait ?? "block";
     if (mode !== "block" && mode !== "spin") {
@@ -348,14 +348,24 @@ export class Reader {
       );
     }
     const cursor = options.playback ? this.#playbackStart() : this.#head();
-    const signal = options.signal;
+    return this.#follow(cursor, mode, options.signal, options.spinYieldMs ?? 1);
+  }
+
+  async *#follow(
+    cursor: Cursor,
+    mode: WaitMode,
+    signal: AbortSignal | undefined,
+    yieldEvery: number,
+  ): AsyncGenerator<DecodedRecord> {
     const batch: DecodedRecord[] = [];
-    const yieldEvery = options.spinYieldMs ?? 1;
     while (this.#open && !signal?.aborted) {
       batch.length = 0;
       this.#pull(cursor, 4096, batch);
       if (batch.length > 0) {
-        for (const r of batch) yield r;
+        for (const r of batch) {
+          if (!this.#open || signal?.aborted) return;
+          yield r;
+        }
         continue;
       }
       if (mode === "spin") await this.#spin(cursor, yieldEvery);

@@ -19,7 +19,10 @@ export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
 }
 
 /** Assert that `fn` throws an instance of `cls`; returns the error. */
-export function assertThrows<E extends Error>(fn: () => unknown, cls: new (...a: never[]) => E = Error as never): E {
+export function assertThrows<E extends Error>(
+  fn: () => unknown,
+  cls: new (...a: never[]) => E = Error as never,
+): E {
   try {
     fn();
   } catch (e) {
@@ -30,9 +33,15 @@ export function assertThrows<E extends Error>(fn: () => unknown, cls: new (...a:
 }
 
 /** Assert that `fn` throws a DeepwaterError with `code`; returns it. */
-export function assertCode(fn: () => unknown, code: DeepwaterErrorCode, includes?: string): DeepwaterError {
+export function assertCode(
+  fn: () => unknown,
+  code: DeepwaterErrorCode,
+  includes?: string,
+): DeepwaterError {
   const e = assertThrows(fn, DeepwaterError);
   assertEquals(e.code, code, `wrong code: ${e.message}`);
-  if (includes !== undefined) assert(e.message.includes(includes), `"${e.message}" lacks "${includes}"`);
+  if (includes !== undefined) {
+    assert(e.message.includes(includes), `"${e.message}" lacks "${includes}"`);
+  }
   return e;
 }

@@ -8,7 +8,11 @@ import { Platform } from "../mod.ts";
 import type { FeedSpec } from "../mod.ts";
 
 /** The seed README's trade feed, with a configurable chunk size. */
-export function tradeSpec(name = "trades", chunkMb = 0.0625, extra: Partial<FeedSpec> = {}): FeedSpec {
+export function tradeSpec(
+  name = "trades",
+  chunkMb = 0.0625,
+  extra: Partial<FeedSpec> = {},
+): FeedSpec {
   return {
     feed_name: name,
     mode: "UF",
@@ -57,7 +61,11 @@ export function tempPlatform(): { platform: Platform; dir: string } & Disposable
 const root = new URL("../", import.meta.url);
 
 /** Command running `tests/children/<script>` with Deno and this project's config. */
-export function child(script: string, args: string[], opts: { stdout?: "piped" | "null" } = {}): Deno.Command {
+export function child(
+  script: string,
+  args: string[],
+  opts: { stdout?: "piped" | "null" } = {},
+): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",

@@ -33,7 +33,10 @@ Deno.test("new Platform() refuses another format version with VERSION_MISMATCH",
   new Platform(d.path, { log: { console: false } }).close();
   const path = `${d.path}/manifest.json`;
   const m = JSON.parse(Deno.readTextFileSync(path));
-  Deno.writeTextFileSync(path, JSON.stringify({ ...m, format_version: FORMAT_VERSION + 1, package_version: "9.9.9" }));
+  Deno.writeTextFileSync(
+    path,
+    JSON.stringify({ ...m, format_version: FORMAT_VERSION + 1, package_version: "9.9.9" }),
+  );
   let err: DeepwaterError | undefined;
   try {
     new Platform(d.path, { log: { console: false } });
@@ -41,7 +44,10 @@ Deno.test("new Platform() refuses another format version with VERSION_MISMATCH",
     err = e as DeepwaterError;
   }
   assertEquals(err?.code, "VERSION_MISMATCH");
-  assert(err!.message.includes("9.9.9") && err!.message.includes("matching Deepwater version"), err!.message);
+  assert(
+    err!.message.includes("9.9.9") && err!.message.includes("matching Deepwater version"),
+    err!.message,
+  );
 });
 
 Deno.test("Platform.createFeed() is idempotent, applies knobs, and reports SCHEMA_DRIFT", () => {
@@ -58,7 +64,10 @@ Deno.test("Platform.createFeed() is idempotent, applies knobs, and reports SCHEM
   const drift = tradeSpec();
   drift.fields = [drift.fields[1]!, drift.fields[0]!, drift.fields[2]!];
   assertEquals(code(() => p.createFeed(drift)), "SCHEMA_DRIFT");
-  assertEquals(code(() => p.createFeed(tradeSpec("trades", 0.25, { persist: false }))), "SCHEMA_DRIFT");
+  assertEquals(
+    code(() => p.createFeed(tradeSpec("trades", 0.25, { persist: false }))),
+    "SCHEMA_DRIFT",
+  );
 });
 
 Deno.test("Platform reports FEED_NOT_FOUND and validates names on lookup", () => {
@@ -89,7 +98,12 @@ Deno.test("Platform.getFeedInfo() reports counts, timestamps, chunks and bytes",
   const p = t.platform;
   p.createFeed(tradeSpec("trades", 0.0625));
   const info0 = p.getFeedInfo("trades");
-  assertEquals([info0.chunkCount, info0.recordCount, info0.firstTs, info0.lastTs], [0, 0, null, null]);
+  assertEquals([info0.chunkCount, info0.recordCount, info0.firstTs, info0.lastTs], [
+    0,
+    0,
+    null,
+    null,
+  ]);
   using w = p.createWriter("trades");
   const n = 10_000;
   for (let i = 0; i < n; i++) w.writeValues(i, 1, 1000 + i);
@@ -107,7 +121,10 @@ Deno.test("Platform.getFeedInfo() reports counts, timestamps, chunks and bytes",
 Deno.test("The catalog stays consistent when several processes create feeds at once", async () => {
   using d = tempDir();
   new Platform(d.path, { log: { console: false } }).close();
-  const procs = Array.from({ length: 4 }, (_, i) => runChild("create_feeds.ts", [d.path, `p${i}`, "8"]));
+  const procs = Array.from(
+    { length: 4 },
+    (_, i) => runChild("create_feeds.ts", [d.path, `p${i}`, "8"]),
+  );
   const results = await Promise.all(procs);
   for (const r of results) assertEquals(r.code, 0, r.stderr);
   using p = new Platform(d.path, { log: { console: false } });

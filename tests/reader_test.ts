@@ -71,13 +71,18 @@ Deno.test("Reader.read(start, end) is exact on 1 M sorted records over 90+ chunk
     [ts[0]!, ts[N - 1]!], // everything
   ];
   for (const c of info.chunks) { // chunk boundaries, duplicates straddling them
-    queries.push([c.minTs!, c.minTs!], [c.maxTs!, c.maxTs!], [c.maxTs!, c.maxTs! + 1], [c.minTs! - 1, c.minTs!]);
+    queries.push([c.minTs!, c.minTs!], [c.maxTs!, c.maxTs!], [c.maxTs!, c.maxTs! + 1], [
+      c.minTs! - 1,
+      c.minTs!,
+    ]);
   }
   for (let q = 0; q < 2000; q++) {
     const a = ts[Math.floor(r() * N)]! + Math.floor(r() * 3) - 1;
     queries.push([a, a + Math.floor(r() * (r() < 0.1 ? 100_000 : 50))]);
   }
-  for (let i = 1; i < N; i++) if (ts[i]! - ts[i - 1]! > 1000) queries.push([ts[i - 1]! + 1, ts[i]! - 1]); // gaps: empty
+  for (let i = 1; i < N; i++) {
+    if (ts[i]! - ts[i - 1]! > 1000) queries.push([ts[i - 1]! + 1, ts[i]! - 1]); // gaps: empty
+  }
   for (const [a, b] of queries) {
     const lo = lowerBound(ts, a);
     const hi = b < a ? lo : lowerBound(ts, b + 1);
@@ -144,7 +149,11 @@ Deno.test("Reader.latest() and readAvailable() follow the writer", () => {
   w.writeValues(1, 1, 100);
   assertEquals(reader.latest(), { price: 1, size: 1, timestamp_us: 100 });
   for (let i = 2; i <= 10_000; i++) w.writeValues(i, 1, 100 + i);
-  const got = [...reader.readAvailable(4000), ...reader.readAvailable(4000), ...reader.readAvailable()];
+  const got = [
+    ...reader.readAvailable(4000),
+    ...reader.readAvailable(4000),
+    ...reader.readAvailable(),
+  ];
   assertEquals(got.map((x) => x.price), Array.from({ length: 10_000 }, (_, i) => i + 1));
   assertEquals(reader.readAvailable(), []);
   assertCode(() => reader.readAvailable(0), "INVALID_ARGUMENT");

@@ -10,15 +10,22 @@ function expectSpecError(spec: unknown, key: string): void {
   } catch (e) {
     err = e;
   }
-  if (!(err instanceof DeepwaterError)) throw new Error(`expected DeepwaterError for key ${key}, got ${err}`);
+  if (!(err instanceof DeepwaterError)) {
+    throw new Error(`expected DeepwaterError for key ${key}, got ${err}`);
+  }
   assertEquals(err.code, "INVALID_SPEC");
-  if (!err.message.includes(`"${key}"`)) throw new Error(`message does not name "${key}": ${err.message}`);
+  if (!err.message.includes(`"${key}"`)) {
+    throw new Error(`message does not name "${key}": ${err.message}`);
+  }
 }
 
 const base = tradeSpec();
 
 Deno.test("createFeed() rejects an unknown field type naming the key", () => {
-  expectSpecError({ ...base, fields: [{ name: "x", type: "float128" }, ...base.fields] }, "fields[0].type");
+  expectSpecError(
+    { ...base, fields: [{ name: "x", type: "float128" }, ...base.fields] },
+    "fields[0].type",
+  );
 });
 
 Deno.test("createFeed() rejects a missing ts_col", () => {
@@ -35,12 +42,18 @@ Deno.test("createFeed() rejects a ts_col naming no field", () => {
 });
 
 Deno.test("createFeed() rejects duplicate field names", () => {
-  expectSpecError({ ...base, fields: [...base.fields, { name: "price", type: "float32" }] }, "fields[3].name");
+  expectSpecError(
+    { ...base, fields: [...base.fields, { name: "price", type: "float32" }] },
+    "fields[3].name",
+  );
 });
 
 Deno.test("createFeed() rejects invalid field names", () => {
   for (const name of ["", "1abc", "a-b", "__proto__", "x".repeat(65), "a b"]) {
-    expectSpecError({ ...base, fields: [{ name, type: "uint8" }, ...base.fields] }, "fields[0].name");
+    expectSpecError(
+      { ...base, fields: [{ name, type: "uint8" }, ...base.fields] },
+      "fields[0].name",
+    );
   }
 });
 
@@ -49,7 +62,9 @@ Deno.test("createFeed() rejects a mode other than UF", () => {
 });
 
 Deno.test("createFeed() rejects non-positive or absurd chunk sizes", () => {
-  for (const v of [0, -1, 0.001, 4096, Number.NaN, Infinity, "64"]) expectSpecError({ ...base, chunk_size_mb: v }, "chunk_size_mb");
+  for (const v of [0, -1, 0.001, 4096, Number.NaN, Infinity, "64"]) {
+    expectSpecError({ ...base, chunk_size_mb: v }, "chunk_size_mb");
+  }
 });
 
 Deno.test("createFeed() rejects bad retention and flags", () => {
@@ -59,7 +74,20 @@ Deno.test("createFeed() rejects bad retention and flags", () => {
 });
 
 Deno.test("createFeed() rejects unsafe feed names and never truncates them", () => {
-  for (const name of ["../x", "a/b", "a\\b", "..", "a..b", ".hidden", "", "a\x00b", "a\nb", "x".repeat(101)]) {
+  for (
+    const name of [
+      "../x",
+      "a/b",
+      "a\\b",
+      "..",
+      "a..b",
+      ".hidden",
+      "",
+      "a\x00b",
+      "a\nb",
+      "x".repeat(101),
+    ]
+  ) {
     expectSpecError({ ...base, feed_name: name }, "feed_name");
   }
   using t = tempPlatform();
@@ -71,8 +99,14 @@ Deno.test("createFeed() rejects unsafe feed names and never truncates them", () 
 Deno.test("createFeed() rejects unknown spec keys, bad string lengths and empty fields", () => {
   expectSpecError({ ...base, chunk_size: 64 }, "chunk_size");
   expectSpecError({ ...base, fields: [] }, "fields");
-  expectSpecError({ ...base, fields: [{ name: "sym", type: "string" }, ...base.fields] }, "fields[0].length");
-  expectSpecError({ ...base, fields: [{ name: "p", type: "uint8", length: 3 }, ...base.fields] }, "fields[0].length");
+  expectSpecError(
+    { ...base, fields: [{ name: "sym", type: "string" }, ...base.fields] },
+    "fields[0].length",
+  );
+  expectSpecError(
+    { ...base, fields: [{ name: "p", type: "uint8", length: 3 }, ...base.fields] },
+    "fields[0].length",
+  );
   expectSpecError({ ...base, fields: [{ type: "_0" }, ...base.fields] }, "fields[0].type");
 });
 

@@ -31,8 +31,40 @@ Deno.test("Writer round-trips every field type at its limits", () => {
   t.platform.createFeed(allTypes as never);
   using w = t.platform.createWriter("all");
   const rows = [
-    ["A", true, -128, 255, -32768, 65535, -2147483648, 4294967295, -(2 ** 53 - 1), 2 ** 53 - 1, 1.5, Math.PI, "BTC-USD", new Uint8Array([1, 2, 3, 4]), 1],
-    ["z", false, 127, 0, 32767, 0, 2147483647, 0, 2 ** 53 - 1, 0, -0.25, -1e300, "é€", new Uint8Array([9]), 2],
+    [
+      "A",
+      true,
+      -128,
+      255,
+      -32768,
+      65535,
+      -2147483648,
+      4294967295,
+      -(2 ** 53 - 1),
+      2 ** 53 - 1,
+      1.5,
+      Math.PI,
+      "BTC-USD",
+      new Uint8Array([1, 2, 3, 4]),
+      1,
+    ],
+    [
+      "z",
+      false,
+      127,
+      0,
+      32767,
+      0,
+      2147483647,
+      0,
+      2 ** 53 - 1,
+      0,
+      -0.25,
+      -1e300,
+      "é€",
+      new Uint8Array([9]),
+      2,
+    ],
     [65, 1, 0, 1, 0, 1, 0, 1, -1, 1, Number.NaN, Number.NaN, "", new Uint8Array(), 3],
   ];
   for (const r of rows) w.writeValues(...r);
@@ -40,8 +72,21 @@ Deno.test("Writer round-trips every field type at its limits", () => {
   const got = [...r.read()];
   assertEquals(got.length, 3);
   assertEquals(got[0], {
-    c: "A", b: true, i8: -128, u8: 255, i16: -32768, u16: 65535, i32: -2147483648, u32: 4294967295,
-    i64: -(2 ** 53 - 1), u64: 2 ** 53 - 1, f32: 1.5, f64: Math.PI, sym: "BTC-USD", raw: new Uint8Array([1, 2, 3, 4]), ts: 1,
+    c: "A",
+    b: true,
+    i8: -128,
+    u8: 255,
+    i16: -32768,
+    u16: 65535,
+    i32: -2147483648,
+    u32: 4294967295,
+    i64: -(2 ** 53 - 1),
+    u64: 2 ** 53 - 1,
+    f32: 1.5,
+    f64: Math.PI,
+    sym: "BTC-USD",
+    raw: new Uint8Array([1, 2, 3, 4]),
+    ts: 1,
   });
   assertEquals(got[1]!.sym, "é€");
   assertEquals(got[1]!.raw, new Uint8Array([9, 0, 0, 0]));
@@ -55,7 +100,10 @@ Deno.test("Writer accepts BigInt for 64-bit fields and readers can return BigInt
   using t = tempPlatform();
   t.platform.createFeed(allTypes as never);
   using w = t.platform.createWriter("all");
-  const row = (i64: bigint, u64: bigint) => ["a", 0, 0, 0, 0, 0, 0, 0, i64, u64, 0, 0, "", new Uint8Array(), 5n];
+  const row = (
+    i64: bigint,
+    u64: bigint,
+  ) => ["a", 0, 0, 0, 0, 0, 0, 0, i64, u64, 0, 0, "", new Uint8Array(), 5n];
   w.writeValues(...row(-(2n ** 63n), 2n ** 64n - 1n));
   using big = t.platform.createReader("all", { bigint: true });
   const rec = big.latest()!;
@@ -138,7 +186,10 @@ Deno.test("Writer rotates chunks at chunk_size_mb and seals each one", () => {
   const cap = p.getFeedInfo("trades").chunkCapacity;
   for (let i = 0; i < cap * 3 + 5; i++) w.writeValues(i, 1, i);
   const info = p.getFeedInfo("trades");
-  assertEquals(info.chunks.map((c) => [c.records, c.sealed]), [[cap, true], [cap, true], [cap, true], [5, false]]);
+  assertEquals(info.chunks.map((c) => [c.records, c.sealed]), [[cap, true], [cap, true], [
+    cap,
+    true,
+  ], [5, false]]);
   assertEquals(info.chunks[1]!.minTs, cap);
   assertEquals(info.chunks[1]!.maxTs, 2 * cap - 1);
 });
@@ -191,5 +242,8 @@ Deno.test("Writer durability settings flush without changing what is read", () =
   }
   using t = tempPlatform();
   t.platform.createFeed(tradeSpec());
-  assertCode(() => t.platform.createWriter("trades", { durability: "sometimes" as never }), "INVALID_ARGUMENT");
+  assertCode(
+    () => t.platform.createWriter("trades", { durability: "sometimes" as never }),
+    "INVALID_ARGUMENT",
+  );
 });
