@@ -68,8 +68,9 @@ extern "C" {
 #define DW_MAP_EXCL 4u
 /** dw_map_file flag: write-fault every page before returning, so the
  *  caller's first stores cost no page fault (use from a non-blocking call).
- *  The touch never changes content (a byte compare-exchange with itself), so
- *  it is safe while another mapping of the same file is being written. */
+ *  Uses madvise(MADV_POPULATE_WRITE) (Linux 5.14+), else touches each page
+ *  with a byte compare-exchange of itself; neither changes content, so it is
+ *  safe while another mapping of the same file is being written. */
 #define DW_MAP_PREFAULT 8u
 /** dw_map_file flag: read-fault every page before returning (MAP_POPULATE). */
 #define DW_MAP_POPULATE 16u
@@ -200,6 +201,15 @@ int dw_search_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_off
  */
 int dw_scan_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_offset,
                uint64_t *out);
+
+/**
+ * Copy `count` records of `stride` bytes from `src` to `dst` (non-overlapping)
+ * and scan the copied timestamps exactly as dw_scan_ts does, in one pass over
+ * memory. Used by batch appends: the copy lands in the uncommitted part of a
+ * chunk, so a batch whose scan fails is simply never published.
+ */
+int dw_copy_scan(uint64_t dst, uint64_t src, uint64_t count, uint32_t stride, uint32_t ts_offset,
+                 uint64_t *out);
 
 /**
  * CRC32C (Castagnoli) of `len` bytes at `buf`, continuing from `seed`

@@ -32,23 +32,75 @@ int dw_search_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_off
     return 0;
 }
 
+/* Full statistics pass (min, max, big) for records known to be unsorted. */
+static void scan_full(const uint8_t *b, uint64_t count, uint32_t stride, uint32_t off, uint64_t *out) {
+    uint64_t mn = UINT64_MAX, mx = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t t = ts_at(b, i, stride, off);
+        mn = t < mn ? t : mn;
+        mx = t > mx ? t : mx;
+    }
+    out[0] = mn;
+    out[1] = mx;
+    out[5] = mx > 9007199254740991ull;
+}
+
+/* Order check over [from, to): returns 1 while non-decreasing from *prev.
+ * Sorted data (the common case) needs nothing more: min = first, max = last. */
+static uint64_t scan_order(const uint8_t *b, uint64_t from, uint64_t to, uint32_t stride, uint32_t off,
+                           uint64_t *prev) {
+    uint64_t p = *prev, bad = 0;
+    for (uint64_t i = from; i < to; i++) {
+        uint64_t t = ts_at(b, i, stride, off);
+        bad |= t < p;
+        p = t;
+    }
+    *prev = p;
+    return bad == 0;
+}
+
+static void finish_scan(const uint8_t *b, uint64_t count, uint32_t stride, uint32_t off, uint64_t sorted,
+                        uint64_t *out) {
+    out[2] = ts_at(b, 0, stride, off);
+    out[3] = ts_at(b, count - 1, stride, off);
+    out[4] = sorted;
+    if (sorted) {
+        out[0] = out[2];
+        out[1] = out[3];
+        out[5] = out[3] > 9007199254740991ull;
+    } else {
+        scan_full(b, count, stride, off, out);
+    }
+}
+
 /* See deepwater.h. */
 int dw_scan_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_offset, uint64_t *out) {
     if (!out || stride == 0 || (uint64_t)ts_offset + 8 > stride || (base == 0 && count)) return DW_EINVAL;
     for (int i = 0; i < 6; i++) out[i] = 0;
     if (count == 0) return 0;
     const uint8_t *b = (const uint8_t *)(uintptr_t)base;
-    uint64_t first = ts_at(b, 0, stride, ts_offset), prev = first, mn = first, mx = first;
-    uint64_t sorted = 1, big = first > 9007199254740991ull;
-    for (uint64_t i = 1; i < count; i++) {
-        uint64_t t = ts_at(b, i, stride, ts_offset);
-        sorted &= (t >= prev);
-        mn = t < mn ? t : mn;
-        mx = t > mx ? t : mx;
-        big |= t > 9007199254740991ull;
-        prev = t;
+    uint64_t prev = 0;
+    finish_scan(b, count, stride, ts_offset, scan_order(b, 0, count, stride, ts_offset, &prev), out);
+    return 0;
+}
+
+/* See deepwater.h. Copies in 64 KiB blocks and scans each block from the
+ * destination while it is still in cache: one pass over memory, not two. */
+int dw_copy_scan(uint64_t dst, uint64_t src, uint64_t count, uint32_t stride, uint32_t ts_offset,
+                 uint64_t *out) {
+    if (!out || stride == 0 || (uint64_t)ts_offset + 8 > stride || ((dst == 0 || src == 0) && count)) return DW_EINVAL;
+    for (int i = 0; i < 6; i++) out[i] = 0;
+    if (count == 0) return 0;
+    uint8_t *d = (uint8_t *)(uintptr_t)dst;
+    const uint8_t *s = (const uint8_t *)(uintptr_t)src;
+    uint64_t per = (65536u / stride) ? (65536u / stride) : 1;
+    uint64_t prev = 0, sorted = 1;
+    for (uint64_t i = 0; i < count; i += per) {
+        uint64_t k = count - i < per ? count - i : per;
+        memcpy(d + i * stride, s + i * stride, (size_t)(k * stride));
+        sorted &= scan_order(d, i, i + k, stride, ts_offset, &prev);
     }
-    out[0] = mn; out[1] = mx; out[2] = first; out[3] = prev; out[4] = sorted; out[5] = big;
+    finish_scan(d, count, stride, ts_offset, sorted, out);
     return 0;
 }
 

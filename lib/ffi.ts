@@ -31,6 +31,8 @@ const symbols = {
   dw_shm_unlink: { parameters: ["buffer"], result: "i32" },
   /** int dw_unmap(uint64_t addr, uint64_t len) */
   dw_unmap: { parameters: ["u64", "u64"], result: "i32" },
+  /** dw_unmap on a worker thread: the writer retires a full chunk without stalling */
+  dw_unmap_async: { name: "dw_unmap", parameters: ["u64", "u64"], result: "i32", nonblocking: true },
   /** int dw_msync(uint64_t addr, uint64_t len, int sync) */
   dw_msync: { parameters: ["u64", "u64", "i32"], result: "i32" },
   /** int dw_lock_open(const char *path, int exclusive, int nonblock, int32_t *out_fd) */
@@ -58,6 +60,8 @@ const symbols = {
   },
   /** int dw_scan_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_offset, uint64_t *out) */
   dw_scan_ts: { parameters: ["u64", "u64", "u32", "u32", "buffer"], result: "i32" },
+  /** int dw_copy_scan(uint64_t dst, uint64_t src, uint64_t count, uint32_t stride, uint32_t ts_offset, uint64_t *out) */
+  dw_copy_scan: { parameters: ["u64", "u64", "u64", "u32", "u32", "buffer"], result: "i32" },
   /** int dw_crc32c(const uint8_t *buf, uint64_t len, uint32_t seed, uint32_t *out) */
   dw_crc32c: { parameters: ["buffer", "u64", "u32", "buffer"], result: "i32" },
   /** int dw_copy(uint64_t dst, uint64_t src, uint64_t len) */

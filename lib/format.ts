@@ -48,7 +48,7 @@ export const REG_HEADER = 8192;
 /** Registry entry size. */
 export const REG_ENTRY = 64;
 /** Default number of registry slots (retained chunks). */
-export const REG_CAPACITY = 65536;
+export const REG_CAPACITY = 16384;
 
 /** Byte offsets in the registry header. */
 export const RH = {

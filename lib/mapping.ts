@@ -139,12 +139,19 @@ export class Mapping {
     );
   }
 
-  /** Detach the buffer and unmap. Idempotent. */
-  close(): void {
+  /**
+   * Detach the buffer and unmap. Idempotent.
+   *
+   * @param options `background`: run the munmap on a worker thread (tearing
+   *   down a large mapping's page tables takes milliseconds); the buffer is
+   *   detached first either way, so no view can reach the memory.
+   */
+  close(options: { background?: boolean } = {}): void {
     if (!this.#open) return;
     this.#open = false;
-    structuredClone(this.buffer, { transfer: [this.buffer] });
-    native().dw_unmap(this.addr, BigInt(this.length));
+    this.buffer.transfer(0); // detaches without copying (structuredClone would copy the contents)
+    if (options.background) void native().dw_unmap_async(this.addr, BigInt(this.length));
+    else native().dw_unmap(this.addr, BigInt(this.length));
   }
 
   /** Same as {@linkcode Mapping.close}. */
@@ -208,6 +215,23 @@ export class PendingMapping {
       });
     }
     return this.#make(this.#out);
+  }
+
+  /**
+   * Wait (spinning on the completion word, never on the event loop) until the
+   * worker finishes, then return the mapping; throws if it failed.
+   */
+  wait(): Mapping {
+    if (this.#taken || this.#discarded) {
+      throw new DeepwaterError("INVALID_ARGUMENT", `Pending mapping of "${this.path}" was already used`);
+    }
+    const p = Deno.UnsafePointer.of(this.#out);
+    const addr = BigInt(Deno.UnsafePointer.value(p)) + 24n;
+    const seen = new BigUint64Array(1);
+    while (Atomics.load(this.#out, 3) === 0n) {
+      native().dw_spin_while_u64(addr, 0n, 1n << 20n, seen);
+    }
+    return this.poll()!;
   }
 
   /**

@@ -266,23 +266,21 @@ export class Writer {
     }
     const n = bytes.length / rs;
     if (n === 0) return;
-    const scan = scanTs(bytesAddr(bytes), n, rs, this.#ctx.layout.tsOffset);
-    if (scan.big) {
-      throw new DeepwaterError(
-        "INVALID_VALUE",
-        `Cannot write batch to "${this.feed}": a "${this.#ctx.layout.tsName}" value is beyond 2^53-1 microseconds`,
-      );
-    }
     const c = this.#core;
+    const tsOff = this.#ctx.layout.tsOffset;
+    const src = bytesAddr(bytes);
+    if (c.count === c.cap) this.#rotate();
+    const fits = n <= c.cap - c.count;
+    // A batch that spans chunks is validated before any chunk is touched; one
+    // that fits is validated as it is copied into the uncommitted area.
+    if (!fits && scanTs(src, n, rs, tsOff).big) throw this.#batchTsError();
     let done = 0;
     while (done < n) {
       if (c.count === c.cap) this.#rotate();
       const k = Math.min(n - done, c.cap - c.count);
       const at = CHUNK_HEADER + c.count * rs;
-      c.u8.set(bytes.subarray(done * rs, (done + k) * rs), at);
-      const s = k === n
-        ? scan
-        : scanTs(this.#chunk!.addr + BigInt(at), k, rs, this.#ctx.layout.tsOffset);
+      const s = copyScan(this.#chunk!.addr + BigInt(at), src + BigInt(done * rs), k, rs, tsOff);
+      if (s.big) throw this.#batchTsError(); // only reachable when it fits: nothing published
       if (!c.ooo && (!s.sorted || s.first < c.lastTs)) this.#markOutOfOrder();
       if (s.min < c.minTs) c.minTs = s.min;
       if (s.max > c.maxTs) c.maxTs = s.max;
@@ -402,8 +400,12 @@ export class Writer {
     const { bytes, capacity } = this.#geometry;
     let m: Mapping | undefined;
     if (this.#next?.id === id) {
-      m = this.#next.pending.poll();
-      if (!m) this.#next.pending.discard();
+      // Waiting for the worker beats faulting the same pages from two threads.
+      try {
+        m = this.#next.pending.wait();
+      } catch {
+        m = undefined; // fall back to a synchronous map, which reports any real error
+      }
       this.#next = undefined;
     }
     m ??= Mapping.file(path, { length: bytes, write: true, create: true });
@@ -461,7 +463,7 @@ export class Writer {
     if (this.#durability !== "page-cache") this.flush();
     const old = this.#chunk!;
     this.#startChunk(id + 1, c.lastTs);
-    old.close();
+    old.close({ background: true });
   }
 
   /** Throw FULL when chunk `id` would overwrite a retained registry slot. */
@@ -477,6 +479,13 @@ export class Writer {
         { path: reg.path },
       );
     }
+  }
+
+  #batchTsError(): DeepwaterError {
+    return new DeepwaterError(
+      "INVALID_VALUE",
+      `Cannot write batch to "${this.feed}": a "${this.#ctx.layout.tsName}" value is beyond 2^53-1 microseconds`,
+    );
   }
 
   #markOutOfOrder(): void {
@@ -559,6 +568,10 @@ export function scanTs(addr: bigint, n: number, recordSize: number, tsOffset: nu
     native().dw_scan_ts(addr, BigInt(n), recordSize, tsOffset, scanOut),
     "Cannot scan timestamps",
   );
+  return scanResult();
+}
+
+function scanResult(): TsScan {
   return {
     min: Number(scanOut[0]),
     max: Number(scanOut[1]),
@@ -567,6 +580,14 @@ export function scanTs(addr: bigint, n: number, recordSize: number, tsOffset: nu
     sorted: scanOut[4] === 1n,
     big: scanOut[5] === 1n,
   };
+}
+
+function copyScan(dst: bigint, src: bigint, n: number, recordSize: number, tsOffset: number): TsScan {
+  unwrap(
+    native().dw_copy_scan(dst, src, BigInt(n), recordSize, tsOffset, scanOut),
+    "Cannot copy records",
+  );
+  return scanResult();
 }
 
 function bytesAddr(bytes: Uint8Array): bigint {

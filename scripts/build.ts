@@ -6,7 +6,9 @@
  * `c/build/libdeepwater.so`, next to the sources resolved from this file's
  * URL, so the build works from any working directory.
  *
- * Usage: deno task build [--release|--debug] [--quiet]
+ * Usage: deno task build [--debug] [--quiet] [--bench]
+ *
+ * `--bench` also builds `c/build/libdwbench.so` from `bench/baseline.c`.
  *
  * @module
  */
@@ -83,6 +85,18 @@ if (import.meta.main) {
   if (!res.success) {
     console.error(`build: zig cc failed (exit ${res.code})`);
     Deno.exit(1);
+  }
+  if (Deno.args.includes("--bench")) {
+    const benchOut = new URL("libdwbench.so", outDir).pathname;
+    const b = await new Deno.Command(exe, {
+      args: [...pre, "cc", ...flags, "-O2", "-o", benchOut, new URL("bench/baseline.c", root).pathname],
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    if (!b.success) {
+      console.error(`build: zig cc failed for bench/baseline.c (exit ${b.code})`);
+      Deno.exit(1);
+    }
   }
   if (!quiet) {
     console.error(

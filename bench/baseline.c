@@ -1,0 +1,58 @@
+/*
+ * C baselines for the benchmarks: the same work Deepwater's TypeScript does,
+ * written directly against a mapping, so a benchmark can show binding cost
+ * and store cost separately. Built into c/build/libdwbench.so by
+ * `deno task build --bench`; never part of libdeepwater.
+ */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Append n 24-byte trade records (price, size, ts) at addr, publishing a
+ * 64-bit committed count with a release store after each one. */
+int bench_write(uint64_t addr, uint64_t n, uint64_t count_addr) {
+    uint8_t *p = (uint8_t *)(uintptr_t)addr;
+    _Atomic uint64_t *count = (_Atomic uint64_t *)(uintptr_t)count_addr;
+    for (uint64_t i = 0; i < n; i++) {
+        double price = 100.0 + (double)(i % 100), size = 1.0;
+        uint64_t ts = 1700000000000000ull + i;
+        memcpy(p + i * 24, &price, 8);
+        memcpy(p + i * 24 + 8, &size, 8);
+        memcpy(p + i * 24 + 16, &ts, 8);
+        atomic_store_explicit(count, i + 1, memory_order_release);
+    }
+    return 0;
+}
+
+/* Read n records, summing price and size (what read() + a consumer does). */
+int bench_read(uint64_t addr, uint64_t n, double *out) {
+    const uint8_t *p = (const uint8_t *)(uintptr_t)addr;
+    double s = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        double price, size;
+        uint64_t ts;
+        memcpy(&price, p + i * 24, 8);
+        memcpy(&size, p + i * 24 + 8, 8);
+        memcpy(&ts, p + i * 24 + 16, 8);
+        s += price * size + (double)(ts & 1);
+    }
+    out[0] = s;
+    return 0;
+}
+
+/* m lower-bound searches over n records for the given targets. */
+int bench_seek(uint64_t addr, uint64_t n, const uint64_t *targets, uint64_t m, uint64_t *out) {
+    const uint8_t *p = (const uint8_t *)(uintptr_t)addr;
+    uint64_t acc = 0;
+    for (uint64_t k = 0; k < m; k++) {
+        uint64_t lo = 0, len = n, t = targets[k];
+        while (len > 0) {
+            uint64_t half = len / 2, v;
+            memcpy(&v, p + (lo + half) * 24 + 16, 8);
+            if (v < t) { lo += half + 1; len -= half + 1; } else len = half;
+        }
+        acc += lo;
+    }
+    out[0] = acc;
+    return 0;
+}

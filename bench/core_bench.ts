@@ -1,0 +1,150 @@
+/**
+ * Core benchmarks (`deno task bench`): writeValues, writeBatch, read() and
+ * range seek, each in a group whose baseline is the same work done in C over
+ * a raw mapping (bench/baseline.c), plus an FFI no-op floor. Deno prints each
+ * case as a ratio to its group's baseline, measured in the same run.
+ *
+ * Each iteration handles 1 M of the seed's 24-byte trade records, so
+ * records/s = 1e6 / (time per iteration). The seek group searches a feed of
+ * 100 M records (2.4 GB in 64 MiB chunks) built once at start-up.
+ *
+ * @module
+ */
+import { Platform } from "../mod.ts";
+
+const BENCH_LIB = new URL("../c/build/libdwbench.so", import.meta.url).pathname;
+const cbench = Deno.dlopen(BENCH_LIB, {
+  bench_write: { parameters: ["u64", "u64", "u64"], result: "i32" },
+  bench_read: { parameters: ["u64", "u64", "buffer"], result: "i32" },
+  bench_seek: { parameters: ["u64", "u64", "buffer", "u64", "buffer"], result: "i32" },
+  dw_noop: { name: "bench_write", parameters: ["u64", "u64", "u64"], result: "i32" },
+} as const).symbols;
+const dw = Deno.dlopen(new URL("../c/build/libdeepwater.so", import.meta.url).pathname, {
+  dw_abi_version: { parameters: [], result: "i32" },
+  dw_copy: { parameters: ["u64", "u64", "u64"], result: "i32" },
+  dw_map_file: { parameters: ["buffer", "u64", "u32", "buffer"], result: "i32" },
+} as const).symbols;
+
+const N = 1_000_000;
+const dir = Deno.makeTempDirSync({ prefix: "deepwater-bench-" });
+const platform = new Platform(dir, { log: { console: false } });
+const spec = (name: string, mb = 64) => ({
+  feed_name: name,
+  mode: "UF" as const,
+  fields: [
+    { name: "price", type: "float64" as const },
+    { name: "size", type: "float64" as const },
+    { name: "timestamp_us", type: "uint64" as const },
+  ],
+  ts_col: "timestamp_us",
+  chunk_size_mb: mb,
+});
+
+function mapScratch(path: string, bytes: number): bigint {
+  const out = new BigUint64Array(4);
+  const rc = dw.dw_map_file(new TextEncoder().encode(path + "\0"), BigInt(bytes), 1 | 2 | 8, out);
+  if (rc !== 0) throw new Error(`map ${path}: ${rc}`);
+  return out[0]!;
+}
+
+function packed(n: number, t0: number): Uint8Array {
+  const buf = new Uint8Array(n * 24);
+  const dv = new DataView(buf.buffer);
+  for (let i = 0; i < n; i++) {
+    dv.setFloat64(i * 24, 100 + (i % 100), true);
+    dv.setFloat64(i * 24 + 8, 1, true);
+    dv.setBigUint64(i * 24 + 16, BigInt(t0 + i), true);
+  }
+  return buf;
+}
+
+// --- write ---------------------------------------------------------------
+const scratch = mapScratch(`${dir}/scratch.bin`, N * 24 + 4096);
+platform.createFeed(spec("wv"));
+const wv = platform.createWriter("wv");
+let tsv = 1_700_000_000_000_000;
+
+Deno.bench("C: 1M record stores + release commit", { group: "writeValues", baseline: true }, () => {
+  cbench.bench_write(scratch + 4096n, BigInt(N), scratch);
+});
+Deno.bench("Writer.writeValues x 1M", { group: "writeValues" }, () => {
+  for (let i = 0; i < N; i++) wv.writeValues(100 + (i % 100), 1, tsv++);
+});
+Deno.bench("FFI no-op call x 1M (binding floor)", { group: "writeValues" }, () => {
+  for (let i = 0; i < N; i++) dw.dw_abi_version();
+});
+
+const batch = packed(N, 1);
+const batchAddr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(batch as Uint8Array<ArrayBuffer>)!));
+platform.createFeed(spec("wb"));
+const wb = platform.createWriter("wb");
+let tsb = 1;
+Deno.bench("C: memcpy 24 MB", { group: "writeBatch", baseline: true }, () => {
+  dw.dw_copy(scratch + 4096n, batchAddr, BigInt(N * 24));
+});
+Deno.bench("Writer.writeBatch 1M records (24 MB)", { group: "writeBatch" }, () => {
+  const dv = new DataView(batch.buffer);
+  dv.setBigUint64(16, BigInt(tsb), true); // keep timestamps moving forward
+  dv.setBigUint64((N - 1) * 24 + 16, BigInt(tsb + N), true);
+  wb.writeBatch(batch);
+  tsb += N + 1;
+});
+
+// --- read ----------------------------------------------------------------
+platform.createFeed(spec("rd"));
+{
+  using w = platform.createWriter("rd");
+  w.writeBatch(packed(N, 1_000));
+}
+const reader = platform.createReader("rd");
+const sumOut = new Float64Array(1);
+cbench.bench_write(scratch + 4096n, BigInt(N), scratch);
+Deno.bench("C: read 1M records and sum", { group: "read", baseline: true }, () => {
+  cbench.bench_read(scratch + 4096n, BigInt(N), sumOut);
+});
+Deno.bench("Reader.read() 1M records as objects and sum", { group: "read" }, () => {
+  let s = 0;
+  for (const r of reader.read()) s += (r.price as number) * (r.size as number);
+  if (s === 0) throw new Error("no data");
+});
+
+// --- seek into 100 M records ---------------------------------------------
+const SEEK_N = Number(Deno.env.get("DEEPWATER_BENCH_SEEK_RECORDS") ?? 100_000_000);
+platform.createFeed(spec("sk"));
+{
+  using w = platform.createWriter("sk");
+  const step = 1_000_000;
+  for (let i = 0; i < SEEK_N; i += step) w.writeBatch(packed(Math.min(step, SEEK_N - i), 1_000 + i));
+}
+const sk = platform.createReader("sk");
+const seekMap = mapScratch(`${dir}/seek.bin`, SEEK_N * 24 + 4096);
+{
+  const chunk = packed(1_000_000, 0);
+  const addr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(chunk as Uint8Array<ArrayBuffer>)!));
+  for (let i = 0; i < SEEK_N; i += 1_000_000) {
+    const dv = new DataView(chunk.buffer);
+    for (let j = 0; j < 1_000_000; j++) dv.setBigUint64(j * 24 + 16, BigInt(1_000 + i + j), true);
+    dw.dw_copy(seekMap + BigInt(i * 24), addr, BigInt(Math.min(1_000_000, SEEK_N - i) * 24));
+  }
+}
+const SEEKS = 1000;
+const targets = new BigUint64Array(SEEKS);
+let seed = 9;
+const rand = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296;
+for (let i = 0; i < SEEKS; i++) targets[i] = BigInt(1_000 + Math.floor(rand() * SEEK_N));
+const seekOut = new BigUint64Array(1);
+for (let i = 0; i < SEEKS; i++) sk.read(Number(targets[i]), Number(targets[i])).next(); // map every chunk once
+Deno.bench("C: 1000 lower-bound seeks into 100M records", { group: "seek", baseline: true }, () => {
+  cbench.bench_seek(seekMap, BigInt(SEEK_N), targets, BigInt(SEEKS), seekOut);
+});
+Deno.bench("Reader.read(t, t+999).next() x 1000 into 100M records", { group: "seek" }, () => {
+  for (let i = 0; i < SEEKS; i++) {
+    const t = Number(targets[i]);
+    if (sk.read(t, t + 999).next().done) throw new Error("seek found nothing");
+  }
+});
+
+globalThis.addEventListener("unload", () => {
+  platform.close();
+  Deno.removeSync(dir, { recursive: true });
+});
