@@ -43,7 +43,15 @@ export { Reader } from "./lib/reader.ts";
 export type { ReaderOptions, StreamOptions, WaitMode } from "./lib/reader.ts";
 export { DeepwaterError } from "./lib/errors.ts";
 export type { DeepwaterErrorCode } from "./lib/errors.ts";
-export type { FeedSpec, FieldLayout, FieldSpec, NormalizedSpec, ScalarType } from "./lib/spec.ts";
+export type {
+  FeedSpec,
+  FieldKind,
+  FieldLayout,
+  FieldSpec,
+  NormalizedSpec,
+  ScalarType,
+} from "./lib/spec.ts";
+export type { Manifest } from "./lib/manifest.ts";
 export type { DecodedRecord, RecordValue } from "./lib/codec.ts";
 export type { LogOptions } from "./lib/log.ts";
 export { ABI_VERSION, FORMAT_VERSION, PACKAGE_VERSION } from "./lib/version.ts";

@@ -13,17 +13,23 @@
 import { Platform } from "../mod.ts";
 
 const BENCH_LIB = new URL("../c/build/libdwbench.so", import.meta.url).pathname;
-const cbench = Deno.dlopen(BENCH_LIB, {
-  bench_write: { parameters: ["u64", "u64", "u64"], result: "i32" },
-  bench_read: { parameters: ["u64", "u64", "buffer"], result: "i32" },
-  bench_seek: { parameters: ["u64", "u64", "buffer", "u64", "buffer"], result: "i32" },
-  dw_noop: { name: "bench_write", parameters: ["u64", "u64", "u64"], result: "i32" },
-} as const).symbols;
-const dw = Deno.dlopen(new URL("../c/build/libdeepwater.so", import.meta.url).pathname, {
-  dw_abi_version: { parameters: [], result: "i32" },
-  dw_copy: { parameters: ["u64", "u64", "u64"], result: "i32" },
-  dw_map_file: { parameters: ["buffer", "u64", "u32", "buffer"], result: "i32" },
-} as const).symbols;
+const cbench = Deno.dlopen(
+  BENCH_LIB,
+  {
+    bench_write: { parameters: ["u64", "u64", "u64"], result: "i32" },
+    bench_read: { parameters: ["u64", "u64", "buffer"], result: "i32" },
+    bench_seek: { parameters: ["u64", "u64", "buffer", "u64", "buffer"], result: "i32" },
+    dw_noop: { name: "bench_write", parameters: ["u64", "u64", "u64"], result: "i32" },
+  } as const,
+).symbols;
+const dw = Deno.dlopen(
+  new URL("../c/build/libdeepwater.so", import.meta.url).pathname,
+  {
+    dw_abi_version: { parameters: [], result: "i32" },
+    dw_copy: { parameters: ["u64", "u64", "u64"], result: "i32" },
+    dw_map_file: { parameters: ["buffer", "u64", "u32", "buffer"], result: "i32" },
+  } as const,
+).symbols;
 
 const N = 1_000_000;
 const dir = Deno.makeTempDirSync({ prefix: "deepwater-bench-" });
@@ -75,7 +81,9 @@ Deno.bench("FFI no-op call x 1M (binding floor)", { group: "writeValues" }, () =
 });
 
 const batch = packed(N, 1);
-const batchAddr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(batch as Uint8Array<ArrayBuffer>)!));
+const batchAddr = BigInt(
+  Deno.UnsafePointer.value(Deno.UnsafePointer.of(batch as Uint8Array<ArrayBuffer>)!),
+);
 platform.createFeed(spec("wb"));
 const wb = platform.createWriter("wb");
 let tsb = 1;
@@ -114,13 +122,17 @@ platform.createFeed(spec("sk"));
 {
   using w = platform.createWriter("sk");
   const step = 1_000_000;
-  for (let i = 0; i < SEEK_N; i += step) w.writeBatch(packed(Math.min(step, SEEK_N - i), 1_000 + i));
+  for (let i = 0; i < SEEK_N; i += step) {
+    w.writeBatch(packed(Math.min(step, SEEK_N - i), 1_000 + i));
+  }
 }
 const sk = platform.createReader("sk");
 const seekMap = mapScratch(`${dir}/seek.bin`, SEEK_N * 24 + 4096);
 {
   const chunk = packed(1_000_000, 0);
-  const addr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(chunk as Uint8Array<ArrayBuffer>)!));
+  const addr = BigInt(
+    Deno.UnsafePointer.value(Deno.UnsafePointer.of(chunk as Uint8Array<ArrayBuffer>)!),
+  );
   for (let i = 0; i < SEEK_N; i += 1_000_000) {
     const dv = new DataView(chunk.buffer);
     for (let j = 0; j < 1_000_000; j++) dv.setBigUint64(j * 24 + 16, BigInt(1_000 + i + j), true);

@@ -40,6 +40,8 @@ export class DeepwaterError extends Error {
   readonly errno: number | undefined;
 
   /**
+   * Create an error.
+   *
    * @param code stable error code
    * @param message human-readable message: what failed, on what, and the fix
    * @param options `path` involved, `errno` behind it, and an underlying `cause`

@@ -32,7 +32,12 @@ const symbols = {
   /** int dw_unmap(uint64_t addr, uint64_t len) */
   dw_unmap: { parameters: ["u64", "u64"], result: "i32" },
   /** dw_unmap on a worker thread: the writer retires a full chunk without stalling */
-  dw_unmap_async: { name: "dw_unmap", parameters: ["u64", "u64"], result: "i32", nonblocking: true },
+  dw_unmap_async: {
+    name: "dw_unmap",
+    parameters: ["u64", "u64"],
+    result: "i32",
+    nonblocking: true,
+  },
   /** int dw_msync(uint64_t addr, uint64_t len, int sync) */
   dw_msync: { parameters: ["u64", "u64", "i32"], result: "i32" },
   /** int dw_lock_open(const char *path, int exclusive, int nonblock, int32_t *out_fd) */

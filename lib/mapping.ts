@@ -223,7 +223,10 @@ export class PendingMapping {
    */
   wait(): Mapping {
     if (this.#taken || this.#discarded) {
-      throw new DeepwaterError("INVALID_ARGUMENT", `Pending mapping of "${this.path}" was already used`);
+      throw new DeepwaterError(
+        "INVALID_ARGUMENT",
+        `Pending mapping of "${this.path}" was already used`,
+      );
     }
     const p = Deno.UnsafePointer.of(this.#out);
     const addr = BigInt(Deno.UnsafePointer.value(p)) + 24n;

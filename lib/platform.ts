@@ -112,8 +112,9 @@ export interface FeedInfo {
  * ```
  */
 export class Platform {
-  /** Resolved paths of the data directory. */
-  readonly paths: BasePaths;
+  /** Absolute path of the data directory. */
+  readonly basePath: string;
+  readonly #paths: BasePaths;
   /** The manifest in force. */
   readonly manifest: Manifest;
   readonly #catalog: Catalog;
@@ -132,21 +133,22 @@ export class Platform {
     if (typeof basePath !== "string" || basePath.length === 0) {
       throw new DeepwaterError("INVALID_ARGUMENT", "Platform needs a base path (a directory)");
     }
-    this.paths = new BasePaths(basePath);
+    this.#paths = new BasePaths(basePath);
+    this.basePath = this.#paths.base;
     try {
-      Deno.mkdirSync(this.paths.feeds, { recursive: true });
+      Deno.mkdirSync(this.#paths.feeds, { recursive: true });
     } catch (e) {
-      throw new DeepwaterError("IO", `Cannot create data directory "${this.paths.base}": ${e}`, {
-        path: this.paths.base,
+      throw new DeepwaterError("IO", `Cannot create data directory "${this.#paths.base}": ${e}`, {
+        path: this.#paths.base,
         cause: e,
       });
     }
-    this.manifest = ensureManifest(this.paths.manifest);
-    this.#catalog = new Catalog(this.paths.catalog, this.paths.catalogLock);
+    this.manifest = ensureManifest(this.#paths.manifest);
+    this.#catalog = new Catalog(this.#paths.catalog, this.#paths.catalogLock);
     this.#catalog.read(); // fail early on a corrupt or foreign catalog
-    this.#log = new Log(this.paths.log, options.log);
+    this.#log = new Log(this.#paths.log, options.log);
     this.#log.info("platform opened", {
-      base: this.paths.base,
+      base: this.#paths.base,
       format: this.manifest.format_version,
     });
   }
@@ -187,10 +189,10 @@ export class Platform {
         next[i] = { ...existing, spec: s };
         return [next, s];
       }
-      const dir = this.paths.feedDir(s.feed_name);
+      const dir = this.#paths.feedDir(s.feed_name);
       Deno.mkdirSync(dir, { recursive: true });
       if (s.persist) {
-        Registry.create(this.paths.registry(s.feed_name), {
+        Registry.create(this.#paths.registry(s.feed_name), {
           capacity: REG_CAPACITY,
           recordSize: layout.recordSize,
           tsOffset: layout.tsOffset,
@@ -350,7 +352,7 @@ export class Platform {
     if (!entry) {
       throw new DeepwaterError(
         "FEED_NOT_FOUND",
-        `Feed "${feedName}" does not exist in "${this.paths.base}": create it with createFeed()`,
+        `Feed "${feedName}" does not exist in "${this.#paths.base}": create it with createFeed()`,
       );
     }
     return entry;
@@ -365,7 +367,7 @@ export class Platform {
       layout,
       layoutCrc: layoutCrc(layout.descriptor),
       codec: makeCodec(layout, feedName),
-      paths: this.paths,
+      paths: this.#paths,
       log: this.#log,
     };
   }

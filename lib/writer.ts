@@ -582,7 +582,13 @@ function scanResult(): TsScan {
   };
 }
 
-function copyScan(dst: bigint, src: bigint, n: number, recordSize: number, tsOffset: number): TsScan {
+function copyScan(
+  dst: bigint,
+  src: bigint,
+  n: number,
+  recordSize: number,
+  tsOffset: number,
+): TsScan {
   unwrap(
     native().dw_copy_scan(dst, src, BigInt(n), recordSize, tsOffset, scanOut),
     "Cannot copy records",

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program whose output is its job
 /**
  * Build libdeepwater with `zig cc`.
  *
@@ -89,7 +90,15 @@ if (import.meta.main) {
   if (Deno.args.includes("--bench")) {
     const benchOut = new URL("libdwbench.so", outDir).pathname;
     const b = await new Deno.Command(exe, {
-      args: [...pre, "cc", ...flags, "-O2", "-o", benchOut, new URL("bench/baseline.c", root).pathname],
+      args: [
+        ...pre,
+        "cc",
+        ...flags,
+        "-O2",
+        "-o",
+        benchOut,
+        new URL("bench/baseline.c", root).pathname,
+      ],
       stdout: "inherit",
       stderr: "inherit",
     }).output();

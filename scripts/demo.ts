@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program whose output is its job
 /**
  * Demo: record a synthetic trade feed into ./data and query it.
  *
@@ -15,7 +16,10 @@ import { Platform } from "../mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { "base-path": { type: "string", default: "./data" }, records: { type: "string", default: "1200000" } },
+  options: {
+    "base-path": { type: "string", default: "./data" },
+    records: { type: "string", default: "1200000" },
+  },
 });
 const N = Number(values.records);
 const base = values["base-path"]!;
@@ -53,13 +57,17 @@ for (let i = 0; i < N; i++) {
   stamps[i] = ts;
 }
 
-console.log(`Deepwater demo: writing ${N.toLocaleString()} trades to ${platform.paths.base}`);
+console.log(`Deepwater demo: writing ${N.toLocaleString()} trades to ${platform.basePath}`);
 {
   using writer = platform.createWriter("trades");
   const t0 = performance.now();
   for (let i = 0; i < N; i++) writer.writeValues(prices[i], sizes[i], stamps[i]);
   const ms = performance.now() - t0;
-  console.log(`  writeValues: ${N.toLocaleString()} records in ${ms.toFixed(1)} ms (${(N / ms / 1000).toFixed(1)} M rec/s)`);
+  console.log(
+    `  writeValues: ${N.toLocaleString()} records in ${ms.toFixed(1)} ms (${
+      (N / ms / 1000).toFixed(1)
+    } M rec/s)`,
+  );
 }
 
 const info = platform.getFeedInfo("trades");
@@ -69,7 +77,9 @@ console.log(
   } MiB, ${(info.bytesOnDisk / 1048576).toFixed(1)} MiB on disk`,
 );
 console.log(
-  `  span: ${new Date(info.firstTs! / 1000).toISOString()} .. ${new Date(info.lastTs! / 1000).toISOString()}`,
+  `  span: ${new Date(info.firstTs! / 1000).toISOString()} .. ${
+    new Date(info.lastTs! / 1000).toISOString()
+  }`,
 );
 
 using reader = platform.createReader("trades");
@@ -84,16 +94,20 @@ for (const r of reader.read(start, end)) {
 }
 let ms = performance.now() - t0;
 console.log(
-  `  query last 5 min: ${n.toLocaleString()} trades, VWAP ${(notional / volume).toFixed(2)}, volume ${
-    volume.toFixed(3)
-  } in ${ms.toFixed(2)} ms`,
+  `  query last 5 min: ${n.toLocaleString()} trades, VWAP ${
+    (notional / volume).toFixed(2)
+  }, volume ${volume.toFixed(3)} in ${ms.toFixed(2)} ms`,
 );
 
 t0 = performance.now();
 let all = 0;
 for (const _ of reader.read()) all++;
 ms = performance.now() - t0;
-console.log(`  full scan: ${all.toLocaleString()} records in ${ms.toFixed(1)} ms (${(all / ms / 1000).toFixed(1)} M rec/s as objects)`);
+console.log(
+  `  full scan: ${all.toLocaleString()} records in ${ms.toFixed(1)} ms (${
+    (all / ms / 1000).toFixed(1)
+  } M rec/s as objects)`,
+);
 
 const seeks = 10_000;
 t0 = performance.now();
@@ -104,4 +118,8 @@ for (let i = 0; i < seeks; i++) {
 ms = performance.now() - t0;
 console.log(`  ${seeks.toLocaleString()} random seeks: ${(ms * 1000 / seeks).toFixed(2)} µs each`);
 const last = reader.latest()!;
-console.log(`  latest: price ${last.price} size ${last.size} at ${new Date((last.timestamp_us as number) / 1000).toISOString()}`);
+console.log(
+  `  latest: price ${last.price} size ${last.size} at ${
+    new Date((last.timestamp_us as number) / 1000).toISOString()
+  }`,
+);

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program whose output is its job
 // Child: open the writer of a feed and hold it until killed (or, with --try, report the outcome).
 import { DeepwaterError, Platform } from "../../mod.ts";
 

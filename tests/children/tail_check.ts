@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program whose output is its job
 // Child: tail a trade feed and verify every record until the sentinel (price -1).
 // Records carry price = i, size = 2i + 1, timestamp_us = i; any tear, gap or
 // duplicate is reported. Modes: "poll" (a tight synchronous readAvailable loop,
@@ -21,11 +22,13 @@ function check(rec: Record<string, unknown>): void {
   }
   expect++;
 }
+// Both cursors are taken at the live head now, before the parent starts writing.
+const live = mode === "poll" ? undefined : r.stream({ wait: mode });
 console.log("ready");
-if (mode === "poll") {
+if (!live) {
   while (!done) for (const rec of r.readAvailable(1024)) check(rec);
 } else {
-  for await (const rec of r.stream({ wait: mode })) {
+  for await (const rec of live) {
     check(rec);
     if (done) break;
   }
