@@ -41,6 +41,9 @@ export { Writer } from "./lib/writer.ts";
 export type { Durability, WriteOptions, WriterOptions } from "./lib/writer.ts";
 export { Reader } from "./lib/reader.ts";
 export type { ReaderOptions, StreamOptions, WaitMode } from "./lib/reader.ts";
+export { RingWriter } from "./lib/ring_writer.ts";
+export { RingReader } from "./lib/ring_reader.ts";
+export type { RingStreamOptions } from "./lib/ring_reader.ts";
 export { DeepwaterError } from "./lib/errors.ts";
 export type { DeepwaterErrorCode } from "./lib/errors.ts";
 export type {

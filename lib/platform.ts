@@ -15,6 +15,9 @@ import { ensureManifest, type Manifest } from "./manifest.ts";
 import { Mapping } from "./mapping.ts";
 import { BasePaths } from "./paths.ts";
 import { Reader, type ReaderOptions } from "./reader.ts";
+import { RingReader } from "./ring_reader.ts";
+import { removeRing, ringGeometry, ringName } from "./ring_format.ts";
+import { RingWriter } from "./ring_writer.ts";
 import { Registry } from "./registry.ts";
 import {
   computeLayout,
@@ -80,6 +83,17 @@ export interface FeedInfo {
   chunks: ChunkInfo[];
   /** Creation time, ISO-8601. */
   created: string;
+  /** For `persist: false` feeds: the shared-memory ring. */
+  ring?: {
+    /** Shared-memory object name (under /dev/shm). */
+    shm: string;
+    /** Records the ring retains. */
+    capacity: number;
+    /** Size of the shared-memory object. */
+    bytes: number;
+    /** Whether a writer has created it. */
+    exists: boolean;
+  };
 }
 
 /**
@@ -119,8 +133,8 @@ export class Platform {
   readonly manifest: Manifest;
   readonly #catalog: Catalog;
   readonly #log: Log;
-  readonly #writers = new Set<Writer>();
-  readonly #readers = new Set<Reader>();
+  readonly #writers = new Set<Writer | RingWriter>();
+  readonly #readers = new Set<Reader | RingReader>();
   #open = true;
 
   /**
@@ -219,10 +233,12 @@ export class Platform {
    * @param options durability and prefetch settings
    * @returns the writer
    */
-  createWriter(feedName: string, options: WriterOptions = {}): Writer {
+  createWriter(feedName: string, options: WriterOptions = {}): Writer | RingWriter {
     const ctx = this.#context(feedName);
-    this.#requirePersisted(ctx);
-    const w = new Writer(ctx, options, (x) => this.#writers.delete(x));
+    const done = (x: Writer | RingWriter) => this.#writers.delete(x);
+    const w = ctx.spec.persist
+      ? new Writer(ctx, options, done)
+      : new RingWriter(ctx, options, done);
     this.#writers.add(w);
     return w;
   }
@@ -234,12 +250,35 @@ export class Platform {
    * @param options BigInt output, chunk cache size
    * @returns the reader
    */
-  createReader(feedName: string, options: ReaderOptions = {}): Reader {
+  createReader(feedName: string, options: ReaderOptions = {}): Reader | RingReader {
     const ctx = this.#context(feedName);
-    this.#requirePersisted(ctx);
-    const r = new Reader(ctx, options, (x) => this.#readers.delete(x));
+    const done = (x: Reader | RingReader) => this.#readers.delete(x);
+    const r = ctx.spec.persist
+      ? new Reader(ctx, options, done)
+      : new RingReader(ctx, options, done);
     this.#readers.add(r);
     return r;
+  }
+
+  /**
+   * Remove the shared-memory ring of a `persist: false` feed (its records
+   * are gone). Attached writers re-create it within a second and streaming
+   * readers follow; new readers see an empty feed until then.
+   *
+   * @param feedName a ring feed
+   * @returns whether a ring existed
+   */
+  removeRing(feedName: string): boolean {
+    const ctx = this.#context(feedName);
+    if (ctx.spec.persist) {
+      throw new DeepwaterError(
+        "INVALID_ARGUMENT",
+        `Feed "${feedName}" is persisted; it has no ring`,
+      );
+    }
+    const removed = removeRing(ringName(ctx.paths.base, ctx.name));
+    if (removed) this.#log.info(`ring of "${feedName}" removed`);
+    return removed;
   }
 
   /** Names of all feeds, in creation order. */
@@ -273,7 +312,27 @@ export class Platform {
       chunks: [],
       created: entry.created,
     };
-    if (!ctx.spec.persist) return info;
+    if (!ctx.spec.persist) {
+      const geo = ringGeometry(ctx.spec.chunk_size_mb, ctx.layout.recordSize);
+      const r = new RingReader(ctx, {}, () => {});
+      try {
+        info.ring = {
+          shm: ringName(ctx.paths.base, ctx.name),
+          capacity: geo.capacity,
+          bytes: geo.bytes,
+          exists: r.capacity > 0,
+        };
+        for (const rec of r.read()) {
+          const ts = rec[ctx.layout.tsName] as number;
+          info.recordCount++;
+          info.firstTs = info.firstTs === null ? ts : Math.min(info.firstTs, ts);
+          info.lastTs = info.lastTs === null ? ts : Math.max(info.lastTs, ts);
+        }
+      } finally {
+        r.close();
+      }
+      return info;
+    }
     const reg = Registry.open(ctx.paths.registry(ctx.name), false);
     try {
       info.bytesOnDisk += allocated(reg.path);
@@ -370,15 +429,6 @@ export class Platform {
       paths: this.#paths,
       log: this.#log,
     };
-  }
-
-  #requirePersisted(ctx: FeedContext): void {
-    if (!ctx.spec.persist) {
-      throw new DeepwaterError(
-        "INVALID_ARGUMENT",
-        `Feed "${ctx.name}" has persist: false; shared-memory ring feeds are not available in this version`,
-      );
-    }
   }
 }
 

@@ -558,7 +558,7 @@ export class Reader {
 }
 
 /** Inclusive integer bounds; an empty range comes back with end < start. */
-function bounds(
+export function bounds(
   startUs: number | bigint | undefined,
   endUs: number | bigint | undefined,
 ): [number, number] {

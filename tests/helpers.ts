@@ -29,6 +29,13 @@ export function tradeSpec(
   };
 }
 
+/** Remove the shared-memory rings of every ring feed (tests must not leak /dev/shm objects). */
+export function removeRings(platform: Platform): void {
+  for (const name of platform.listFeeds()) {
+    if (!platform.getFeedInfo(name).spec.persist) platform.removeRing(name);
+  }
+}
+
 /** A temporary directory removed when disposed. */
 export function tempDir(): { path: string } & Disposable {
   const path = Deno.makeTempDirSync({ prefix: "deepwater-test-" });
@@ -52,6 +59,7 @@ export function tempPlatform(): { platform: Platform; dir: string } & Disposable
     platform,
     dir: d.path,
     [Symbol.dispose]() {
+      if (platform.isOpen) removeRings(platform);
       platform.close();
       d[Symbol.dispose]();
     },

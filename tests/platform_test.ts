@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { assert, assertEquals } from "./assert.ts";
 import { DeepwaterError, FORMAT_VERSION, PACKAGE_VERSION, Platform } from "../mod.ts";
 import { runChild, tempDir, tempPlatform, tradeSpec } from "./helpers.ts";
 
@@ -151,10 +151,4 @@ Deno.test("A corrupted catalog gives CORRUPT, never a crash", () => {
 
 Deno.test("Platform without a base path gives INVALID_ARGUMENT", () => {
   assertEquals(code(() => new Platform("")), "INVALID_ARGUMENT");
-});
-
-Deno.test("Platform rejects persist:false feeds for writers with a clear message", () => {
-  using t = tempPlatform();
-  t.platform.createFeed(tradeSpec("ring", 0.0625, { persist: false }));
-  assertThrows(() => t.platform.createWriter("ring"), DeepwaterError);
 });

@@ -1,0 +1,239 @@
+/**
+ * Shared-memory rings for `persist: false` feeds: layout and opening.
+ *
+ * A ring is one POSIX shared-memory object, `/dw-<crc32c(base path)>-<feed>`,
+ * sized by the feed's `chunk_size_mb` (rounded to whole pages):
+ * ```
+ * 0     u32 magic "DWRN"  4 u32 format  8 u32 header size (4096)  12 u32 record size
+ * 16    u32 slot size     20 u32 capacity (slots, a power of two)  24 u32 layout CRC32C
+ * 28    u32 nonce (random, identifies this incarnation of the ring)
+ * 64    u32 head: records published, modulo 2^32 (release store after each record)
+ * 72    u32 filled: 1 once the ring has wrapped (every slot holds a record)
+ * 128   u32 notify sequence (futex word)     192 u32 waiting readers
+ * 4096  slots: u32 seq, u32 reserved, record bytes, padded to a multiple of 8
+ * ```
+ * Record n (counting from 0 since the ring was created) lives in slot
+ * n & (capacity - 1). Its writer stores seq = 2n+1 (odd: being written),
+ * the payload, then seq = 2n+2 (even: complete), then head = n+1, all modulo
+ * 2^32. A reader copies the slot and re-reads seq: if it is not 2n+2 before
+ * and after the copy, the record was overwritten (or is being overwritten)
+ * and is counted as lost, never returned. Counters are 32-bit serial
+ * numbers: unambiguous because a ring never holds 2^31 slots.
+ *
+ * @module
+ */
+import { crc32c, cstr, ENOENT, native } from "./ffi.ts";
+import { DeepwaterError } from "./errors.ts";
+import { Mapping } from "./mapping.ts";
+import { PAGE } from "./format.ts";
+import { FORMAT_VERSION } from "./version.ts";
+
+/** Ring magic (0x4457524e). */
+export const RING_MAGIC = 0x4457524e;
+/** Ring header size; slots start here. */
+export const RING_HEADER = 4096;
+/** Byte offsets in the ring header. */
+export const RG = {
+  magic: 0,
+  version: 4,
+  headerSize: 8,
+  recordSize: 12,
+  slotSize: 16,
+  capacity: 20,
+  layoutCrc: 24,
+  nonce: 28,
+  head: 64,
+  filled: 72,
+  notifySeq: 128,
+  waiters: 192,
+} as const;
+/** Bytes before the record inside a slot. */
+export const SLOT_HEADER = 8;
+
+/** Geometry of a ring. */
+export interface RingGeometry {
+  /** Bytes per slot. */
+  slotSize: number;
+  /** Slots (a power of two). */
+  capacity: number;
+  /** Total shared-memory size. */
+  bytes: number;
+}
+
+/**
+ * Size a ring: the largest power-of-two slot count that fits `chunk_size_mb`
+ * (at least 2 slots).
+ *
+ * @param chunkSizeMb the feed's chunk_size_mb
+ * @param recordSize bytes per record
+ * @returns the geometry
+ */
+export function ringGeometry(chunkSizeMb: number, recordSize: number): RingGeometry {
+  const slotSize = Math.ceil((SLOT_HEADER + recordSize) / 8) * 8;
+  const budget = Math.max(Math.round(chunkSizeMb * 1024 * 1024) - RING_HEADER, 2 * slotSize);
+  let capacity = 2;
+  while (capacity * 2 * slotSize <= budget && capacity < 2 ** 30) capacity *= 2;
+  const bytes = Math.ceil((RING_HEADER + capacity * slotSize) / PAGE) * PAGE;
+  return { slotSize, capacity, bytes };
+}
+
+/** Shared-memory name of a feed's ring. */
+export function ringName(basePath: string, feed: string): string {
+  const h = crc32c(new TextEncoder().encode(basePath)).toString(16).padStart(8, "0");
+  return `/dw-${h}-${feed}`;
+}
+
+/** An attached ring (either side). */
+export class RingMap {
+  /** Mapping of the whole object. */
+  readonly map: Mapping;
+  /** DataView over it. */
+  readonly dv: DataView;
+  /** Byte view over it. */
+  readonly u8: Uint8Array;
+  /** u32 view for Atomics. */
+  readonly u32: Uint32Array;
+  /** Slots. */
+  readonly capacity: number;
+  /** Bytes per slot. */
+  readonly slotSize: number;
+  /** Incarnation nonce. */
+  readonly nonce: number;
+
+  private constructor(map: Mapping, recordSize: number, layoutCrc: number) {
+    this.map = map;
+    this.dv = new DataView(map.buffer);
+    this.u8 = new Uint8Array(map.buffer);
+    this.u32 = new Uint32Array(map.buffer);
+    const dv = this.dv;
+    const bad = (why: string) =>
+      new DeepwaterError(
+        "CORRUPT",
+        `Ring "${map.path}" ${why}: remove it (deepwater-cleanup or shm_unlink) and restart the writer`,
+        { path: map.path },
+      );
+    if (map.length < RING_HEADER || dv.getUint32(RG.magic, true) !== RING_MAGIC) {
+      throw bad("has a bad header");
+    }
+    if (dv.getUint32(RG.version, true) !== FORMAT_VERSION) {
+      throw new DeepwaterError(
+        "VERSION_MISMATCH",
+        `Ring "${map.path}" has format version ${
+          dv.getUint32(RG.version, true)
+        }; this Deepwater reads ${FORMAT_VERSION}`,
+        { path: map.path },
+      );
+    }
+    if (
+      dv.getUint32(RG.recordSize, true) !== recordSize ||
+      dv.getUint32(RG.layoutCrc, true) !== layoutCrc
+    ) {
+      throw new DeepwaterError(
+        "SCHEMA_DRIFT",
+        `Ring "${map.path}" holds another record layout: remove it and restart the writer`,
+        { path: map.path },
+      );
+    }
+    this.capacity = dv.getUint32(RG.capacity, true);
+    this.slotSize = dv.getUint32(RG.slotSize, true);
+    this.nonce = dv.getUint32(RG.nonce, true);
+    if (
+      this.capacity < 2 || (this.capacity & (this.capacity - 1)) !== 0 ||
+      map.length < RING_HEADER + this.capacity * this.slotSize
+    ) throw bad("has an impossible geometry");
+  }
+
+  /**
+   * Attach to a ring, creating it (writer side) when missing.
+   *
+   * @param name shared-memory name
+   * @param geo geometry for creation
+   * @param recordSize feed record size
+   * @param layoutCrc feed layout CRC
+   * @param create create if missing (writers)
+   * @returns the ring, or undefined when it does not exist and `create` is false
+   */
+  static attach(
+    name: string,
+    geo: RingGeometry,
+    recordSize: number,
+    layoutCrc: number,
+    create: boolean,
+  ): RingMap | undefined {
+    let map: Mapping;
+    try {
+      map = create
+        ? Mapping.shm(name, { length: geo.bytes, write: true, create: true })
+        : Mapping.shm(name, { write: true });
+    } catch (e) {
+      if (!create && e instanceof DeepwaterError && e.errno === ENOENT) return undefined;
+      throw e;
+    }
+    const dv = new DataView(map.buffer);
+    if (create && dv.getUint32(RG.version, true) === 0) {
+      // Fresh object (all zeros): initialise, version last. The writer lock
+      // guarantees a single initialiser.
+      dv.setUint32(RG.magic, RING_MAGIC, true);
+      dv.setUint32(RG.headerSize, RING_HEADER, true);
+      dv.setUint32(RG.recordSize, recordSize, true);
+      dv.setUint32(RG.slotSize, geo.slotSize, true);
+      dv.setUint32(RG.capacity, geo.capacity, true);
+      dv.setUint32(RG.layoutCrc, layoutCrc, true);
+      dv.setUint32(RG.nonce, crypto.getRandomValues(new Uint32Array(1))[0]! | 1, true);
+      Atomics.store(new Uint32Array(map.buffer), RG.version >> 2, FORMAT_VERSION);
+    } else if (!create && dv.getUint32(RG.version, true) === 0) {
+      map.close();
+      return undefined; // a writer is still initialising it: treat as not there yet
+    }
+    try {
+      return new RingMap(map, recordSize, layoutCrc);
+    } catch (e) {
+      map.close();
+      throw e;
+    }
+  }
+
+  /** Published record count, modulo 2^32 (acquire). */
+  head(): number {
+    return Atomics.load(this.u32, RG.head >> 2);
+  }
+
+  /** Byte offset of the slot of record `n` (any integer; taken modulo capacity). */
+  slotOffset(n: number): number {
+    return RING_HEADER + ((n >>> 0) & (this.capacity - 1)) * this.slotSize;
+  }
+
+  /** Unmap. Idempotent. */
+  close(): void {
+    this.map.close();
+  }
+}
+
+/**
+ * The nonce of the ring currently published under `name`, or undefined when
+ * no ring exists (used to notice removal or replacement).
+ */
+export function currentNonce(name: string): number | undefined {
+  let map: Mapping;
+  try {
+    map = Mapping.shm(name, { length: RING_HEADER });
+  } catch {
+    return undefined;
+  }
+  try {
+    return new DataView(map.buffer).getUint32(RG.nonce, true);
+  } finally {
+    map.close();
+  }
+}
+
+/**
+ * Remove a ring's shared-memory name. Attached processes keep their mapping;
+ * writers re-create the ring within a second and readers follow it.
+ *
+ * @param name shared-memory name
+ * @returns whether a ring was removed
+ */
+export function removeRing(name: string): boolean {
+  return native().dw_shm_unlink(cstr(name)) === 0;
+}

@@ -1,0 +1,302 @@
+/**
+ * The ring reader for `persist: false` feeds: the persisted reader's API over
+ * the retained window of a shared-memory ring.
+ *
+ * Every record is copied out of its slot and its sequence word re-checked
+ * before it is decoded, so a reader never returns a torn or overwritten
+ * record. Records the writer overwrote before this reader got to them are
+ * counted in {@linkcode RingReader.lost} and reported through `onOverrun`.
+ *
+ * Before any writer has created the ring the feed reads as empty, and
+ * `stream()` waits for it. If the ring is removed or replaced, `stream()`
+ * follows the new one (checking while idle, every 250 ms).
+ *
+ * @module
+ */
+import { setImmediate } from "node:timers";
+import { native } from "./ffi.ts";
+import { closedError, DeepwaterError } from "./errors.ts";
+import type { FeedContext } from "./feed.ts";
+import type { DecodedRecord, DecodeFn } from "./codec.ts";
+import { currentNonce, RG, ringGeometry, RingMap, ringName, SLOT_HEADER } from "./ring_format.ts";
+import { u64 } from "./format.ts";
+import { bounds, type ReaderOptions, type StreamOptions } from "./reader.ts";
+
+/** Options for a ring reader's `stream()`: the persisted ones plus overrun reporting. */
+export interface RingStreamOptions extends StreamOptions {
+  /** Called with the number of records lost each time the writer laps this reader. */
+  onOverrun?: (lost: number) => void;
+}
+
+/** Reads a `persist: false` feed. Create with `Platform.createReader`. */
+export class RingReader {
+  /** Feed name. */
+  readonly feed: string;
+  readonly #ctx: FeedContext;
+  readonly #name: string;
+  readonly #decode: DecodeFn;
+  readonly #rs: number;
+  readonly #scratch: Uint8Array;
+  readonly #scratchDv: DataView;
+  readonly #onClose: (r: RingReader) => void;
+  readonly #aborter = new AbortController();
+  #ring: RingMap | undefined;
+  #pos = 0;
+  #nonce: number | undefined;
+  #lost = 0;
+  #open = true;
+
+  /** @internal Use `Platform.createReader`. */
+  constructor(ctx: FeedContext, options: ReaderOptions, onClose: (r: RingReader) => void) {
+    this.feed = ctx.name;
+    this.#ctx = ctx;
+    this.#onClose = onClose;
+    this.#decode = options.bigint ? ctx.codec.decodeBigInt : ctx.codec.decode;
+    this.#rs = ctx.layout.recordSize;
+    this.#scratch = new Uint8Array(this.#rs);
+    this.#scratchDv = new DataView(this.#scratch.buffer);
+    this.#name = ringName(ctx.paths.base, ctx.name);
+    this.#pos = this.#attach()?.head() ?? 0;
+  }
+
+  /** Whether the reader is open. */
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
+  /** Records this reader's `readAvailable()` and `stream()` calls lost to overruns so far. */
+  get lost(): number {
+    return this.#lost;
+  }
+
+  /** Slots in the ring (how many records it retains), or 0 before it exists. */
+  get capacity(): number {
+    return this.#attach()?.capacity ?? 0;
+  }
+
+  /**
+   * Map the ring if it exists. Attaching to a different incarnation than the
+   * last one seen (the ring was removed and re-created) restarts the cursor
+   * at its first record: a new ring counts from zero.
+   */
+  #attach(): RingMap | undefined {
+    if (this.#ring) return this.#ring;
+    const geo = ringGeometry(this.#ctx.spec.chunk_size_mb, this.#rs);
+    this.#ring = RingMap.attach(this.#name, geo, this.#rs, this.#ctx.layoutCrc, false);
+    if (this.#ring && this.#nonce !== undefined && this.#ring.nonce !== this.#nonce) this.#pos = 0;
+    if (this.#ring) this.#nonce = this.#ring.nonce;
+    return this.#ring;
+  }
+
+  /** Copy record n into scratch; false if it was overwritten (or is being). */
+  #fetch(ring: RingMap, n: number): boolean {
+    const off = ring.slotOffset(n);
+    const want = (2 * n + 2) >>> 0;
+    if (Atomics.load(ring.u32, off >> 2) !== want) return false;
+    this.#scratch.set(ring.u8.subarray(off + SLOT_HEADER, off + SLOT_HEADER + this.#rs));
+    return Atomics.load(ring.u32, off >> 2) === want;
+  }
+
+  /** Oldest retained record number (serial, modulo 2^32) and the head. */
+  #window(ring: RingMap): [number, number] {
+    const head = ring.head();
+    const filled = Atomics.load(ring.u32, RG.filled >> 2) === 1;
+    return [filled ? (head - ring.capacity) >>> 0 : 0, head];
+  }
+
+  /**
+   * Retained records, optionally limited to `startUs <= ts <= endUs`, in
+   * write order (a scan of the window; rings are small).
+   *
+   * @param startUs first timestamp to include
+   * @param endUs last timestamp to include
+   * @returns decoded records
+   */
+  read(startUs?: number | bigint, endUs?: number | bigint): IterableIterator<DecodedRecord> {
+    this.#check();
+    const [start, end] = bounds(startUs, endUs);
+    return this.#range(start, end);
+  }
+
+  *#range(start: number, end: number): Generator<DecodedRecord> {
+    const ring = this.#attach();
+    if (!ring || end < start) return;
+    const [from, head] = this.#window(ring);
+    const tsOff = this.#ctx.layout.tsOffset;
+    for (let n = from; n !== head; n = (n + 1) >>> 0) {
+      this.#check();
+      if (!this.#fetch(ring, n)) continue; // overwritten while we read: gone
+      const ts = u64(this.#scratchDv, tsOff);
+      if (ts >= start && ts <= end) yield this.#decode(this.#scratchDv, this.#scratch, 0);
+    }
+  }
+
+  /** Number of retained records in [startUs, endUs]. */
+  count(startUs?: number | bigint, endUs?: number | bigint): number {
+    let n = 0;
+    for (const _ of this.read(startUs, endUs)) n++;
+    return n;
+  }
+
+  /** The newest record, or undefined. */
+  latest(): DecodedRecord | undefined {
+    this.#check();
+    const ring = this.#attach();
+    if (!ring) return undefined;
+    for (let tries = 0; tries < 16; tries++) {
+      const [from, head] = this.#window(ring);
+      if (from === head) return undefined;
+      const n = (head - 1) >>> 0;
+      if (this.#fetch(ring, n)) return this.#decode(this.#scratchDv, this.#scratch, 0);
+    }
+    return undefined;
+  }
+
+  /**
+   * Records published since the previous call, without waiting. Records the
+   * writer overwrote first are skipped and counted in `lost`.
+   *
+   * @param max most records to return
+   * @returns decoded records
+   */
+  readAvailable(max = 65536): DecodedRecord[] {
+    this.#check();
+    const out: DecodedRecord[] = [];
+    this.#pull(max, out, undefined);
+    return out;
+  }
+
+  #pull(max: number, out: DecodedRecord[], onOverrun: ((lost: number) => void) | undefined): void {
+    const ring = this.#attach();
+    if (!ring) return;
+    let lost = 0;
+    while (out.length < max) {
+      const [from, head] = this.#window(ring);
+      const behind = (head - this.#pos) >>> 0;
+      if (behind === 0) break;
+      const retained = (head - from) >>> 0;
+      if (behind > retained) {
+        // Lapped: everything before the window is gone. Only ever move to a
+        // published slot, never into never-written memory.
+        if (behind <= 2 ** 31) lost += behind - retained;
+        this.#pos = from;
+        continue;
+      }
+      if (this.#fetch(ring, this.#pos)) out.push(this.#decode(this.#scratchDv, this.#scratch, 0));
+      else lost++;
+      this.#pos = (this.#pos + 1) >>> 0;
+    }
+    if (lost > 0) {
+      this.#lost += lost;
+      if (onOverrun) onOverrun(lost);
+      else this.#ctx.log.warn(`reader of ring "${this.feed}" fell behind and lost ${lost} records`);
+    }
+  }
+
+  /**
+   * Live tail from the ring's head (see `Reader.stream`). `playback` is not
+   * available on rings.
+   *
+   * @param options wait mode, abort signal, overrun callback
+   * @returns an async iterator of records
+   */
+  stream(options: RingStreamOptions = {}): AsyncGenerator<DecodedRecord> {
+    this.#check();
+    if (options.playback) {
+      throw new DeepwaterError(
+        "INVALID_ARGUMENT",
+        `Cannot play back "${this.feed}": rings keep no markers`,
+      );
+    }
+    const mode = options.wait ?? "block";
+    if (mode !== "block" && mode !== "spin") {
+      throw new DeepwaterError("INVALID_ARGUMENT", `stream(): wait must be "block" or "spin"`);
+    }
+    this.#pos = this.#attach()?.head() ?? 0;
+    return this.#follow(mode, options);
+  }
+
+  async *#follow(
+    mode: "block" | "spin",
+    options: RingStreamOptions,
+  ): AsyncGenerator<DecodedRecord> {
+    const batch: DecodedRecord[] = [];
+    let lastCheck = performance.now();
+    const signal = options.signal;
+    while (this.#open && !signal?.aborted) {
+      batch.length = 0;
+      this.#pull(4096, batch, options.onOverrun);
+      if (batch.length > 0) {
+        for (const r of batch) {
+          if (!this.#open || signal?.aborted) return;
+          yield r;
+        }
+        continue;
+      }
+      if (performance.now() - lastCheck > 250) {
+        lastCheck = performance.now();
+        this.#followReplacement();
+      }
+      const ring = this.#ring;
+      if (!ring) await new Promise<void>((r) => setTimeout(r, 10));
+      else if (mode === "spin") await this.#spin(ring);
+      else await this.#block(ring, signal);
+    }
+  }
+
+  /** Switch to a new incarnation of the ring if the name now points elsewhere. */
+  #followReplacement(): void {
+    const ring = this.#ring;
+    if (!ring) return;
+    const nonce = currentNonce(this.#name);
+    if (nonce === ring.nonce) return;
+    ring.close();
+    this.#ring = undefined;
+    if (nonce !== undefined) this.#attach(); // a new incarnation: #attach restarts at 0
+  }
+
+  async #spin(ring: RingMap): Promise<void> {
+    const until = performance.now() + 1;
+    let i = 0;
+    while (ring.head() === this.#pos && this.#open) {
+      if ((++i & 1023) === 0 && performance.now() > until) break;
+    }
+    await new Promise<void>((r) => setImmediate(r));
+  }
+
+  async #block(ring: RingMap, signal: AbortSignal | undefined): Promise<void> {
+    const u32 = ring.u32;
+    Atomics.add(u32, RG.waiters >> 2, 1);
+    const addr = ring.map.addr + BigInt(RG.notifySeq);
+    const wake = () => native().dw_futex_wake(addr, 0x7fffffff);
+    signal?.addEventListener("abort", wake, { once: true });
+    this.#aborter.signal.addEventListener("abort", wake, { once: true });
+    try {
+      const seq = Atomics.load(u32, RG.notifySeq >> 2);
+      if (ring.head() !== this.#pos || signal?.aborted || !this.#open) return;
+      await native().dw_futex_wait(addr, seq, 250_000_000n);
+    } finally {
+      signal?.removeEventListener("abort", wake);
+      this.#aborter.signal.removeEventListener("abort", wake);
+      if (ring.map.isOpen) Atomics.sub(u32, RG.waiters >> 2, 1);
+    }
+  }
+
+  #check(): void {
+    if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
+  }
+
+  /** Unmap; running iterators end or throw CLOSED. Idempotent. */
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#aborter.abort();
+    this.#ring?.close();
+    this.#onClose(this);
+  }
+
+  /** Same as {@linkcode RingReader.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

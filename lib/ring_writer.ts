@@ -1,0 +1,243 @@
+/**
+ * The ring writer for `persist: false` feeds: the same API as the persisted
+ * writer, publishing into a shared-memory ring (no disk I/O). See
+ * `ring_format.ts` for the slot protocol.
+ *
+ * @module
+ */
+import { cstr, native, unwrap } from "./ffi.ts";
+import { closedError, DeepwaterError } from "./errors.ts";
+import type { FeedContext } from "./feed.ts";
+import { currentNonce, RG, ringGeometry, RingMap, ringName, SLOT_HEADER } from "./ring_format.ts";
+import type { StoreFn } from "./codec.ts";
+import type { WriteOptions, WriterOptions } from "./writer.ts";
+
+/** Hot-path state shared with the generated `writeValues`. Internal. */
+class RingCore {
+  dv!: DataView;
+  u8!: Uint8Array;
+  u32!: Uint32Array;
+  n = 0;
+  mask = 0;
+  slotSize = 0;
+  open = true;
+  filled = false;
+
+  constructor(ring: RingMap, readonly wake: () => void, readonly arityError: (n: number) => never) {
+    this.attach(ring);
+  }
+
+  /** Continue on `ring` after its head. */
+  attach(ring: RingMap): void {
+    this.dv = ring.dv;
+    this.u8 = ring.u8;
+    this.u32 = ring.u32;
+    this.n = ring.head();
+    this.mask = ring.capacity - 1;
+    this.slotSize = ring.slotSize;
+    this.filled = ring.dv.getUint32(RG.filled, true) === 1;
+  }
+
+  /** Mark slot n as being written; returns the payload offset. */
+  begin(): number {
+    if (!this.open) throw closedError("Ring writer");
+    const off = 4096 + ((this.n >>> 0) & this.mask) * this.slotSize;
+    Atomics.store(this.u32, off >> 2, (2 * this.n + 1) >>> 0);
+    return off + SLOT_HEADER;
+  }
+
+  /** Complete slot n; `publish` also moves the head (batches publish once). */
+  end(publish: boolean): void {
+    const off = 4096 + ((this.n >>> 0) & this.mask) * this.slotSize;
+    Atomics.store(this.u32, off >> 2, (2 * this.n + 2) >>> 0);
+    this.n++;
+    if (!this.filled && this.n > this.mask) {
+      this.filled = true;
+      Atomics.store(this.u32, RG.filled >> 2, 1);
+    }
+    if (publish) this.publish();
+  }
+
+  publish(): void {
+    Atomics.store(this.u32, RG.head >> 2, this.n >>> 0);
+    if (Atomics.load(this.u32, RG.waiters >> 2) !== 0) this.wake();
+  }
+}
+
+function makeWriteValues(core: RingCore, store: StoreFn, arity: number) {
+  const args = Array.from({ length: arity }, (_, i) => `a${i}`).join(", ");
+  return new Function(
+    "c",
+    "store",
+    `"use strict"; return function writeValues(${args}) {
+  if (arguments.length !== ${arity}) c.arityError(arguments.length);
+  store(c.dv, c.u8, c.begin(), ${args});
+  c.end(true);
+};`,
+  )(core, store) as (...values: unknown[]) => void;
+}
+
+/**
+ * Writes a `persist: false` feed into its shared-memory ring. One writer per
+ * feed across processes (`WRITER_LOCKED`). A restarted writer continues
+ * after the ring's head. If the ring's name is removed while writing, the
+ * writer notices within a second, logs a warning and re-creates it.
+ */
+export class RingWriter {
+  /** Feed name. */
+  readonly feed: string;
+  readonly #ctx: FeedContext;
+  readonly #name: string;
+  readonly #lockFd: number;
+  readonly #core: RingCore;
+  readonly #onClose: (w: RingWriter) => void;
+  readonly #timer: ReturnType<typeof setInterval>;
+  #ring: RingMap;
+
+  /** Append positional values in schema order (see `Writer.writeValues`). */
+  readonly writeValues: (...values: unknown[]) => void;
+
+  /** @internal Use `Platform.createWriter`. */
+  constructor(ctx: FeedContext, options: WriterOptions, onClose: (w: RingWriter) => void) {
+    this.feed = ctx.name;
+    this.#ctx = ctx;
+    this.#onClose = onClose;
+    if (options.durability !== undefined && options.durability !== "page-cache") {
+      throw new DeepwaterError(
+        "INVALID_ARGUMENT",
+        `Feed "${ctx.name}" is a shared-memory ring (persist: false): durability options do not apply`,
+      );
+    }
+    const lockPath = ctx.paths.writerLock(ctx.name);
+    const fd = new Int32Array(1);
+    const rc = native().dw_lock_open(cstr(lockPath), 1, 1, fd);
+    if (rc !== 0) {
+      unwrap(
+        rc,
+        `Cannot open a writer for "${ctx.name}": another process holds the writer lock; one writer per feed is allowed`,
+        lockPath,
+      );
+    }
+    this.#lockFd = fd[0]!;
+    this.#name = ringName(ctx.paths.base, ctx.name);
+    try {
+      this.#ring = this.#create();
+    } catch (e) {
+      native().dw_lock_close(this.#lockFd);
+      throw e;
+    }
+    this.#core = new RingCore(this.#ring, () => this.#wake(), (n) => {
+      throw new DeepwaterError(
+        "INVALID_VALUE",
+        `Cannot write record to "${ctx.name}": got ${n} values, expected ${ctx.codec.arity}`,
+      );
+    });
+    this.writeValues = makeWriteValues(this.#core, ctx.codec.store, ctx.codec.arity);
+    this.#timer = setInterval(() => this.#checkName(), 1000);
+    Deno.unrefTimer(this.#timer);
+    ctx.log.info(`ring writer opened for "${ctx.name}"`, { shm: this.#name, head: this.#core.n });
+  }
+
+  #create(): RingMap {
+    const geo = ringGeometry(this.#ctx.spec.chunk_size_mb, this.#ctx.layout.recordSize);
+    return RingMap.attach(this.#name, geo, this.#ctx.layout.recordSize, this.#ctx.layoutCrc, true)!;
+  }
+
+  #checkName(): void {
+    if (!this.#core.open || currentNonce(this.#name) === this.#ring.nonce) return;
+    this.#ctx.log.warn(
+      `ring "${this.#name}" of "${this.feed}" was removed or replaced; re-creating it`,
+    );
+    this.#wake(); // let readers blocked on the old ring notice
+    const old = this.#ring;
+    this.#ring = this.#create();
+    this.#core.attach(this.#ring);
+    old.close();
+  }
+
+  /** Whether the writer is open. */
+  get isOpen(): boolean {
+    return this.#core.open;
+  }
+
+  /** Shared-memory name of the ring. */
+  get shmName(): string {
+    return this.#name;
+  }
+
+  /**
+   * Append one record given as an object keyed by field name.
+   *
+   * @param record field values
+   * @param options playback markers are not supported on rings
+   */
+  write(record: Record<string, unknown>, options: WriteOptions = {}): void {
+    if (options.createIndex) {
+      throw new DeepwaterError(
+        "INVALID_ARGUMENT",
+        `Cannot create a playback marker on "${this.feed}": rings (persist: false) keep no markers`,
+      );
+    }
+    const c = this.#core;
+    this.#ctx.codec.storeObject(c.dv, c.u8, c.begin(), record);
+    c.end(true);
+  }
+
+  /**
+   * Append packed records; the head is published once at the end.
+   *
+   * @param bytes whole records in the feed's layout
+   */
+  writeBatch(bytes: Uint8Array): void {
+    const c = this.#core;
+    if (!c.open) throw closedError(`Ring writer for "${this.feed}"`);
+    const rs = this.#ctx.layout.recordSize;
+    if (!(bytes instanceof Uint8Array) || bytes.length % rs !== 0) {
+      throw new DeepwaterError(
+        "INVALID_VALUE",
+        `Cannot write batch to "${this.feed}": expected a Uint8Array of whole ${rs}-byte records`,
+      );
+    }
+    const n = bytes.length / rs;
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const tsOff = this.#ctx.layout.tsOffset;
+    for (let i = 0; i < n; i++) {
+      if (dv.getUint32(i * rs + tsOff + 4, true) > 0x1fffff) {
+        throw new DeepwaterError(
+          "INVALID_VALUE",
+          `Cannot write batch to "${this.feed}": record ${i} has a timestamp beyond 2^53-1 microseconds`,
+        );
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      c.u8.set(bytes.subarray(i * rs, (i + 1) * rs), c.begin());
+      c.end(false);
+    }
+    if (n > 0) c.publish();
+  }
+
+  /** No-op for rings (nothing to flush); kept for API symmetry. */
+  flush(): void {}
+
+  #wake(): void {
+    const u32 = this.#ring.u32;
+    Atomics.add(u32, RG.notifySeq >> 2, 1);
+    native().dw_futex_wake(this.#ring.map.addr + BigInt(RG.notifySeq), 0x7fffffff);
+  }
+
+  /** Release the lock and the mapping; the ring and its records stay. Idempotent. */
+  close(): void {
+    if (!this.#core.open) return;
+    this.#core.open = false;
+    clearInterval(this.#timer);
+    this.#ring.close();
+    native().dw_lock_close(this.#lockFd);
+    this.#ctx.log.info(`ring writer closed for "${this.feed}"`);
+    this.#onClose(this);
+  }
+
+  /** Same as {@linkcode RingWriter.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
