@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /*
  * C baselines for the benchmarks: the same work Deepwater's TypeScript does,
  * written directly against a mapping, so a benchmark can show binding cost
@@ -7,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 /* Append n 24-byte trade records (price, size, ts) at addr, publishing a
  * 64-bit committed count with a release store after each one. */
@@ -55,4 +57,12 @@ int bench_seek(uint64_t addr, uint64_t n, const uint64_t *targets, uint64_t m, u
     }
     out[0] = acc;
     return 0;
+}
+
+/* CLOCK_MONOTONIC in nanoseconds: one clock shared by every process on the
+ * machine, for one-way latency between a writer and a reader process. */
+uint64_t bench_now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }

@@ -113,6 +113,7 @@ export class Reader {
   #cursor: Cursor;
   #sum: ChunkSummary = { base: 1, min: [], max: [], ooo: false };
   #open = true;
+  #lastYield = 0;
   readonly #aborter = new AbortController();
 
   /** @internal Use `Platform.createReader`. */
@@ -430,13 +431,22 @@ export class Reader {
     return (reg.flags(cursor.chunk) & FLAG.SEALED) !== 0 && reg.lastChunk() > cursor.chunk;
   }
 
+  /**
+   * Busy-wait for news. Returns as soon as a record arrives (a microtask, not
+   * an event-loop turn), and yields to the event loop only when
+   * `yieldEveryMs` has passed since the last yield, so timers and abort
+   * handlers still run under continuous data.
+   */
   async #spin(cursor: Cursor, yieldEveryMs: number): Promise<void> {
-    const until = performance.now() + yieldEveryMs;
+    const deadline = this.#lastYield + yieldEveryMs;
     let i = 0;
     while (!this.#hasNews(cursor)) {
-      if ((++i & 1023) === 0 && performance.now() > until) break;
+      if ((++i & 1023) === 0 && performance.now() > deadline) break;
     }
-    await new Promise<void>((r) => setImmediate(r));
+    if (performance.now() > deadline) {
+      await new Promise<void>((r) => setImmediate(r));
+      this.#lastYield = performance.now();
+    }
   }
 
   async #block(cursor: Cursor, signal: AbortSignal | undefined): Promise<void> {

@@ -44,6 +44,7 @@ export class RingReader {
   #pos = 0;
   #nonce: number | undefined;
   #lost = 0;
+  #lastYield = 0;
   #open = true;
 
   /** @internal Use `Platform.createReader`. */
@@ -239,7 +240,7 @@ export class RingReader {
       }
       const ring = this.#ring;
       if (!ring) await new Promise<void>((r) => setTimeout(r, 10));
-      else if (mode === "spin") await this.#spin(ring);
+      else if (mode === "spin") await this.#spin(ring, options.spinYieldMs ?? 1);
       else await this.#block(ring, signal);
     }
   }
@@ -255,13 +256,17 @@ export class RingReader {
     if (nonce !== undefined) this.#attach(); // a new incarnation: #attach restarts at 0
   }
 
-  async #spin(ring: RingMap): Promise<void> {
-    const until = performance.now() + 1;
+  /** Busy-wait for news; yields to the event loop only every `yieldEveryMs` (see `Reader`). */
+  async #spin(ring: RingMap, yieldEveryMs: number): Promise<void> {
+    const deadline = this.#lastYield + yieldEveryMs;
     let i = 0;
     while (ring.head() === this.#pos && this.#open) {
-      if ((++i & 1023) === 0 && performance.now() > until) break;
+      if ((++i & 1023) === 0 && performance.now() > deadline) break;
     }
-    await new Promise<void>((r) => setImmediate(r));
+    if (performance.now() > deadline) {
+      await new Promise<void>((r) => setImmediate(r));
+      this.#lastYield = performance.now();
+    }
   }
 
   async #block(ring: RingMap, signal: AbortSignal | undefined): Promise<void> {

@@ -9,7 +9,8 @@
  *
  * Usage: deno task build [--debug] [--quiet] [--bench]
  *
- * `--bench` also builds `c/build/libdwbench.so` from `bench/baseline.c`.
+ * `--bench` also builds `c/build/libdwbench.so` (bench/baseline.c) and the
+ * `c/build/dwlatency` ping-pong baseline (bench/latency_c.c).
  *
  * @module
  */
@@ -104,6 +105,26 @@ if (import.meta.main) {
     }).output();
     if (!b.success) {
       console.error(`build: zig cc failed for bench/baseline.c (exit ${b.code})`);
+      Deno.exit(1);
+    }
+    const lat = await new Deno.Command(exe, {
+      args: [
+        ...pre,
+        "cc",
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-O2",
+        "-o",
+        new URL("dwlatency", outDir).pathname,
+        new URL("bench/latency_c.c", root).pathname,
+      ],
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    if (!lat.success) {
+      console.error(`build: zig cc failed for bench/latency_c.c (exit ${lat.code})`);
       Deno.exit(1);
     }
   }
