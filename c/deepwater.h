@@ -120,6 +120,12 @@ int dw_shm_map(const char *name, uint64_t len, uint32_t flags, uint64_t *out);
 int dw_shm_unlink(const char *name);
 
 /**
+ * Space on the filesystem holding `path`: out[0] = bytes available to an
+ * unprivileged user, out[1] = total bytes (statvfs). For health checks.
+ */
+int dw_disk_space(const char *path, uint64_t *out);
+
+/**
  * Unmap [addr, addr+len) as returned by dw_map_file/dw_shm_map.
  */
 int dw_unmap(uint64_t addr, uint64_t len);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define DW_PAGE 4096u
@@ -122,4 +123,14 @@ int dw_msync(uint64_t addr, uint64_t len, int sync) {
     uint64_t span = len + (addr - start);
     if (span == 0) return 0;
     return msync((void *)(uintptr_t)start, (size_t)span, sync ? MS_SYNC : MS_ASYNC) == 0 ? 0 : -errno;
+}
+
+/* See deepwater.h. */
+int dw_disk_space(const char *path, uint64_t *out) {
+    if (!path || !out) return DW_EINVAL;
+    struct statvfs v;
+    if (statvfs(path, &v) != 0) return -errno;
+    out[0] = (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
+    out[1] = (uint64_t)v.f_blocks * (uint64_t)v.f_frsize;
+    return 0;
 }

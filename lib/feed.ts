@@ -4,10 +4,12 @@
  *
  * @module
  */
-import type { Codec } from "./codec.ts";
+import type { CatalogEntry } from "./catalog.ts";
+import { type Codec, makeCodec } from "./codec.ts";
+import { crc32c } from "./ffi.ts";
 import type { Log } from "./log.ts";
 import type { BasePaths } from "./paths.ts";
-import type { Layout, NormalizedSpec } from "./spec.ts";
+import { computeLayout, type Layout, type NormalizedSpec } from "./spec.ts";
 
 /** A feed resolved from the catalog. */
 export interface FeedContext {
@@ -25,4 +27,30 @@ export interface FeedContext {
   paths: BasePaths;
   /** Platform log. */
   log: Log;
+}
+
+/** CRC32C of a layout descriptor (stored in registry and chunk headers). */
+export function layoutCrc(descriptor: string): number {
+  return crc32c(new TextEncoder().encode(descriptor));
+}
+
+/**
+ * Resolve a catalog entry into everything writers, readers and tools need.
+ *
+ * @param entry the feed's catalog entry
+ * @param paths paths of its data directory
+ * @param log where to log
+ * @returns the context
+ */
+export function feedContext(entry: CatalogEntry, paths: BasePaths, log: Log): FeedContext {
+  const layout = computeLayout(entry.spec);
+  return {
+    name: entry.spec.feed_name,
+    spec: entry.spec,
+    layout,
+    layoutCrc: layoutCrc(layout.descriptor),
+    codec: makeCodec(layout, entry.spec.feed_name),
+    paths,
+    log,
+  };
 }

@@ -3,8 +3,10 @@
  * library discovery, the ABI check, and `unwrap`, which turns every non-zero
  * C status into a {@linkcode DeepwaterError}.
  *
- * Library lookup order: `$DEEPWATER_LIB`, then `c/build/libdeepwater.so`
- * resolved against this module's URL (never the working directory).
+ * Library lookup order: `$DEEPWATER_LIB` (alone, when set), then
+ * `c/build/libdeepwater.so` resolved against this module's URL (never the
+ * working directory), then `libdeepwater.so` next to the running executable
+ * (for `deno compile`d CLIs).
  *
  * @module
  */
@@ -29,6 +31,8 @@ const symbols = {
   dw_shm_map: { parameters: ["buffer", "u64", "u32", "buffer"], result: "i32" },
   /** int dw_shm_unlink(const char *name) */
   dw_shm_unlink: { parameters: ["buffer"], result: "i32" },
+  /** int dw_disk_space(const char *path, uint64_t *out) */
+  dw_disk_space: { parameters: ["buffer", "buffer"], result: "i32" },
   /** int dw_unmap(uint64_t addr, uint64_t len) */
   dw_unmap: { parameters: ["u64", "u64"], result: "i32" },
   /** dw_unmap on a worker thread: the writer retires a full chunk without stalling */
@@ -104,6 +108,12 @@ function candidatePaths(): { path: string; sourceDir: URL | undefined }[] {
   if (built.protocol === "file:") {
     list.push({ path: built.pathname, sourceDir: new URL("../c/", import.meta.url) });
   }
+  // A `deno compile`d binary: the library shipped next to the executable.
+  const exe = Deno.execPath();
+  list.push({
+    path: exe.slice(0, exe.lastIndexOf("/") + 1) + "libdeepwater.so",
+    sourceDir: undefined,
+  });
   return list;
 }
 
@@ -242,4 +252,16 @@ export function crc32c(bytes: Uint8Array<ArrayBuffer>): number {
   const out = new Uint32Array(1);
   unwrap(native().dw_crc32c(bytes, BigInt(bytes.length), 0, out), "Cannot compute CRC32C");
   return out[0]!;
+}
+
+/**
+ * Free and total bytes of the filesystem holding `path`.
+ *
+ * @param path any path on that filesystem
+ * @returns `{ free, total }` in bytes
+ */
+export function diskSpace(path: string): { free: number; total: number } {
+  const out = new BigUint64Array(2);
+  unwrap(native().dw_disk_space(cstr(path), out), "Cannot read disk space of", path);
+  return { free: Number(out[0]), total: Number(out[1]) };
 }

@@ -29,8 +29,10 @@
  * so the writer publishes with a 32-bit `Atomics.store` on its low half.
  *
  * Chunk (`chunk-<id>.dwk`): 64-byte header (magic "DWCK", format, header
- * size, record size, u64 chunk id, u64 capacity, u32 layout CRC32C), then
- * records back to back.
+ * size, record size, u64 chunk id, u64 capacity, u32 layout CRC32C, and at
+ * byte 40 the u64 final record count written when the chunk is sealed, so a
+ * lost registry can be rebuilt from the chunk files), then records back to
+ * back.
  *
  * @module
  */
@@ -102,6 +104,7 @@ export const CH = {
   id: 16,
   capacity: 24,
   layoutCrc: 32,
+  sealedCount: 40,
 } as const;
 
 /** Page size files are rounded to. */

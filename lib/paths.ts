@@ -5,7 +5,8 @@
  * <base>/manifest.json         package + format version
  * <base>/catalog.dwc           binary feed catalog (catalog.lock guards writers)
  * <base>/deepwater.log         rotating log (10 MB x 5)
- * <base>/feeds/<feed>/registry.dwr, writer.lock, markers.dwm, chunk-<id>.dwk
+ * <base>/feeds/<feed>/registry.dwr, spec.json, writer.lock, maintenance.lock,
+ *                      markers.dwm, chunk-<id>.dwk
  * ```
  *
  * @module
@@ -46,6 +47,16 @@ export class BasePaths {
   /** Registry file of a feed. */
   registry(feed: string): string {
     return join(this.feeds, feed, "registry.dwr");
+  }
+
+  /** Copy of the feed's catalog entry, for rebuilding the catalog. */
+  specCopy(feed: string): string {
+    return join(this.feeds, feed, "spec.json");
+  }
+
+  /** Lock serialising cleanup and repair of a feed. */
+  maintenanceLock(feed: string): string {
+    return join(this.feeds, feed, "maintenance.lock");
   }
 
   /** Writer lock file of a feed. */

@@ -5,10 +5,8 @@
  * @module
  */
 import { Catalog, type CatalogEntry } from "./catalog.ts";
-import { makeCodec } from "./codec.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
-import type { FeedContext } from "./feed.ts";
-import { crc32c } from "./ffi.ts";
+import { type FeedContext, feedContext, layoutCrc } from "./feed.ts";
 import { CHUNK_HEADER, chunkGeometry, FLAG, REG_CAPACITY } from "./format.ts";
 import { Log, type LogOptions } from "./log.ts";
 import { ensureManifest, type Manifest } from "./manifest.ts";
@@ -33,6 +31,19 @@ import { scanTs, Writer, type WriterOptions } from "./writer.ts";
 export interface PlatformOptions {
   /** Logging (default: `<base>/deepwater.log` plus warnings on stderr). */
   log?: LogOptions;
+  /**
+   * What SIGINT and SIGTERM do (listeners are added beside the application's
+   * own, never replacing them):
+   * - `"exit"` (default): close every writer and reader of this platform
+   *   (committed data intact, locks released), then exit with 128 + signal
+   *   number on a later tick, after the application's own listeners ran.
+   *   (Deno stops exiting on a signal once any listener exists, so a
+   *   library that listens must exit on the application's behalf.)
+   * - `"close"`: close writers and readers but leave exiting to the
+   *   application's own handler.
+   * - `"none"`: install nothing.
+   */
+  signals?: "exit" | "close" | "none";
 }
 
 /** Per-chunk detail in {@linkcode FeedInfo}. */
@@ -135,6 +146,7 @@ export class Platform {
   readonly #log: Log;
   readonly #writers = new Set<Writer | RingWriter>();
   readonly #readers = new Set<Reader | RingReader>();
+  readonly #signalListeners: [Deno.Signal, () => void][] = [];
   #open = true;
 
   /**
@@ -161,6 +173,7 @@ export class Platform {
     this.#catalog = new Catalog(this.#paths.catalog, this.#paths.catalogLock);
     this.#catalog.read(); // fail early on a corrupt or foreign catalog
     this.#log = new Log(this.#paths.log, options.log);
+    this.#installSignals(options.signals ?? "exit");
     this.#log.info("platform opened", {
       base: this.#paths.base,
       format: this.manifest.format_version,
@@ -201,6 +214,7 @@ export class Platform {
         this.#log.info(`feed "${s.feed_name}" updated`, { changed });
         const next = [...entries];
         next[i] = { ...existing, spec: s };
+        writeSpecCopy(this.#paths.specCopy(s.feed_name), next[i]!);
         return [next, s];
       }
       const dir = this.#paths.feedDir(s.feed_name);
@@ -385,10 +399,33 @@ export class Platform {
     return this.#open;
   }
 
+  #installSignals(mode: "exit" | "close" | "none"): void {
+    if (mode === "none") return;
+    if (mode !== "exit" && mode !== "close") {
+      throw new DeepwaterError(
+        "INVALID_ARGUMENT",
+        `Platform option signals must be "exit", "close" or "none"`,
+      );
+    }
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+      const listener = () => {
+        const writers = this.#writers.size;
+        this.#log.info(`${signal} received: closing ${writers} writer(s)`);
+        this.close();
+        if (mode === "exit") setTimeout(() => Deno.exit(code), 0);
+      };
+      Deno.addSignalListener(signal, listener);
+      this.#signalListeners.push([signal, listener]);
+    }
+  }
+
   /** Close every writer and reader opened here, then the log. Idempotent. */
   close(): void {
     if (!this.#open) return;
     this.#open = false;
+    for (const [signal, listener] of this.#signalListeners) {
+      Deno.removeSignalListener(signal, listener);
+    }
     for (const w of [...this.#writers]) w.close();
     for (const r of [...this.#readers]) r.close();
     this.#log.info("platform closed");
@@ -418,23 +455,15 @@ export class Platform {
   }
 
   #context(feedName: string): FeedContext {
-    const entry = this.#entry(feedName);
-    const layout = computeLayout(entry.spec);
-    return {
-      name: feedName,
-      spec: entry.spec,
-      layout,
-      layoutCrc: layoutCrc(layout.descriptor),
-      codec: makeCodec(layout, feedName),
-      paths: this.#paths,
-      log: this.#log,
-    };
+    return feedContext(this.#entry(feedName), this.#paths, this.#log);
   }
 }
 
-/** CRC32C of a layout descriptor (stored in registry and chunk headers). */
-export function layoutCrc(descriptor: string): number {
-  return crc32c(new TextEncoder().encode(descriptor));
+/** Keep `<feed>/spec.json` in step with the catalog so repair can rebuild a damaged catalog. */
+function writeSpecCopy(path: string, entry: CatalogEntry): void {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  Deno.writeTextFileSync(tmp, JSON.stringify(entry, null, 2) + "\n");
+  Deno.renameSync(tmp, path);
 }
 
 function allocated(path: string): number {

@@ -500,7 +500,10 @@ export class Reader {
     try {
       map = Mapping.file(path);
     } catch (e) {
-      if (isNotFound(e) && id < this.#reg.firstChunk()) return undefined; // retention removed it
+      // Retention removed it (possibly between our flag check and the open).
+      if (isNotFound(e) && (id < this.#reg.firstChunk() || this.#reg.flags(id) & FLAG.DELETED)) {
+        return undefined;
+      }
       if (isNotFound(e)) {
         throw new DeepwaterError(
           "CORRUPT",

@@ -15,7 +15,16 @@
 import { cstr, native, unwrap } from "./ffi.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
-import { CHUNK_HEADER, chunkGeometry, FLAG, RH, u64, writeChunkHeader } from "./format.ts";
+import {
+  CH,
+  CHUNK_HEADER,
+  chunkGeometry,
+  FLAG,
+  RH,
+  setU64,
+  u64,
+  writeChunkHeader,
+} from "./format.ts";
 import { Mapping, type PendingMapping } from "./mapping.ts";
 import { MarkerFile } from "./markers.ts";
 import { isNotFound, Registry } from "./registry.ts";
@@ -340,7 +349,8 @@ export class Writer {
     }
     this.#chunk?.close();
     this.#markers?.close();
-    this.#reg?.close();
+    setU64(this.#reg.dv, RH.writerPid, 0); // a recorded pid with a free lock means a crash
+    this.#reg.close();
     native().dw_lock_close(this.#lockFd);
     this.#onClose(this);
   }
@@ -459,6 +469,7 @@ export class Writer {
     const reg = this.#reg;
     const id = this.#chunkId;
     this.#ensureRoom(id + 1); // before sealing: a FULL registry leaves the chunk live
+    setU64(c.dv, CH.sealedCount, c.count); // self-describing for repair
     reg.seal(id, c.minTs, c.maxTs, c.lastTs, c.ooo ? FLAG.OUT_OF_ORDER : 0);
     if (this.#durability !== "page-cache") this.flush();
     const old = this.#chunk!;

@@ -1,0 +1,78 @@
+// deno-lint-ignore-file no-console -- command-line tools print by design
+/**
+ * deepwater-health: is a data directory healthy? Exit 0 healthy, 1 unhealthy
+ * (each problem printed), 2 error (missing base path, bad flags).
+ *
+ * @module
+ */
+import { checkHealth } from "../lib/ops/health.ts";
+import {
+  basePathOf,
+  EXIT_ERROR,
+  EXIT_OK,
+  EXIT_UNHEALTHY,
+  numberFlag,
+  parseFlags,
+  run,
+  versionLine,
+} from "./_common.ts";
+
+const USAGE = `usage: deepwater-health [--base-path DIR] [--check-feeds] [--max-age-seconds N]
+                        [--min-free-gb N] [--json] [--version]
+
+  --base-path DIR        data directory (default $DEEPWATER_BASE_PATH or ./data)
+  --check-feeds          check every feed's registry and recent write activity
+  --max-age-seconds N    with --check-feeds: unhealthy if a feed's newest record is older
+  --min-free-gb N        unhealthy below N GiB free (default 1)
+  --json                 print the report as JSON
+exit: 0 healthy, 1 unhealthy, 2 error`;
+
+/** Entry point; returns the exit code. */
+export function main(args: string[]): number {
+  const { values } = parseFlags(args, {
+    "base-path": { type: "string" },
+    "check-feeds": { type: "boolean" },
+    "max-age-seconds": { type: "string" },
+    "min-free-gb": { type: "string" },
+    json: { type: "boolean" },
+    version: { type: "boolean" },
+    help: { type: "boolean" },
+  }, USAGE);
+  if (values.help) {
+    console.log(USAGE);
+    return EXIT_OK;
+  }
+  if (values.version) {
+    console.log(versionLine("deepwater-health"));
+    return EXIT_OK;
+  }
+  const maxAge = numberFlag("max-age-seconds", values["max-age-seconds"], USAGE);
+  const minFree = numberFlag("min-free-gb", values["min-free-gb"], USAGE);
+  let report;
+  try {
+    report = checkHealth(basePathOf(values["base-path"]), {
+      checkFeeds: values["check-feeds"] === true,
+      ...(maxAge === undefined ? {} : { maxAgeSeconds: maxAge }),
+      ...(minFree === undefined ? {} : { minFreeGb: minFree }),
+    });
+  } catch (e) {
+    if (values.json) {
+      console.log(
+        JSON.stringify({ healthy: false, error: String(e instanceof Error ? e.message : e) }),
+      );
+    } else console.error(`error: ${e instanceof Error ? e.message : e}`);
+    return EXIT_ERROR;
+  }
+  if (values.json) console.log(JSON.stringify(report, null, 2));
+  else {
+    for (const c of report.checks) console.log(`${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`);
+    console.log(
+      report.healthy
+        ? "healthy"
+        : `unhealthy: ${report.checks.filter((c) => !c.ok).length} problem(s)`,
+    );
+  }
+  return report.healthy ? EXIT_OK : EXIT_UNHEALTHY;
+}
+
+if (import.meta.main) await run(main);

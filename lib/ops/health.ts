@@ -1,0 +1,195 @@
+/**
+ * Health checks for a data directory (what `deepwater-health` runs). Reads
+ * only: it never creates, repairs or logs to the data directory.
+ *
+ * @module
+ */
+import { Catalog } from "../catalog.ts";
+import { diskSpace } from "../ffi.ts";
+import { DeepwaterError } from "../errors.ts";
+import { feedContext } from "../feed.ts";
+import { FLAG } from "../format.ts";
+import { Log } from "../log.ts";
+import { readManifest } from "../manifest.ts";
+import { BasePaths } from "../paths.ts";
+import { Reader } from "../reader.ts";
+import { Registry } from "../registry.ts";
+import { RingReader } from "../ring_reader.ts";
+import { FORMAT_VERSION } from "../version.ts";
+
+/** What to check. */
+export interface HealthOptions {
+  /** Check each feed's registry and recent write activity. */
+  checkFeeds?: boolean;
+  /** With `checkFeeds`: a feed whose newest record is older than this is unhealthy. */
+  maxAgeSeconds?: number;
+  /** Minimum free space on the data directory's filesystem, in GiB (default 1). */
+  minFreeGb?: number;
+  /** "Now" in microseconds since the epoch (tests). */
+  nowUs?: number;
+}
+
+/** One check's outcome. */
+export interface HealthCheck {
+  /** What was checked. */
+  name: string;
+  /** Whether it passed. */
+  ok: boolean;
+  /** Detail for humans. */
+  detail: string;
+}
+
+/** Per-feed activity. */
+export interface FeedHealth {
+  /** Feed name. */
+  name: string;
+  /** Committed records retained. */
+  records: number;
+  /** Timestamp of the newest committed record, or null. */
+  lastTs: number | null;
+  /** Age of the newest record in seconds, or null. */
+  ageSeconds: number | null;
+  /** Whether this feed passed. */
+  ok: boolean;
+}
+
+/** The whole report (`--json` prints it). */
+export interface HealthReport {
+  /** Every check passed. */
+  healthy: boolean;
+  /** Absolute base path. */
+  basePath: string;
+  /** All checks in order. */
+  checks: HealthCheck[];
+  /** Per-feed activity (with `checkFeeds`). */
+  feeds: FeedHealth[];
+  /** Free GiB on the data directory's filesystem. */
+  freeGb: number;
+}
+
+/**
+ * Check a data directory.
+ *
+ * @param basePath data directory
+ * @param options what to check
+ * @returns the report; throws `IO` when the base path does not exist
+ */
+export function checkHealth(basePath: string, options: HealthOptions = {}): HealthReport {
+  const paths = new BasePaths(basePath);
+  try {
+    if (!Deno.statSync(paths.base).isDirectory) throw new Error("not a directory");
+  } catch (e) {
+    throw new DeepwaterError(
+      "IO",
+      `Base path "${paths.base}" is not a Deepwater data directory: ${e}`,
+      {
+        path: paths.base,
+      },
+    );
+  }
+  const checks: HealthCheck[] = [];
+  const check = (name: string, fn: () => string): boolean => {
+    try {
+      checks.push({ name, ok: true, detail: fn() });
+      return true;
+    } catch (e) {
+      checks.push({ name, ok: false, detail: e instanceof Error ? e.message : String(e) });
+      return false;
+    }
+  };
+  check("manifest", () => {
+    const m = readManifest(paths.manifest);
+    if (!m) {
+      throw new Error(
+        `"${paths.manifest}" is missing: open the directory with Deepwater once, or restore it`,
+      );
+    }
+    return `format ${m.format_version} (this build reads ${FORMAT_VERSION}), written by ${m.package_version}`;
+  });
+  let entries: ReturnType<Catalog["read"]> = [];
+  check("catalog", () => {
+    entries = new Catalog(paths.catalog, paths.catalogLock).read();
+    return `${entries.length} feed(s), checksums valid`;
+  });
+  const minFree = options.minFreeGb ?? 1;
+  let freeGb = 0;
+  check("disk", () => {
+    const { free, total } = diskSpace(paths.base);
+    freeGb = free / 2 ** 30;
+    if (freeGb < minFree) {
+      throw new Error(
+        `${freeGb.toFixed(2)} GiB free of ${
+          (total / 2 ** 30).toFixed(1)
+        } GiB, below ${minFree} GiB`,
+      );
+    }
+    return `${freeGb.toFixed(2)} GiB free of ${(total / 2 ** 30).toFixed(1)} GiB`;
+  });
+  const feeds: FeedHealth[] = [];
+  if (options.checkFeeds) {
+    const log = new Log(paths.log, { file: false, console: false });
+    const nowUs = options.nowUs ?? Date.now() * 1000;
+    for (const entry of entries) {
+      const ctx = feedContext(entry, paths, log);
+      const f: FeedHealth = {
+        name: ctx.name,
+        records: 0,
+        lastTs: null,
+        ageSeconds: null,
+        ok: true,
+      };
+      f.ok = check(`feed ${ctx.name}: registry`, () => {
+        if (!ctx.spec.persist) return "shared-memory ring";
+        const reg = Registry.open(paths.registry(ctx.name), false);
+        try {
+          let bad = 0, chunks = 0;
+          for (let id = Math.max(1, reg.firstChunk()); id <= reg.lastChunk(); id++) {
+            const flags = reg.flags(id);
+            if (flags & FLAG.DELETED) continue;
+            chunks++;
+            if (flags & FLAG.SEALED && reg.entryCrc(id) !== reg.entry(id).crc) bad++;
+          }
+          if (bad) {
+            throw new Error(
+              `${bad} sealed chunk entr${
+                bad === 1 ? "y has" : "ies have"
+              } a bad checksum: run deepwater-repair`,
+            );
+          }
+          return `${chunks} chunk(s), checksums valid`;
+        } finally {
+          reg.close();
+        }
+      });
+      if (f.ok) {
+        f.ok = check(`feed ${ctx.name}: activity`, () => {
+          const r = ctx.spec.persist
+            ? new Reader(ctx, {}, () => {})
+            : new RingReader(ctx, {}, () => {});
+          try {
+            const latest = r.latest();
+            f.records = r.count();
+            if (!latest) {
+              if (options.maxAgeSeconds !== undefined) throw new Error("no records yet");
+              return "no records yet";
+            }
+            f.lastTs = Number(latest[ctx.layout.tsName]);
+            f.ageSeconds = Math.max(0, (nowUs - f.lastTs) / 1e6);
+            if (options.maxAgeSeconds !== undefined && f.ageSeconds > options.maxAgeSeconds) {
+              throw new Error(
+                `newest record is ${
+                  f.ageSeconds.toFixed(0)
+                } s old (limit ${options.maxAgeSeconds} s): is the writer running?`,
+              );
+            }
+            return `${f.records} records, newest ${f.ageSeconds.toFixed(1)} s old`;
+          } finally {
+            r.close();
+          }
+        });
+      }
+      feeds.push(f);
+    }
+  }
+  return { healthy: checks.every((c) => c.ok), basePath: paths.base, checks, feeds, freeGb };
+}
