@@ -222,19 +222,44 @@ export async function main(args: string[]): Promise<number> {
         console.error(USAGE);
         return EXIT_ERROR;
       }
-      using p = open(values);
+      if (values.wait !== undefined && values.wait !== "block" && values.wait !== "spin") {
+        console.error(`--wait must be block or spin\n\n${USAGE}`);
+        return EXIT_ERROR;
+      }
+      const wait = values.wait === "spin" ? "spin" : "block";
+      // The tail owns its signals: the stream ends on SIGINT/SIGTERM, the
+      // reader closes through `using`, and the exit code says which signal.
+      const base = basePathOf(values["base-path"]);
+      requireDir(base);
+      using p = new Platform(base, { log: { console: false }, signals: "none" });
       const feed = positionals[0]!;
       const tsName = p.getFeedInfo(feed).spec.ts_col;
       using r = p.createReader(feed, { bigint: true });
-      const wait = values.wait === "spin" ? "spin" : "block";
-      console.error(`tailing "${feed}" (Ctrl-C to stop)`);
-      for await (const rec of r.stream({ wait })) {
-        const row = printable(rec);
-        console.log(
-          values.json ? JSON.stringify(row) : `${isoOf(rec[tsName])}  ${JSON.stringify(row)}`,
-        );
+      const stop = new AbortController();
+      let code = EXIT_OK;
+      const listeners = ([["SIGINT", 130], ["SIGTERM", 143]] as const).map(([sig, c]) => {
+        const fn = () => {
+          code = c;
+          stop.abort();
+        };
+        Deno.addSignalListener(sig, fn);
+        return () => Deno.removeSignalListener(sig, fn);
+      });
+      try {
+        // stream() fixes the start position, so everything committed after
+        // this line is announced is shown.
+        const records = r.stream({ wait, signal: stop.signal });
+        console.error(`tailing "${feed}" (Ctrl-C to stop)`);
+        for await (const rec of records) {
+          const row = printable(rec);
+          console.log(
+            values.json ? JSON.stringify(row) : `${isoOf(rec[tsName])}  ${JSON.stringify(row)}`,
+          );
+        }
+      } finally {
+        for (const remove of listeners) remove();
       }
-      return EXIT_OK;
+      return code;
     }
     default:
       console.error(`unknown command "${cmd}"\n\n${USAGE}`);

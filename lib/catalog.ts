@@ -161,6 +161,24 @@ export class Catalog {
    * @returns whatever `fn` produced as its second tuple element
    */
   update<T>(fn: (entries: CatalogEntry[]) => [CatalogEntry[] | undefined, T]): T {
+    return this.#locked(() => {
+      const [next, result] = fn(this.read());
+      if (next) this.#write(next);
+      return result;
+    });
+  }
+
+  /**
+   * Replace the whole catalog under the lock without reading it first (repair
+   * rebuilding a catalog that no longer parses).
+   *
+   * @param entries the new entries
+   */
+  rewrite(entries: CatalogEntry[]): void {
+    this.#locked(() => this.#write(entries));
+  }
+
+  #locked<T>(fn: () => T): T {
     const fd = new Int32Array(1);
     unwrap(
       native().dw_lock_open(cstr(this.lockPath), 1, 0, fd),
@@ -168,23 +186,24 @@ export class Catalog {
       this.lockPath,
     );
     try {
-      const [next, result] = fn(this.read());
-      if (next) {
-        const tmp = `${this.path}.tmp-${Deno.pid}`;
-        const f = Deno.openSync(tmp, { write: true, create: true, truncate: true });
-        try {
-          const bytes = encodeCatalog(next);
-          let off = 0;
-          while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
-          f.syncSync();
-        } finally {
-          f.close();
-        }
-        Deno.renameSync(tmp, this.path);
-      }
-      return result;
+      return fn();
     } finally {
       native().dw_lock_close(fd[0]!);
     }
+  }
+
+  /** Write a complete new file under a temporary name, fsync, rename. */
+  #write(entries: CatalogEntry[]): void {
+    const tmp = `${this.path}.tmp-${Deno.pid}`;
+    const f = Deno.openSync(tmp, { write: true, create: true, truncate: true });
+    try {
+      const bytes = encodeCatalog(entries);
+      let off = 0;
+      while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+      f.syncSync();
+    } finally {
+      f.close();
+    }
+    Deno.renameSync(tmp, this.path);
   }
 }

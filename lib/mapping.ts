@@ -182,22 +182,16 @@ export class PendingMapping {
   readonly #name: Uint8Array<ArrayBuffer>;
   readonly #make: (out: BigUint64Array) => Mapping;
   #taken = false;
-  #discarded = false;
-  #rc: number | undefined;
-  /** Settles when the worker thread finishes (whatever the outcome). */
-  readonly settled: Promise<void>;
 
   /** @internal */
   constructor(path: string, len: number, flags: number, make: (out: BigUint64Array) => Mapping) {
     this.path = path;
     this.#make = make;
-    this.#name = cstr(path); // kept alive until the call returns
-    this.settled = native().dw_map_file_async(this.#name, BigInt(len), flags, this.#out).then(
-      (rc) => {
-        this.#rc = rc;
-        if (this.#discarded && rc === 0) native().dw_unmap(this.#out[0]!, this.#out[1]!);
-      },
-    );
+    this.#name = cstr(path);
+    // The continuation holds the argument buffers until the worker returns,
+    // even if this object is dropped first: C writes into #out.
+    const out = this.#out, name = this.#name;
+    void native().dw_map_file_async(name, BigInt(len), flags, out).then(() => [out, name]);
   }
 
   /**
@@ -205,7 +199,7 @@ export class PendingMapping {
    * still running; throws if it failed. Returns the mapping at most once.
    */
   poll(): Mapping | undefined {
-    if (this.#taken || this.#discarded) return undefined;
+    if (this.#taken) return undefined;
     const state = Atomics.load(this.#out, 3);
     if (state === 0n) return undefined;
     this.#taken = true;
@@ -222,7 +216,7 @@ export class PendingMapping {
    * worker finishes, then return the mapping; throws if it failed.
    */
   wait(): Mapping {
-    if (this.#taken || this.#discarded) {
+    if (this.#taken) {
       throw new DeepwaterError(
         "INVALID_ARGUMENT",
         `Pending mapping of "${this.path}" was already used`,
@@ -235,16 +229,5 @@ export class PendingMapping {
       native().dw_spin_while_u64(addr, 0n, 1n << 20n, seen);
     }
     return this.poll()!;
-  }
-
-  /**
-   * Give the result up. The mapping is unmapped by the completion handler
-   * on the event loop, or here if that handler already ran; both run on the
-   * JS thread, so it happens exactly once.
-   */
-  discard(): void {
-    if (this.#taken || this.#discarded) return;
-    this.#discarded = true;
-    if (this.#rc === 0) native().dw_unmap(this.#out[0]!, this.#out[1]!);
   }
 }

@@ -232,6 +232,7 @@ export class Platform {
         descriptor: layout.descriptor,
         created: new Date().toISOString(),
       };
+      writeSpecCopy(this.#paths.specCopy(s.feed_name), entry);
       this.#log.info(`feed "${s.feed_name}" created`, {
         recordSize: layout.recordSize,
         persist: s.persist,

@@ -343,9 +343,16 @@ export class Writer {
     c.u8 = new Uint8Array(0);
     if (this.#timer !== undefined) clearInterval(this.#timer);
     if (this.#next) {
-      this.#next.pending.discard();
-      removeQuietly(this.#next.pending.path); // never published: nobody can have it open
+      // Wait for the worker: unlinking before it creates the file would leave
+      // an orphan behind. Never published, so nobody else can have it open.
+      const { pending } = this.#next;
       this.#next = undefined;
+      try {
+        pending.wait().close();
+      } catch {
+        // the worker failed: nothing is mapped
+      }
+      removeQuietly(pending.path);
     }
     this.#chunk?.close();
     this.#markers?.close();

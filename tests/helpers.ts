@@ -127,3 +127,42 @@ export function rng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Run one of the CLIs in cli/ as a child process. */
+export async function runCli(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      new URL("deno.json", root).pathname,
+      new URL(`cli/${script}`, root).pathname,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1", ...env },
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/** Write trade records price = i, size = 2i + 1, ts = tsOf(i) for i in [from, to). */
+export function writeTrades(
+  platform: Platform,
+  feed: string,
+  from: number,
+  to: number,
+  tsOf: (i: number) => number = (i) => i,
+): void {
+  using w = platform.createWriter(feed);
+  for (let i = from; i < to; i++) w.writeValues(i, 2 * i + 1, tsOf(i));
+}

@@ -194,6 +194,29 @@ Deno.test("Writer rotates chunks at chunk_size_mb and seals each one", () => {
   assertEquals(info.chunks[1]!.maxTs, 2 * cap - 1);
 });
 
+Deno.test("Writer.close() leaves no prefetched chunk file behind, even right after a rotation", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec("trades", 0.0625));
+  const cap = p.getFeedInfo("trades").chunkCapacity;
+  const chunkFiles = () =>
+    [...Deno.readDirSync(`${t.dir}/feeds/trades`)].map((e) => e.name).filter((n) =>
+      n.startsWith("chunk-")
+    ).sort();
+  let next = 0;
+  for (let round = 0; round < 20; round++) {
+    // Close immediately after a rotation, while the next chunk is being prepared.
+    const w = p.createWriter("trades");
+    const stop = (Math.floor(next / cap) + 1) * cap + 1;
+    for (; next < stop; next++) w.writeValues(next, 1, next);
+    w.close();
+    const published = p.getFeedInfo("trades").chunks.map((c) =>
+      `chunk-${String(c.id).padStart(12, "0")}.dwk`
+    );
+    assertEquals(chunkFiles(), published);
+  }
+});
+
 Deno.test("A reopened writer resumes after the last committed record (no gap, no duplicate)", () => {
   using t = tempPlatform();
   const p = t.platform;

@@ -14,6 +14,8 @@
  *   marked deleted.
  * - committed count beyond the file or beyond the capacity (a trailing
  *   partial record): clamped to the whole records the file holds.
+ * - chunk file shorter than its capacity (truncated): extended with zeros
+ *   past the committed records, so readers and a resuming writer can map it.
  * - sealed entry with a bad checksum: its metadata recomputed from the data.
  * - chunk files no entry refers to (an unpublished next chunk, a cleanup
  *   interrupted before unlink): removed; they hold no committed record.
@@ -35,6 +37,7 @@ import {
   CHUNK_MAGIC,
   chunkIdOf,
   FLAG,
+  PAGE,
   RE,
   REG_CAPACITY,
   RH,
@@ -42,7 +45,7 @@ import {
   u64,
 } from "../format.ts";
 import { Log } from "../log.ts";
-import { Mapping } from "../mapping.ts";
+import { Mapping, MAX_MAPPING } from "../mapping.ts";
 import { BasePaths } from "../paths.ts";
 import { isNotFound, Registry } from "../registry.ts";
 import { scanTs } from "../writer.ts";
@@ -71,6 +74,8 @@ export interface Finding {
     | "chunk-missing"
     | "chunk-corrupt"
     | "committed-beyond-file"
+    | "chunk-short"
+    | "entry-mismatch"
     | "entry-checksum"
     | "orphan-chunk"
     | "stale-writer"
@@ -158,7 +163,7 @@ function repairCatalog(paths: BasePaths, dryRun: boolean, report: RepairReport):
       }; rebuilt from ${rebuilt.length} spec.json copies`,
       fixed: !dryRun,
     });
-    if (!dryRun) catalog.update(() => [rebuilt, undefined]);
+    if (!dryRun) catalog.rewrite(rebuilt);
     return rebuilt;
   }
 }
@@ -227,21 +232,21 @@ function checkEntries(
     const e = reg.entry(id);
     if (e.flags & FLAG.DELETED) continue;
     const path = ctx.paths.chunk(ctx.name, id);
-    let m: Mapping;
-    try {
-      m = Mapping.file(path, { write: !dryRun });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
+    const size = fileSize(path);
+    if (size === undefined) {
       find("chunk-missing", `chunk ${id} (${e.committed} records) has no file; marking it deleted`);
       if (!dryRun) sealAndDelete(reg, id, e.flags);
       continue;
     }
+    // An empty or header-less file cannot be mapped or trusted: set it aside.
+    const m = size < CHUNK_HEADER ? undefined : Mapping.file(path, { write: !dryRun });
     try {
-      const dv = new DataView(m.buffer);
+      const dv = m ? new DataView(m.buffer) : undefined;
+      const capacity = dv ? u64(dv, CH.capacity) : 0;
       if (
-        m.length < CHUNK_HEADER || dv.getUint32(CH.magic, true) !== CHUNK_MAGIC ||
-        u64(dv, CH.id) !== id ||
-        dv.getUint32(CH.recordSize, true) !== rs
+        !m || !dv || dv.getUint32(CH.magic, true) !== CHUNK_MAGIC || u64(dv, CH.id) !== id ||
+        dv.getUint32(CH.recordSize, true) !== rs || capacity < 1 ||
+        CHUNK_HEADER + capacity * rs > MAX_MAPPING
       ) {
         find("chunk-corrupt", `chunk ${id} has a bad header; moving it to ${path}.corrupt`);
         if (!dryRun) {
@@ -250,25 +255,49 @@ function checkEntries(
         }
         continue;
       }
-      const fits = Math.min(Math.floor((m.length - CHUNK_HEADER) / rs), e.capacity);
+      // The chunk header's capacity was written once, at creation, by the
+      // writer: it is the authority when the registry entry disagrees.
+      if (capacity !== e.capacity) {
+        find(
+          "entry-mismatch",
+          `chunk ${id}'s registry entry says capacity ${e.capacity}, its header says ${capacity}; using the header`,
+        );
+        if (!dryRun) setU64(reg.dv, reg.slot(id) + RE.capacity, capacity);
+      }
+      const fits = Math.min(Math.floor((size - CHUNK_HEADER) / rs), capacity);
       let count = e.committed;
       if (count > fits) {
         find(
           "committed-beyond-file",
-          `chunk ${id} commits ${count} records but its file holds ${fits}; clamping`,
+          `chunk ${id} commits ${count} records but its file holds ${fits} whole records; clamping`,
         );
         count = fits;
-        if (!dryRun) Atomics.store(reg.u32, reg.commitIndex(id), count);
+        if (!dryRun) {
+          Atomics.store(reg.u32, reg.commitIndex(id), count);
+          if (e.flags & FLAG.SEALED) setU64(dv, CH.sealedCount, count);
+        }
       }
-      if (e.flags & FLAG.SEALED && (count !== e.committed || reg.entryCrc(id) !== e.crc)) {
-        if (count === e.committed) {
+      // Readers and a resuming writer need the whole capacity mapped. Growing
+      // a file is safe under existing mappings (shrinking is what SIGBUSes);
+      // the new bytes are zeros past the committed count, never read.
+      const need = CHUNK_HEADER + capacity * rs;
+      if (size < need) {
+        find(
+          "chunk-short",
+          `chunk ${id}'s file is ${size} bytes; its ${capacity}-record capacity needs ${need}; extending with zeros`,
+        );
+        if (!dryRun) Deno.truncateSync(path, Math.ceil(need / PAGE) * PAGE);
+      }
+      const resealed = count !== e.committed || capacity !== e.capacity;
+      if (e.flags & FLAG.SEALED && (resealed || reg.entryCrc(id) !== e.crc)) {
+        if (!resealed) {
           find("entry-checksum", `chunk ${id}'s registry entry fails its checksum; recomputing`);
         }
         if (!dryRun) {
           const s = scanTs(m.addr + BigInt(CHUNK_HEADER), count, rs, ctx.layout.tsOffset);
           const o = reg.slot(id);
           setU64(reg.dv, o + RE.id, id);
-          setU64(reg.dv, o + RE.capacity, e.capacity);
+          setU64(reg.dv, o + RE.capacity, capacity);
           const ooo = s.sorted ? 0 : FLAG.OUT_OF_ORDER;
           const flags = (e.flags & ~FLAG.OUT_OF_ORDER) | ooo;
           reg.dv.setUint32(o + RE.flags, flags & ~FLAG.SEALED, true);
@@ -276,7 +305,7 @@ function checkEntries(
         }
       }
     } finally {
-      m.close();
+      m?.close();
     }
   }
 }
@@ -373,6 +402,16 @@ function lastNonZero(m: Mapping, fits: number, rs: number): number {
     for (let k = 0; k < rs; k++) if (u8[o + k] !== 0) return i + 1;
   }
   return 0;
+}
+
+/** Size of a file in bytes, or undefined when it does not exist. */
+function fileSize(path: string): number | undefined {
+  try {
+    return Deno.statSync(path).size;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
 }
 
 function safeReadDir(dir: string): string[] {

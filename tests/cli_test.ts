@@ -1,0 +1,387 @@
+import { assert, assertEquals } from "./assert.ts";
+import { Platform } from "../mod.ts";
+import { FLAG, RE, REG_HEADER } from "../lib/format.ts";
+import { child, lines, runCli, tempDir, tradeSpec, writeTrades } from "./helpers.ts";
+
+const HOUR = 3600e6;
+
+function platformAt(dir: string): Platform {
+  return new Platform(dir, { log: { console: false }, signals: "none" });
+}
+
+/** A data dir with one trades feed of `n` records (64 KiB chunks: ~2730 per chunk). */
+function seeded(dir: string, n = 10_000, tsOf?: (i: number) => number): void {
+  using p = platformAt(dir);
+  p.createFeed(tradeSpec("trades", 0.0625, { retention_hours: 1 }));
+  writeTrades(p, "trades", 0, n, tsOf);
+}
+
+function readAll(dir: string): number[] {
+  using p = platformAt(dir);
+  using r = p.createReader("trades");
+  return [...r.read()].map((x) => x.price as number);
+}
+
+Deno.test("deepwater-health: 0 healthy, 1 stale feed, 2 missing base path or bad flag, --json and --version", async () => {
+  using d = tempDir();
+  const now = Date.now() * 1000;
+  seeded(d.path, 5000, (i) => now - 10_000_000 + i);
+  let r = await runCli("deepwater-health.ts", [
+    "--base-path",
+    d.path,
+    "--check-feeds",
+    "--max-age-seconds",
+    "3600",
+  ]);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  assert(r.stdout.includes("healthy"), r.stdout);
+  r = await runCli("deepwater-health.ts", [
+    "--base-path",
+    d.path,
+    "--check-feeds",
+    "--max-age-seconds",
+    "1",
+  ]);
+  assertEquals(r.code, 1);
+  assert(r.stdout.includes("FAIL feed trades: activity"), r.stdout);
+  r = await runCli("deepwater-health.ts", ["--base-path", d.path, "--check-feeds", "--json"]);
+  const report = JSON.parse(r.stdout);
+  assertEquals([r.code, report.healthy, report.feeds[0].records], [0, true, 5000]);
+  r = await runCli("deepwater-health.ts", ["--base-path", `${d.path}/nope`]);
+  assertEquals(r.code, 2);
+  r = await runCli("deepwater-health.ts", ["--bogus"]);
+  assertEquals(r.code, 2);
+  assert(r.stderr.includes("usage: deepwater-health"), r.stderr);
+  r = await runCli("deepwater-health.ts", ["--version"]);
+  assert(/^deepwater-health \d+\.\d+\.\d+ \(format 1, abi 1\)/.test(r.stdout), r.stdout);
+  r = await runCli("deepwater-health.ts", ["--base-path", d.path, "--min-free-gb", "1e9"]);
+  assertEquals(r.code, 1);
+});
+
+Deno.test("deepwater-health and deepwater-repair detect and fix a registry entry with a bad checksum", async () => {
+  using d = tempDir();
+  seeded(d.path);
+  const reg = `${d.path}/feeds/trades/registry.dwr`;
+  const bytes = Deno.readFileSync(reg);
+  bytes[REG_HEADER + RE.maxTs] = bytes[REG_HEADER + RE.maxTs]! ^ 0x40; // chunk 1's max timestamp
+  Deno.writeFileSync(reg, bytes);
+  let r = await runCli("deepwater-health.ts", ["--base-path", d.path, "--check-feeds"]);
+  assertEquals(r.code, 1);
+  assert(r.stdout.includes("bad checksum"), r.stdout);
+  r = await runCli("deepwater-repair.ts", ["--base-path", d.path, "--all", "--dry-run"]);
+  assertEquals(r.code, 1);
+  assert(r.stdout.includes("entry-checksum"), r.stdout);
+  r = await runCli("deepwater-repair.ts", ["--base-path", d.path, "--feed", "trades"]);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  r = await runCli("deepwater-health.ts", ["--base-path", d.path, "--check-feeds"]);
+  assertEquals(r.code, 0, r.stdout);
+  assertEquals(readAll(d.path), Array.from({ length: 10_000 }, (_, i) => i));
+  r = await runCli("deepwater-repair.ts", ["--base-path", d.path, "--all"]);
+  assertEquals(r.code, 0);
+  assert(r.stdout.includes("0 finding(s)"), r.stdout);
+});
+
+Deno.test("deepwater-repair: missing chunk, orphan chunk, truncated live chunk, and usage errors", async () => {
+  using d = tempDir();
+  seeded(d.path, 10_000);
+  const dir = `${d.path}/feeds/trades`;
+  Deno.removeSync(`${dir}/chunk-000000000002.dwk`); // records 2730..5459 gone
+  Deno.writeFileSync(`${dir}/chunk-000000000099.dwk`, new Uint8Array(4096)); // orphan
+  const live = `${dir}/chunk-000000000004.dwk`;
+  Deno.truncateSync(live, 64 + 24 * 100 + 7); // cut mid-record: 100 whole records survive
+  let r = await runCli("deepwater-repair.ts", [
+    "--base-path",
+    d.path,
+    "--all",
+    "--dry-run",
+    "--json",
+  ]);
+  assertEquals(r.code, 1);
+  const kinds = JSON.parse(r.stdout).findings.map((f: { kind: string }) => f.kind).sort();
+  assertEquals(kinds, ["chunk-missing", "chunk-short", "committed-beyond-file", "orphan-chunk"]);
+  r = await runCli("deepwater-repair.ts", ["--base-path", d.path, "--all"]);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  const prices = readAll(d.path);
+  const cap = 2728;
+  const expected = [
+    ...Array.from({ length: cap }, (_, i) => i),
+    ...Array.from({ length: cap }, (_, i) => 2 * cap + i),
+    ...Array.from({ length: 100 }, (_, i) => 3 * cap + i),
+  ];
+  assertEquals(prices, expected);
+  {
+    using p = platformAt(d.path);
+    writeTrades(p, "trades", 50_000, 50_010); // the writer resumes after the clamped count
+  }
+  assertEquals(readAll(d.path).slice(-11), [
+    3 * cap + 99,
+    ...Array.from({ length: 10 }, (_, i) => 50_000 + i),
+  ]);
+  r = await runCli("deepwater-repair.ts", ["--base-path", d.path]);
+  assertEquals(r.code, 2);
+  r = await runCli("deepwater-repair.ts", ["--base-path", d.path, "--feed", "nope"]);
+  assertEquals(r.code, 2);
+});
+
+Deno.test("deepwater-repair rebuilds a lost registry and a corrupt catalog without losing records", async () => {
+  using d = tempDir();
+  seeded(d.path, 7000);
+  Deno.removeSync(`${d.path}/feeds/trades/registry.dwr`);
+  const cat = `${d.path}/catalog.dwc`;
+  const bytes = Deno.readFileSync(cat);
+  bytes[100] = bytes[100]! ^ 1;
+  Deno.writeFileSync(cat, bytes);
+  let r = await runCli("deepwater-health.ts", ["--base-path", d.path]);
+  assertEquals(r.code, 1);
+  r = await runCli("deepwater-repair.ts", ["--base-path", d.path, "--all"]);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  assert(r.stdout.includes("catalog-corrupt") && r.stdout.includes("registry-rebuilt"), r.stdout);
+  assertEquals(readAll(d.path), Array.from({ length: 7000 }, (_, i) => i));
+  using p = platformAt(d.path);
+  assertEquals(p.getFeedInfo("trades").chunks.map((c) => c.sealed), [true, true, false]);
+});
+
+Deno.test("deepwater-repair skips a feed whose writer is running and clears a dead writer's record", async () => {
+  using d = tempDir();
+  seeded(d.path, 100);
+  const holder = child("hold_writer.ts", [d.path, "trades"]).spawn();
+  const out = lines(holder.stdout);
+  assertEquals((await out.next()).value, "locked");
+  let r = await runCli("deepwater-repair.ts", ["--base-path", d.path, "--all"]);
+  assertEquals(r.code, 1);
+  assert(r.stdout.includes("writer-active"), r.stdout);
+  holder.kill("SIGKILL");
+  await holder.status;
+  await holder.stderr.cancel();
+  r = await runCli("deepwater-repair.ts", ["--base-path", d.path, "--all"]);
+  assertEquals(r.code, 0, r.stdout);
+  assert(r.stdout.includes("stale-writer"), r.stdout);
+  assertEquals(readAll(d.path).length, 100);
+});
+
+Deno.test("deepwater-cleanup deletes only sealed chunks past retention, never the live one; readers keep working", async () => {
+  using d = tempDir();
+  const now = Date.now() * 1000;
+  // 3 chunks of 3-hour-old data, then 2+ chunks of fresh data (retention is 1 h).
+  seeded(d.path, 14_000, (i) => (i < 3 * 2728 ? now - 3 * HOUR + i : now - 60e6 + i));
+  using p = platformAt(d.path);
+  using reader = p.createReader("trades");
+  const before = p.getFeedInfo("trades");
+  let r = await runCli("deepwater-cleanup.ts", ["--base-path", d.path, "--dry-run", "--json"]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(JSON.parse(r.stdout).feeds[0].deleted.map((c: { id: number }) => c.id), [1, 2, 3]);
+  assertEquals(p.getFeedInfo("trades").chunkCount, before.chunkCount);
+  r = await runCli("deepwater-cleanup.ts", ["--base-path", d.path]);
+  assertEquals(r.code, 0, r.stderr);
+  assert(r.stdout.includes("deleted 3 chunk(s)"), r.stdout);
+  const after = p.getFeedInfo("trades");
+  assertEquals(after.chunks[0]!.id, 4);
+  assertEquals(after.recordCount, 14_000 - 3 * 2728);
+  assertEquals(reader.count(), 14_000 - 3 * 2728);
+  assertEquals(
+    [...reader.read(now - 60e6 + 9000, now - 60e6 + 9009)].map((x) => x.price),
+    Array.from({ length: 10 }, (_, i) => 9000 + i),
+  );
+  // A feed holding only old data keeps its live chunk.
+  p.createFeed(tradeSpec("old", 0.0625, { retention_hours: 1 }));
+  writeTrades(p, "old", 0, 6000, (i) => now - 5 * HOUR + i);
+  r = await runCli("deepwater-cleanup.ts", ["--base-path", d.path, "--json"]);
+  const old = JSON.parse(r.stdout).feeds.find((f: { feed: string }) => f.feed === "old");
+  assertEquals([old.deleted.length, old.kept], [2, 1]);
+  using oldReader = p.createReader("old");
+  assertEquals(oldReader.count(), 6000 - 2 * 2728);
+  assert(!(p.getFeedInfo("old").chunks.some((c) => c.id < 3)));
+  assertEquals(FLAG.DELETED, 4);
+});
+
+Deno.test("deepwater-cleanup --install-cron is idempotent and --uninstall-cron removes only its own line", async () => {
+  using d = tempDir();
+  using other = tempDir();
+  seeded(d.path, 10);
+  const table = `${d.path}/crontab.txt`;
+  Deno.writeTextFileSync(table, "0 3 * * * /usr/bin/backup # someone else\n");
+  const fake = `${d.path}/fake-crontab`;
+  Deno.writeTextFileSync(
+    fake,
+    `#!/bin/sh\nif [ "$1" = "-l" ]; then cat "${table}"; else cat > "${table}"; fi\n`,
+  );
+  Deno.chmodSync(fake, 0o755);
+  const env = { DEEPWATER_CRONTAB: fake };
+  for (let i = 0; i < 2; i++) {
+    const r = await runCli("deepwater-cleanup.ts", [
+      "--install-cron",
+      "--base-path",
+      d.path,
+      "--interval",
+      "15",
+    ], env);
+    assertEquals(r.code, 0, r.stderr);
+  }
+  await runCli("deepwater-cleanup.ts", [
+    "--install-cron",
+    "--base-path",
+    other.path,
+    "--interval",
+    "120",
+  ], env);
+  let text = Deno.readTextFileSync(table);
+  const mine = text.split("\n").filter((l) => l.includes(`# deepwater-cleanup ${d.path}`));
+  assertEquals(mine.length, 1);
+  assert(
+    mine[0]!.startsWith("*/15 * * * * ") && mine[0]!.includes("deepwater-cleanup.ts"),
+    mine[0],
+  );
+  assert(text.includes(`0 */2 * * * `) && text.includes("# someone else"), text);
+  let r = await runCli("deepwater-cleanup.ts", ["--uninstall-cron", "--base-path", d.path], env);
+  assertEquals(r.code, 0);
+  text = Deno.readTextFileSync(table);
+  assert(
+    !text.includes(`# deepwater-cleanup ${d.path}`) && text.includes(other.path) &&
+      text.includes("# someone else"),
+    text,
+  );
+  r = await runCli("deepwater-cleanup.ts", [
+    "--install-cron",
+    "--base-path",
+    d.path,
+    "--interval",
+    "90",
+  ], env);
+  assertEquals(r.code, 2);
+  r = await runCli("deepwater-cleanup.ts", ["--install-cron", "--base-path", d.path], {
+    DEEPWATER_CRONTAB: "/nonexistent/crontab",
+  });
+  assertEquals(r.code, 2);
+  assert(r.stderr.includes("Deno.cron"), r.stderr);
+});
+
+Deno.test("The Deno.cron entry point runs the same cleanup (--once)", async () => {
+  using d = tempDir();
+  const now = Date.now() * 1000;
+  seeded(d.path, 9000, (i) => (i < 2728 ? now - 2 * HOUR + i : now + i));
+  const r = await runCli("cron.ts", ["--base-path", d.path, "--once"]);
+  assertEquals(r.code, 0, r.stderr);
+  assert(r.stdout.includes("deleted 1 chunk(s)"), r.stdout);
+  assertEquals(readAll(d.path).length, 9000 - 2728);
+});
+
+Deno.test("deepwater umbrella: feeds, info, query (table, csv, jsonl, ISO times), create-feed, tail", async () => {
+  using d = tempDir();
+  const t0 = Date.parse("2026-01-31T12:00:00Z") * 1000;
+  seeded(d.path, 1000, (i) => t0 + i * 1000);
+  let r = await runCli("deepwater.ts", ["feeds", "--base-path", d.path, "--json"]);
+  assertEquals(JSON.parse(r.stdout)[0].records, 1000);
+  r = await runCli("deepwater.ts", ["info", "trades", "--base-path", d.path]);
+  assertEquals(JSON.parse(r.stdout).recordSize, 24);
+  r = await runCli("deepwater.ts", [
+    "query",
+    "trades",
+    "--base-path",
+    d.path,
+    "--start",
+    "2026-01-31T12:00:00.010Z",
+    "--end",
+    String(t0 + 12_000),
+    "--format",
+    "csv",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(r.stdout.trim().split("\n"), [
+    "price,size,timestamp_us",
+    "10,21,1769860800010000",
+    "11,23,1769860800011000",
+    "12,25,1769860800012000",
+  ]);
+  r = await runCli("deepwater.ts", [
+    "query",
+    "trades",
+    "--base-path",
+    d.path,
+    "--format",
+    "jsonl",
+    "--limit",
+    "2",
+  ]);
+  assertEquals(r.stdout.trim().split("\n").map((l) => JSON.parse(l).price), [0, 1]);
+  r = await runCli("deepwater.ts", [
+    "query",
+    "trades",
+    "--base-path",
+    d.path,
+    "--start",
+    "2026-01-31T12:00:00.999Z",
+  ]);
+  assert(r.stdout.includes("2026-01-31T12:00:00.999000Z"), r.stdout);
+  r = await runCli("deepwater.ts", [
+    "query",
+    "trades",
+    "--base-path",
+    d.path,
+    "--start",
+    "yesterday",
+  ]);
+  assertEquals(r.code, 2);
+  assert(r.stderr.includes("ISO-8601"), r.stderr);
+  const spec = `${d.path}/quotes.json`;
+  Deno.writeTextFileSync(spec, JSON.stringify(tradeSpec("quotes")));
+  r = await runCli("deepwater.ts", ["create-feed", "--config", spec, "--base-path", d.path]);
+  assertEquals(r.code, 0, r.stderr);
+  r = await runCli("deepwater.ts", ["feeds", "--base-path", d.path]);
+  assert(r.stdout.includes("quotes"), r.stdout);
+  r = await runCli("deepwater.ts", ["frobnicate"]);
+  assertEquals(r.code, 2);
+
+  const tail = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../cli/deepwater.ts", import.meta.url).pathname,
+      "tail",
+      "trades",
+      "--base-path",
+      d.path,
+      "--json",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const errLines = lines(tail.stderr);
+  assert(String((await errLines.next()).value).startsWith("tailing"));
+  {
+    using p = platformAt(d.path);
+    writeTrades(p, "trades", 1000, 1003, (i) => t0 + i * 1000);
+  }
+  const out = lines(tail.stdout);
+  const got = [];
+  for (let i = 0; i < 3; i++) got.push(JSON.parse(String((await out.next()).value)).price);
+  assertEquals(got, [1000, 1001, 1002]);
+  tail.kill("SIGINT");
+  assertEquals((await tail.status).code, 130);
+});
+
+Deno.test("SIGTERM closes writers cleanly (data intact, lock released) and keeps the application's own handler", async () => {
+  using d = tempDir();
+  seeded(d.path, 10);
+  for (const mode of ["exit", "close"] as const) {
+    const proc = child("signal_writer.ts", [d.path, mode]).spawn();
+    const out = lines(proc.stdout);
+    assertEquals((await out.next()).value, "writing");
+    proc.kill("SIGTERM");
+    const rest: string[] = [];
+    for await (const l of out) rest.push(l);
+    const status = await proc.status;
+    await proc.stderr.cancel();
+    assert(rest.includes("app handler ran"), rest.join("|"));
+    if (mode === "exit") assertEquals(status.code, 143);
+    else {
+      assertEquals(status.code, 7); // the application's handler decided
+      assert(rest.includes("writer closed: true"), rest.join("|"));
+    }
+    using p = platformAt(d.path);
+    using w = p.createWriter("trades"); // the lock was released
+    using r = p.createReader("trades");
+    const all = [...r.read()].map((x) => x.price as number);
+    assert(all.every((v, i) => i < 10 ? v === i : v === 1000 + (i - 10)), "sequence intact");
+    w.close();
+  }
+});
