@@ -3,6 +3,16 @@
 
 #include <string.h>
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#define DW_HAVE_STREAM 1
+/* Batches at least this large are copied with non-temporal stores: they do
+ * not fit the cache anyway, and streaming skips the read-for-ownership of
+ * every destination line. Smaller batches use ordinary stores so the records
+ * stay cached for readers tailing the feed. */
+#define DW_STREAM_MIN_BYTES (2u << 20)
+#endif
+
 static inline uint64_t ts_at(const uint8_t *base, uint64_t i, uint32_t stride, uint32_t off) {
     uint64_t v;
     memcpy(&v, base + i * stride + off, sizeof v); /* unaligned-safe, little-endian host */
@@ -84,8 +94,70 @@ int dw_scan_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_offse
     return 0;
 }
 
-/* See deepwater.h. Copies in 64 KiB blocks and scans each block from the
- * destination while it is still in cache: one pass over memory, not two. */
+#ifdef DW_HAVE_STREAM
+/* Large batches of records of W 8-byte words (stride 8..64) with an 8-byte-
+ * aligned timestamp, into an 8-byte-aligned dst. Each record is loaded once
+ * into registers, written with non-temporal stores (no read-for-ownership of
+ * the destination, as glibc's memcpy does for large copies), and its
+ * timestamp taken from the same registers, so the scan sees exactly the bytes
+ * written even if the source changes meanwhile. One function per W lets the
+ * compiler unroll the record completely. The closing sfence orders the
+ * streamed stores before the caller's release store of the committed count. */
+#define DW_COPY_SCAN_STREAM(W)                                                                     \
+    static void copy_scan_stream_##W(uint8_t *d, const uint8_t *s, uint64_t count, uint64_t tw,    \
+                                     uint64_t *out) {                                              \
+        uint64_t prev = 0, bad = 0, mn = UINT64_MAX, mx = 0, ts = 0;                               \
+        for (uint64_t r = 0; r < count; r++) {                                                     \
+            uint64_t rec[W];                                                                       \
+            memcpy(rec, s + r * (W * 8), W * 8);                                                   \
+            long long *o = (long long *)(void *)(d + r * (W * 8));                                 \
+            for (int k = 0; k < W; k++) _mm_stream_si64(o + k, (long long)rec[k]);                 \
+            ts = rec[tw];                                                                          \
+            bad |= ts < prev;                                                                      \
+            prev = ts;                                                                             \
+            mn = ts < mn ? ts : mn;                                                                \
+            mx = ts > mx ? ts : mx;                                                                \
+        }                                                                                          \
+        _mm_sfence();                                                                              \
+        uint64_t first;                                                                            \
+        memcpy(&first, d + tw * 8, 8);                                                             \
+        out[0] = mn, out[1] = mx, out[2] = first, out[3] = ts;                                     \
+        out[4] = bad == 0, out[5] = mx > 9007199254740991ull;                                      \
+    }
+DW_COPY_SCAN_STREAM(1)
+DW_COPY_SCAN_STREAM(2)
+DW_COPY_SCAN_STREAM(3)
+DW_COPY_SCAN_STREAM(4)
+DW_COPY_SCAN_STREAM(5)
+DW_COPY_SCAN_STREAM(6)
+DW_COPY_SCAN_STREAM(7)
+DW_COPY_SCAN_STREAM(8)
+#undef DW_COPY_SCAN_STREAM
+
+/* Dispatch to the streaming copy; returns 0 when the shape does not fit it. */
+static int copy_scan_stream(uint8_t *d, const uint8_t *s, uint64_t count, uint32_t stride,
+                            uint32_t off, uint64_t *out) {
+    if (count * stride < DW_STREAM_MIN_BYTES || stride % 8 || off % 8 || ((uintptr_t)d & 7u)) {
+        return 0;
+    }
+    const uint64_t tw = off / 8;
+    switch (stride / 8) {
+    case 1: copy_scan_stream_1(d, s, count, tw, out); return 1;
+    case 2: copy_scan_stream_2(d, s, count, tw, out); return 1;
+    case 3: copy_scan_stream_3(d, s, count, tw, out); return 1;
+    case 4: copy_scan_stream_4(d, s, count, tw, out); return 1;
+    case 5: copy_scan_stream_5(d, s, count, tw, out); return 1;
+    case 6: copy_scan_stream_6(d, s, count, tw, out); return 1;
+    case 7: copy_scan_stream_7(d, s, count, tw, out); return 1;
+    case 8: copy_scan_stream_8(d, s, count, tw, out); return 1;
+    default: return 0;
+    }
+}
+#endif
+
+/* See deepwater.h. Small batches: copies in 64 KiB blocks and scans each
+ * block from the destination while it is still in cache (one pass over
+ * memory, not two). Large 8-byte-aligned batches stream (see above). */
 int dw_copy_scan(uint64_t dst, uint64_t src, uint64_t count, uint32_t stride, uint32_t ts_offset,
                  uint64_t *out) {
     if (!out || stride == 0 || (uint64_t)ts_offset + 8 > stride || ((dst == 0 || src == 0) && count)) return DW_EINVAL;
@@ -93,6 +165,9 @@ int dw_copy_scan(uint64_t dst, uint64_t src, uint64_t count, uint32_t stride, ui
     if (count == 0) return 0;
     uint8_t *d = (uint8_t *)(uintptr_t)dst;
     const uint8_t *s = (const uint8_t *)(uintptr_t)src;
+#ifdef DW_HAVE_STREAM
+    if (copy_scan_stream(d, s, count, stride, ts_offset, out)) return 0;
+#endif
     uint64_t per = (65536u / stride) ? (65536u / stride) : 1;
     uint64_t prev = 0, sorted = 1;
     for (uint64_t i = 0; i < count; i += per) {
