@@ -425,7 +425,9 @@ export class Writer {
       }
       this.#next = undefined;
     }
-    m ??= Mapping.file(path, { length: bytes, write: true, create: true });
+    // No prefetched chunk (the writer's first, or the worker failed): pre-fault
+    // here, so the cost lands on createWriter() rather than on the first writes.
+    m ??= Mapping.file(path, { length: bytes, write: true, create: true, prefault: true });
     writeChunkHeader(
       new DataView(m.buffer),
       id,
