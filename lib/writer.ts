@@ -132,6 +132,8 @@ export class Writer {
   #chunk: Mapping | undefined;
   #chunkId = 0;
   #next: { id: number; pending: PendingMapping } | undefined;
+  /** A second mapping pre-faulting a chunk this writer had to create itself. */
+  #warming: PendingMapping | undefined;
   #flushedCount = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #open = true;
@@ -354,6 +356,7 @@ export class Writer {
       }
       removeQuietly(pending.path);
     }
+    this.#settleWarming(true);
     this.#chunk?.close();
     this.#markers?.close();
     setU64(this.#reg.dv, RH.writerPid, 0); // a recorded pid with a free lock means a crash
@@ -425,9 +428,17 @@ export class Writer {
       }
       this.#next = undefined;
     }
-    // No prefetched chunk (the writer's first, or the worker failed): pre-fault
-    // here, so the cost lands on createWriter() rather than on the first writes.
-    m ??= Mapping.file(path, { length: bytes, write: true, create: true, prefault: true });
+    if (!m) {
+      // No prefetched chunk (the writer's first, or the worker failed): create
+      // it here and pre-fault it on a worker thread through a second mapping,
+      // so opening returns at once and the first writes find their pages
+      // allocated. Populating writes nothing, so it is safe beside our stores.
+      m = Mapping.file(path, { length: bytes, write: true, create: true });
+      if (this.#prefetch) {
+        this.#settleWarming(true);
+        this.#warming = Mapping.begin(path, { length: bytes, write: true, prefault: true });
+      }
+    }
     writeChunkHeader(
       new DataView(m.buffer),
       id,
@@ -482,8 +493,23 @@ export class Writer {
     reg.seal(id, c.minTs, c.maxTs, c.lastTs, c.ooo ? FLAG.OUT_OF_ORDER : 0);
     if (this.#durability !== "page-cache") this.flush();
     const old = this.#chunk!;
+    this.#settleWarming(false);
     this.#startChunk(id + 1, c.lastTs);
     old.close({ background: true });
+  }
+
+  /** Unmap the warming mapping once its worker is done (waiting for it if asked). */
+  #settleWarming(wait: boolean): void {
+    const w = this.#warming;
+    if (!w) return;
+    try {
+      const m = wait ? w.wait() : w.poll();
+      if (!m) return; // still running: look again at the next rotation
+      m.close();
+    } catch {
+      // the worker failed: nothing is mapped, and the writes fault pages in themselves
+    }
+    this.#warming = undefined;
   }
 
   /** Throw FULL when chunk `id` would overwrite a retained registry slot. */
