@@ -8,12 +8,12 @@
  *
  * @module
  */
-import { setImmediate } from "node:timers";
 import { native, unwrap } from "./ffi.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
 import type { DecodedRecord, DecodeFn } from "./codec.ts";
 import { CHUNK_HEADER, CHUNK_MAGIC, FLAG, RH, u64 } from "./format.ts";
+import { LiveIterator } from "./live.ts";
 import { Mapping } from "./mapping.ts";
 import { MarkerFile } from "./markers.ts";
 import { isNotFound, Registry } from "./registry.ts";
@@ -46,11 +46,14 @@ export interface StreamOptions {
   /**
    * `"block"` (default): sleep in a futex wait, burning no CPU while the feed
    * is idle (wake-up costs a few microseconds). `"spin"`: poll continuously
-   * for the lowest latency, yielding to the event loop about every
-   * `spinYieldMs` milliseconds; it keeps one core busy.
+   * for the lowest latency; it keeps one core busy.
    */
   wait?: WaitMode;
-  /** In spin mode, how often to yield to the event loop (default 1 ms). */
+  /**
+   * Longest stretch, in milliseconds, without giving the event loop a turn,
+   * while spinning or while records keep arriving (default 1), so timers and
+   * abort handlers still run.
+   */
   spinYieldMs?: number;
 }
 
@@ -113,7 +116,6 @@ export class Reader {
   #cursor: Cursor;
   #sum: ChunkSummary = { base: 1, min: [], max: [], ooo: false };
   #open = true;
-  #lastYield = 0;
   readonly #aborter = new AbortController();
 
   /** @internal Use `Platform.createReader`. */
@@ -339,7 +341,7 @@ export class Reader {
    * @param options see {@linkcode StreamOptions}
    * @returns an async iterator of records
    */
-  stream(options: StreamOptions = {}): AsyncGenerator<DecodedRecord> {
+  stream(options: StreamOptions = {}): AsyncIterableIterator<DecodedRecord> {
     this.#check();
     const mode = options.wait ?? "block";
     if (mode !== "block" && mode !== "spin") {
@@ -349,29 +351,17 @@ export class Reader {
       );
     }
     const cursor = options.playback ? this.#playbackStart() : this.#head();
-    return this.#follow(cursor, mode, options.signal, options.spinYieldMs ?? 1);
-  }
-
-  async *#follow(
-    cursor: Cursor,
-    mode: WaitMode,
-    signal: AbortSignal | undefined,
-    yieldEvery: number,
-  ): AsyncGenerator<DecodedRecord> {
-    const batch: DecodedRecord[] = [];
-    while (this.#open && !signal?.aborted) {
-      batch.length = 0;
-      this.#pull(cursor, 4096, batch);
-      if (batch.length > 0) {
-        for (const r of batch) {
-          if (!this.#open || signal?.aborted) return;
-          yield r;
-        }
-        continue;
-      }
-      if (mode === "spin") await this.#spin(cursor, yieldEvery);
-      else await this.#block(cursor, signal);
-    }
+    return new LiveIterator(
+      {
+        pull: (out, max) => this.#pull(cursor, max, out),
+        hasNews: () => this.#hasNews(cursor),
+        block: (signal) => this.#block(cursor, signal),
+        isOpen: () => this.#open,
+      },
+      mode,
+      options.signal,
+      options.spinYieldMs ?? 1,
+    );
   }
 
   /** Cursor at the live head (just after the newest committed record). */
@@ -429,24 +419,6 @@ export class Reader {
     if (cursor.chunk > reg.lastChunk()) return false;
     if (reg.committed(cursor.chunk) > cursor.index) return true;
     return (reg.flags(cursor.chunk) & FLAG.SEALED) !== 0 && reg.lastChunk() > cursor.chunk;
-  }
-
-  /**
-   * Busy-wait for news. Returns as soon as a record arrives (a microtask, not
-   * an event-loop turn), and yields to the event loop only when
-   * `yieldEveryMs` has passed since the last yield, so timers and abort
-   * handlers still run under continuous data.
-   */
-  async #spin(cursor: Cursor, yieldEveryMs: number): Promise<void> {
-    const deadline = this.#lastYield + yieldEveryMs;
-    let i = 0;
-    while (!this.#hasNews(cursor)) {
-      if ((++i & 1023) === 0 && performance.now() > deadline) break;
-    }
-    if (performance.now() > deadline) {
-      await new Promise<void>((r) => setImmediate(r));
-      this.#lastYield = performance.now();
-    }
   }
 
   async #block(cursor: Cursor, signal: AbortSignal | undefined): Promise<void> {

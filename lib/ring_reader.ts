@@ -13,8 +13,8 @@
  *
  * @module
  */
-import { setImmediate } from "node:timers";
 import { native } from "./ffi.ts";
+import { LiveIterator } from "./live.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
 import type { DecodedRecord, DecodeFn } from "./codec.ts";
@@ -44,7 +44,6 @@ export class RingReader {
   #pos = 0;
   #nonce: number | undefined;
   #lost = 0;
-  #lastYield = 0;
   #open = true;
 
   /** @internal Use `Platform.createReader`. */
@@ -201,7 +200,7 @@ export class RingReader {
    * @param options wait mode, abort signal, overrun callback
    * @returns an async iterator of records
    */
-  stream(options: RingStreamOptions = {}): AsyncGenerator<DecodedRecord> {
+  stream(options: RingStreamOptions = {}): AsyncIterableIterator<DecodedRecord> {
     this.#check();
     if (options.playback) {
       throw new DeepwaterError(
@@ -214,35 +213,26 @@ export class RingReader {
       throw new DeepwaterError("INVALID_ARGUMENT", `stream(): wait must be "block" or "spin"`);
     }
     this.#pos = this.#attach()?.head() ?? 0;
-    return this.#follow(mode, options);
-  }
-
-  async *#follow(
-    mode: "block" | "spin",
-    options: RingStreamOptions,
-  ): AsyncGenerator<DecodedRecord> {
-    const batch: DecodedRecord[] = [];
     let lastCheck = performance.now();
-    const signal = options.signal;
-    while (this.#open && !signal?.aborted) {
-      batch.length = 0;
-      this.#pull(4096, batch, options.onOverrun);
-      if (batch.length > 0) {
-        for (const r of batch) {
-          if (!this.#open || signal?.aborted) return;
-          yield r;
-        }
-        continue;
-      }
-      if (performance.now() - lastCheck > 250) {
-        lastCheck = performance.now();
-        this.#followReplacement();
-      }
-      const ring = this.#ring;
-      if (!ring) await new Promise<void>((r) => setTimeout(r, 10));
-      else if (mode === "spin") await this.#spin(ring, options.spinYieldMs ?? 1);
-      else await this.#block(ring, signal);
-    }
+    return new LiveIterator(
+      {
+        pull: (out, max) => this.#pull(max, out, options.onOverrun),
+        hasNews: () => this.#ring !== undefined && this.#ring.head() !== this.#pos,
+        block: (signal) => this.#ring ? this.#block(this.#ring, signal) : Promise.resolve(),
+        idle: () => {
+          if (performance.now() - lastCheck > 250) {
+            lastCheck = performance.now();
+            this.#followReplacement();
+          }
+          // No ring yet (or it was removed): look again in 10 ms.
+          if (!this.#ring) return new Promise<void>((r) => setTimeout(r, 10));
+        },
+        isOpen: () => this.#open,
+      },
+      mode,
+      options.signal,
+      options.spinYieldMs ?? 1,
+    );
   }
 
   /** Switch to a new incarnation of the ring if the name now points elsewhere. */
@@ -254,19 +244,6 @@ export class RingReader {
     ring.close();
     this.#ring = undefined;
     if (nonce !== undefined) this.#attach(); // a new incarnation: #attach restarts at 0
-  }
-
-  /** Busy-wait for news; yields to the event loop only every `yieldEveryMs` (see `Reader`). */
-  async #spin(ring: RingMap, yieldEveryMs: number): Promise<void> {
-    const deadline = this.#lastYield + yieldEveryMs;
-    let i = 0;
-    while (ring.head() === this.#pos && this.#open) {
-      if ((++i & 1023) === 0 && performance.now() > deadline) break;
-    }
-    if (performance.now() > deadline) {
-      await new Promise<void>((r) => setImmediate(r));
-      this.#lastYield = performance.now();
-    }
   }
 
   async #block(ring: RingMap, signal: AbortSignal | undefined): Promise<void> {
