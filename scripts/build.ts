@@ -107,25 +107,33 @@ if (import.meta.main) {
       console.error(`build: zig cc failed for bench/baseline.c (exit ${b.code})`);
       Deno.exit(1);
     }
-    const lat = await new Deno.Command(exe, {
-      args: [
-        ...pre,
-        "cc",
-        "-std=c11",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-O2",
-        "-o",
-        new URL("dwlatency", outDir).pathname,
-        new URL("bench/latency_c.c", root).pathname,
-      ],
-      stdout: "inherit",
-      stderr: "inherit",
-    }).output();
-    if (!lat.success) {
-      console.error(`build: zig cc failed for bench/latency_c.c (exit ${lat.code})`);
-      Deno.exit(1);
+    // Benchmark executables: the C latency ping-pong and the C peer of bench/peers.
+    for (
+      const [src, name] of [["bench/latency_c.c", "dwlatency"], [
+        "bench/peers/c_peer.c",
+        "dwpeer",
+      ]] as const
+    ) {
+      const r = await new Deno.Command(exe, {
+        args: [
+          ...pre,
+          "cc",
+          "-std=c11",
+          "-Wall",
+          "-Wextra",
+          "-Werror",
+          "-O2",
+          "-o",
+          new URL(name, outDir).pathname,
+          new URL(src, root).pathname,
+        ],
+        stdout: "inherit",
+        stderr: "inherit",
+      }).output();
+      if (!r.success) {
+        console.error(`build: zig cc failed for ${src} (exit ${r.code})`);
+        Deno.exit(1);
+      }
     }
   }
   if (!quiet) {

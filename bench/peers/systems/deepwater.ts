@@ -1,0 +1,187 @@
+/**
+ * Deepwater in the side-by-side benchmark: persisted chunk feeds (appending
+ * record by record with `writeValues`, or in 10 000-record `writeBatch`
+ * calls) and shared-memory ring feeds. Durability: page cache (the default;
+ * survives a process crash, not a power loss).
+ *
+ * @module
+ */
+import { Platform } from "../../../mod.ts";
+import type { Reader } from "../../../mod.ts";
+import { duBytes, type PeerResult, percentiles } from "../protocol.ts";
+import { LatencySamples, paced, type PeerSystem } from "../harness.ts";
+import { T0 } from "../records.ts";
+import type { RecordType } from "../records.ts";
+
+const BATCH = 10_000;
+/** Ring size: 256 MiB (2^23 trade slots, 2^22 quote slots). */
+const RING_MB = 256;
+
+function open(dir: string): Platform {
+  return new Platform(dir, { log: { console: false }, signals: "none" });
+}
+
+function create(p: Platform, rt: RecordType, persist: boolean): void {
+  p.createFeed({
+    feed_name: rt.name,
+    mode: "UF",
+    fields: rt.fields,
+    ts_col: "timestamp_us",
+    chunk_size_mb: persist ? 64 : RING_MB,
+    persist,
+  });
+}
+
+/** Append the dataset with writeValues (one record, one commit) or writeBatch. */
+function append(
+  rt: RecordType,
+  n: number,
+  data: Uint8Array,
+  dir: string,
+  persist: boolean,
+  batch: boolean,
+): PeerResult {
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const t0 = performance.now();
+  {
+    using p = open(dir);
+    create(p, rt, persist);
+    using w = p.createWriter(rt.name);
+    if (batch) {
+      for (let i = 0; i < n; i += BATCH) {
+        w.writeBatch(data.subarray(i * rt.size, Math.min(n, i + BATCH) * rt.size));
+      }
+    } else if (rt.name === "trade") {
+      for (let i = 0, o = 0; i < n; i++, o += 24) {
+        w.writeValues(dv.getFloat64(o, true), dv.getFloat64(o + 8, true), u64(dv, o + 16));
+      }
+    } else {
+      for (let i = 0, o = 0; i < n; i++, o += 32) {
+        w.writeValues(
+          dv.getFloat64(o, true),
+          dv.getFloat64(o + 8, true),
+          dv.getFloat32(o + 16, true),
+          dv.getFloat32(o + 20, true),
+          u64(dv, o + 24),
+        );
+      }
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return { ok: true, records: n, seconds, bytes: persist ? duBytes(dir) : 0 };
+}
+
+function u64(dv: DataView, o: number): number {
+  return dv.getUint32(o + 4, true) * 4294967296 + dv.getUint32(o, true);
+}
+
+/** Send latency messages: the send time rides in the first float64 field. */
+function latencyWriter(
+  rt: RecordType,
+  dir: string,
+  messages: number,
+  rate: number,
+): Promise<PeerResult> {
+  const p = open(dir);
+  const w = p.createWriter(rt.name);
+  const send = rt.name === "trade"
+    ? (i: number, sent: number) => w.writeValues(sent, 0, i)
+    : (i: number, sent: number) => w.writeValues(sent, 0, 0, 0, i);
+  return paced(messages, rate, send).finally(() => p.close());
+}
+
+async function latencyReader(
+  rt: RecordType,
+  dir: string,
+  messages: number,
+  warmup: number,
+  wait: "spin" | "block",
+  ready: () => void,
+): Promise<PeerResult> {
+  using p = open(dir);
+  using r = p.createReader(rt.name);
+  const first = rt.fields[0]!.name;
+  const samples = new LatencySamples(messages, warmup);
+  const live = r.stream({ wait });
+  ready();
+  for await (const rec of live) {
+    if (samples.add(rec[first] as number)) break;
+  }
+  return percentiles(samples.lat);
+}
+
+/** Persisted chunk feeds: "values" (writeValues), "batch" (writeBatch), "block" (futex-waiting tail). */
+export function chunkSystem(mode: "values" | "batch" | "block"): PeerSystem {
+  return {
+    append: ({ rt, n, data, dir }) => append(rt, n, data, dir, true, mode === "batch"),
+    query({ rt, dir, seeks, windows, maxSeconds }) {
+      using p = open(dir);
+      using r = p.createReader(rt.name) as Reader;
+      const qty = rt.fields[rt.name === "trade" ? 1 : 2]!.name;
+      let seekCheck = 0, k = 0;
+      const t0 = performance.now();
+      for (; k < seeks.length; k++) {
+        const it = r.read(seeks[k]!);
+        const first = it.next();
+        if (!first.done) seekCheck += (first.value.timestamp_us as number) - T0;
+        it.return?.(undefined); // releases the chunk it pinned
+        if ((k & 1023) === 1023 && performance.now() - t0 > maxSeconds * 1000) break;
+      }
+      const seekSeconds = (performance.now() - t0) / 1000;
+      let windowCheck = 0, m = 0;
+      const t1 = performance.now();
+      for (; m < windows.length; m++) {
+        const [a, b] = windows[m]!;
+        for (const rec of r.read(a, b)) windowCheck += rec[qty] as number;
+        if (performance.now() - t1 > maxSeconds * 1000) {
+          m++;
+          break;
+        }
+      }
+      const windowSeconds = (performance.now() - t1) / 1000;
+      return {
+        ok: true,
+        seeks: Math.min(k + 1, seeks.length),
+        seekSeconds,
+        seekCheck,
+        windows: m,
+        windowSeconds,
+        windowCheck,
+      };
+    },
+    latencyInit({ rt, dir }) {
+      using p = open(dir);
+      create(p, rt, true);
+      return undefined;
+    },
+    latencyReader: ({ rt, dir, messages, warmup }, ready) =>
+      latencyReader(rt, dir, messages, warmup, mode === "block" ? "block" : "spin", ready),
+    latencyWriter: ({ rt, dir, messages, rate }) => latencyWriter(rt, dir, messages, rate),
+  };
+}
+
+/** Shared-memory ring feeds. */
+export function ringSystem(): PeerSystem {
+  return {
+    append({ rt, n, data, dir }) {
+      const result = append(rt, n, data, dir, false, false);
+      using p = open(dir);
+      p.removeRing(rt.name);
+      return result;
+    },
+    query: () => ({
+      ok: false,
+      reason:
+        "a ring retains only its newest records (here 2^22..2^23 of 10 M) and answers ranges by scanning them: it is the live transport, persisted feeds hold history",
+    }),
+    latencyInit({ rt, dir }) {
+      using p = open(dir);
+      create(p, rt, false);
+      return undefined;
+    },
+    // The orchestrator removes the ring once writer and reader are done.
+    latencyReader: ({ rt, dir, messages, warmup }, ready) =>
+      latencyReader(rt, dir, messages, warmup, "spin", ready),
+    latencyWriter: ({ rt, dir, messages, rate }) => latencyWriter(rt, dir, messages, rate),
+  };
+}
