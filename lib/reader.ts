@@ -92,6 +92,8 @@ interface Cursor {
 }
 
 const searchOut = new BigUint64Array(1);
+/** Timestamps are below 2^53 (checked on write): an end at or past this includes everything. */
+const MAX_TS = Number.MAX_SAFE_INTEGER;
 
 /**
  * Reads one persisted feed. Create with `Platform.createReader`.
@@ -246,8 +248,12 @@ export class Reader {
       if (!all) {
         if (flags & FLAG.OUT_OF_ORDER) filter = true;
         else {
-          lo = this.#search(view, n, start, false);
-          hi = this.#search(view, n, end, true);
+          // A sealed in-order chunk's bounds often settle an end without a
+          // search (an open end always does): one binary search, not two.
+          if (!(known && start <= sum.min[k]!)) lo = this.#search(view, n, start, false);
+          if (!(end >= MAX_TS || (known && end >= sum.max[k]!))) {
+            hi = this.#search(view, n, end, true);
+          }
         }
       }
       if (lo < hi) yield { view, lo, hi, filter };
