@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../c/deepwater.h"
+
 #define HEADER 64
 #define T0 1769860800000000ull
 #define LAT_CAPACITY (1ull << 24)
@@ -76,14 +78,12 @@ static uint64_t ts_at(const uint8_t *recs, uint64_t i, const struct shape *s) {
     return v;
 }
 
+/* The search libdeepwater runs (c/search.c, compiled in): the baseline does
+ * the same work as the store, without the store around it. */
 static uint64_t lower_bound(const uint8_t *recs, uint64_t n, uint64_t t, const struct shape *s) {
-    uint64_t lo = 0, len = n;
-    while (len > 0) {
-        uint64_t half = len / 2;
-        if (ts_at(recs, lo + half, s) < t) lo += half + 1, len -= half + 1;
-        else len = half;
-    }
-    return lo;
+    uint64_t at = 0;
+    dw_search_ts((uint64_t)(uintptr_t)recs, n, s->size, s->ts_off, t, 0, &at);
+    return at;
 }
 
 static int cmp_u64(const void *a, const void *b) {
