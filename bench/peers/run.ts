@@ -250,6 +250,8 @@ for (let run = 1; run <= config.runs; run++) {
       for (const system of runsOf("append")) {
         const dir = join(work, `run${run}`, `${system}-${shape}`);
         Deno.mkdirSync(dir, { recursive: true });
+        // Flush earlier systems' dirty pages, so no append inherits their writeback.
+        await new Deno.Command("sync").output();
         const appended = await runOp(system, "append", [
           shape,
           String(config.records),

@@ -23,7 +23,9 @@ const BATCH = 10_000;
 function db(dir: string): DatabaseSync {
   Deno.mkdirSync(dir, { recursive: true });
   const d = new DatabaseSync(`${dir}/db.sqlite`);
-  d.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;");
+  // busy_timeout first: a writer and a polling reader briefly contend for
+  // locks (opening, checkpoints), which SQLite resolves by waiting.
+  d.exec("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;");
   return d;
 }
 
