@@ -125,6 +125,35 @@ Deno.test("Reader.stream() ends cleanly on abort and on close", async () => {
   assertCode(() => reader.stream(), "CLOSED");
 });
 
+Deno.test("Reader.stream() gives timers a turn while records keep arriving, so an abort ends it early", async () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec("trades", 4, { index_playback: true }));
+  const BACKLOG = 3_000_000; // ~100 ms of decoding: records never run out before that
+  {
+    using w = p.createWriter("trades");
+    w.write({ price: 0, size: 1, timestamp_us: 0 }, { createIndex: true });
+    const batch = new Uint8Array(100_000 * 24);
+    const dv = new DataView(batch.buffer);
+    for (let i = 1; i < BACKLOG; i += 100_000) {
+      for (let j = 0; j < 100_000; j++) dv.setBigUint64(j * 24 + 16, BigInt(i + j), true);
+      w.writeBatch(batch.subarray(0, Math.min(100_000, BACKLOG - i) * 24));
+    }
+  }
+  for (const wait of ["spin", "block"] as const) {
+    using r = p.createReader("trades");
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 10);
+    let n = 0;
+    for await (const _ of r.stream({ playback: true, wait, signal: ac.signal })) n++;
+    // A stream that never let the timer run would have replayed the whole backlog.
+    assert(
+      n > 0 && n < BACKLOG,
+      `${wait}: ${n} of ${BACKLOG} records before the abort took effect`,
+    );
+  }
+});
+
 Deno.test("Reader.stream({ playback }) replays from the newest marker and continues live without a gap", async () => {
   using t = tempPlatform();
   const p = t.platform;
