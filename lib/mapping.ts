@@ -182,6 +182,8 @@ export class PendingMapping {
   readonly #name: Uint8Array<ArrayBuffer>;
   readonly #make: (out: BigUint64Array) => Mapping;
   #taken = false;
+  /** Settles once the worker has finished, whatever the outcome. */
+  readonly done: Promise<void>;
 
   /** @internal */
   constructor(path: string, len: number, flags: number, make: (out: BigUint64Array) => Mapping) {
@@ -191,7 +193,9 @@ export class PendingMapping {
     // The continuation holds the argument buffers until the worker returns,
     // even if this object is dropped first: C writes into #out.
     const out = this.#out, name = this.#name;
-    void native().dw_map_file_async(name, BigInt(len), flags, out).then(() => [out, name]);
+    this.done = native().dw_map_file_async(name, BigInt(len), flags, out).then(() => {
+      void [out, name];
+    });
   }
 
   /**

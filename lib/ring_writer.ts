@@ -160,6 +160,15 @@ export class RingWriter {
     return this.#core.open;
   }
 
+  /**
+   * Settled at once: a ring is not pre-faulted (each slot's page faults in on
+   * its first write, until the ring has wrapped once). Here for parity with
+   * {@linkcode Writer.ready}.
+   */
+  get ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** Shared-memory name of the ring. */
   get shmName(): string {
     return this.#name;

@@ -222,6 +222,15 @@ export class Writer {
     return this.#open;
   }
 
+  /**
+   * Settles once the chunk being written is pre-faulted (at once when there
+   * was nothing to prepare). A writer works before that; awaiting it first
+   * keeps page faults off the first writes, e.g. before a session opens.
+   */
+  get ready(): Promise<void> {
+    return this.#warming?.done ?? Promise.resolve();
+  }
+
   /** Id of the chunk being written. */
   get chunkId(): number {
     return this.#chunkId;
@@ -403,6 +412,7 @@ export class Writer {
       );
     }
     this.#install(m, last, e.capacity, e.committed);
+    this.#warm(path, m.length); // after a reboot its pages are not in the page cache
     const c = this.#core;
     const s = scanTs(m.addr + BigInt(CHUNK_HEADER), e.committed, rs, this.#ctx.layout.tsOffset);
     c.lastTs = e.committed ? s.last : prevLastTs;
@@ -429,15 +439,9 @@ export class Writer {
       this.#next = undefined;
     }
     if (!m) {
-      // No prefetched chunk (the writer's first, or the worker failed): create
-      // it here and pre-fault it on a worker thread through a second mapping,
-      // so opening returns at once and the first writes find their pages
-      // allocated. Populating writes nothing, so it is safe beside our stores.
+      // No prefetched chunk (the writer's first, or the worker failed).
       m = Mapping.file(path, { length: bytes, write: true, create: true });
-      if (this.#prefetch) {
-        this.#settleWarming(true);
-        this.#warming = Mapping.begin(path, { length: bytes, write: true, prefault: true });
-      }
+      this.#warm(path, bytes);
     }
     writeChunkHeader(
       new DataView(m.buffer),
@@ -496,6 +500,18 @@ export class Writer {
     this.#settleWarming(false);
     this.#startChunk(id + 1, c.lastTs);
     old.close({ background: true });
+  }
+
+  /**
+   * Pre-fault a chunk this writer maps itself on a worker thread, through a
+   * second mapping, so opening returns at once and writes find their pages
+   * allocated (`ready` says when). Populating writes nothing, so it is safe
+   * beside our own stores.
+   */
+  #warm(path: string, bytes: number): void {
+    if (!this.#prefetch) return;
+    this.#settleWarming(true);
+    this.#warming = Mapping.begin(path, { length: bytes, write: true, prefault: true });
   }
 
   /** Unmap the warming mapping once its worker is done (waiting for it if asked). */

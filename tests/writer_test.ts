@@ -217,6 +217,25 @@ Deno.test("Writer.close() leaves no prefetched chunk file behind, even right aft
   }
 });
 
+Deno.test("Writer.ready settles for a new writer, a resumed one and a ring writer, and writes work before it does", async () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec("trades", 8));
+  p.createFeed(tradeSpec("ticks", 1, { persist: false }));
+  for (let round = 0; round < 2; round++) { // a new chunk, then a resumed one
+    using w = p.createWriter("trades");
+    w.writeValues(round, 1, round); // before ready: the worker and the writer share the pages
+    await w.ready;
+    w.writeValues(10 + round, 1, 10 + round);
+  }
+  using r = p.createReader("trades");
+  assertEquals([...r.read()].map((x) => x.price), [0, 10, 1, 11]);
+  using ring = p.createWriter("ticks");
+  await ring.ready;
+  ring.writeValues(1, 1, 1);
+  p.removeRing("ticks");
+});
+
 Deno.test("A reopened writer resumes after the last committed record (no gap, no duplicate)", () => {
   using t = tempPlatform();
   const p = t.platform;

@@ -76,7 +76,7 @@ function u64(dv: DataView, o: number): number {
 }
 
 /** Send latency messages: the send time rides in the first float64 field. */
-function latencyWriter(
+async function latencyWriter(
   rt: RecordType,
   dir: string,
   messages: number,
@@ -84,10 +84,11 @@ function latencyWriter(
 ): Promise<PeerResult> {
   const p = open(dir);
   const w = p.createWriter(rt.name);
+  await w.ready; // a feed handler opens its writer before the session, then waits for this
   const send = rt.name === "trade"
     ? (i: number, sent: number) => w.writeValues(sent, 0, i)
     : (i: number, sent: number) => w.writeValues(sent, 0, 0, 0, i);
-  return paced(messages, rate, send).finally(() => p.close());
+  return await paced(messages, rate, send).finally(() => p.close());
 }
 
 async function latencyReader(
