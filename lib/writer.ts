@@ -328,7 +328,9 @@ export class Writer {
 
   /**
    * Close: flush per the durability setting, release the lock and mappings.
-   * The live chunk stays open for the next writer to resume. Idempotent.
+   * The live chunk stays open for the next writer to resume. Waits for a
+   * chunk preparation still running on a worker (at most one chunk's
+   * pre-fault), so no unpublished chunk file is left behind. Idempotent.
    */
   close(): void {
     if (!this.#open) return;

@@ -9,7 +9,7 @@
 import { Platform } from "../../../mod.ts";
 import type { Reader } from "../../../mod.ts";
 import { duBytes, type PeerResult, percentiles } from "../protocol.ts";
-import { LatencySamples, paced, type PeerSystem } from "../harness.ts";
+import { LatencySamples, paced, type PeerSystem, runQueries } from "../harness.ts";
 import { T0 } from "../records.ts";
 import type { RecordType } from "../records.ts";
 
@@ -115,40 +115,20 @@ async function latencyReader(
 export function chunkSystem(mode: "values" | "batch" | "block"): PeerSystem {
   return {
     append: ({ rt, n, data, dir }) => append(rt, n, data, dir, true, mode === "batch"),
-    query({ rt, dir, seeks, windows, maxSeconds }) {
-      using p = open(dir);
-      using r = p.createReader(rt.name) as Reader;
-      const qty = rt.fields[rt.name === "trade" ? 1 : 2]!.name;
-      let seekCheck = 0, k = 0;
-      const t0 = performance.now();
-      for (; k < seeks.length; k++) {
-        const it = r.read(seeks[k]!);
+    async query(a) {
+      using p = open(a.dir);
+      using r = p.createReader(a.rt.name) as Reader;
+      const qty = a.rt.fields[a.rt.name === "trade" ? 1 : 2]!.name;
+      return await runQueries(a, (t) => {
+        const it = r.read(t);
         const first = it.next();
-        if (!first.done) seekCheck += (first.value.timestamp_us as number) - T0;
         it.return?.(undefined); // releases the chunk it pinned
-        if ((k & 1023) === 1023 && performance.now() - t0 > maxSeconds * 1000) break;
-      }
-      const seekSeconds = (performance.now() - t0) / 1000;
-      let windowCheck = 0, m = 0;
-      const t1 = performance.now();
-      for (; m < windows.length; m++) {
-        const [a, b] = windows[m]!;
-        for (const rec of r.read(a, b)) windowCheck += rec[qty] as number;
-        if (performance.now() - t1 > maxSeconds * 1000) {
-          m++;
-          break;
-        }
-      }
-      const windowSeconds = (performance.now() - t1) / 1000;
-      return {
-        ok: true,
-        seeks: Math.min(k + 1, seeks.length),
-        seekSeconds,
-        seekCheck,
-        windows: m,
-        windowSeconds,
-        windowCheck,
-      };
+        return first.done ? 0 : (first.value.timestamp_us as number) - T0;
+      }, (start, end) => {
+        let sum = 0;
+        for (const rec of r.read(start, end)) sum += rec[qty] as number;
+        return sum;
+      });
     },
     latencyInit({ rt, dir }) {
       using p = open(dir);
@@ -173,7 +153,7 @@ export function ringSystem(): PeerSystem {
     query: () => ({
       ok: false,
       reason:
-        "a ring retains only its newest records (here 2^22..2^23 of 10 M) and answers ranges by scanning them: it is the live transport, persisted feeds hold history",
+        "a ring retains only its newest records (2^22 or 2^23 slots here) and answers ranges by scanning them: it is the live transport, persisted feeds hold history",
     }),
     latencyInit({ rt, dir }) {
       using p = open(dir);

@@ -13,7 +13,7 @@
  */
 import { DuckDBConnection, DuckDBInstance } from "npm:@duckdb/node-api@1.5.6-r.1";
 import { duBytes, type PeerResult, percentiles } from "../protocol.ts";
-import { LatencySamples, paced, type PeerSystem } from "../harness.ts";
+import { LatencySamples, paced, type PeerSystem, runQueries } from "../harness.ts";
 import { type RecordType, T0 } from "../records.ts";
 
 async function connect(dir: string, readOnly = false): Promise<DuckDBConnection> {
@@ -64,46 +64,27 @@ export const duckdbSystem: PeerSystem = {
     return { ok: true, records: n, seconds, bytes: duBytes(dir) };
   },
 
-  async query({ rt, dir, seeks, windows, maxSeconds }) {
-    const con = await connect(dir, true);
-    const qty = rt.fields[rt.name === "trade" ? 1 : 2]!.name;
+  async query(a) {
+    const con = await connect(a.dir, true);
+    const qty = a.rt.fields[a.rt.name === "trade" ? 1 : 2]!.name;
     const seek = await con.prepare("SELECT min(timestamp_us) FROM t WHERE timestamp_us >= $1");
     const sum = await con.prepare(
       `SELECT sum(${qty}) FROM t WHERE timestamp_us BETWEEN $1 AND $2`,
     );
-    let seekCheck = 0, k = 0;
-    const t0 = performance.now();
-    for (; k < seeks.length; k++) {
-      seek.bindUBigInt(1, BigInt(seeks[k]!));
-      const v = (await seek.runAndReadAll()).value(0, 0);
-      if (v !== null) seekCheck += Number(v) - T0;
-      if ((k & 63) === 63 && performance.now() - t0 > maxSeconds * 1000) break;
+    try {
+      return await runQueries(a, async (t) => {
+        seek.bindUBigInt(1, BigInt(t));
+        const v = (await seek.runAndReadAll()).value(0, 0);
+        return v === null ? 0 : Number(v) - T0;
+      }, async (start, end) => {
+        sum.bindUBigInt(1, BigInt(start));
+        sum.bindUBigInt(2, BigInt(end));
+        const v = (await sum.runAndReadAll()).value(0, 0);
+        return v === null ? 0 : Number(v);
+      });
+    } finally {
+      con.closeSync();
     }
-    const seekSeconds = (performance.now() - t0) / 1000;
-    let windowCheck = 0, m = 0;
-    const t1 = performance.now();
-    for (; m < windows.length; m++) {
-      const [a, b] = windows[m]!;
-      sum.bindUBigInt(1, BigInt(a));
-      sum.bindUBigInt(2, BigInt(b));
-      const v = (await sum.runAndReadAll()).value(0, 0);
-      if (v !== null) windowCheck += Number(v);
-      if (performance.now() - t1 > maxSeconds * 1000) {
-        m++;
-        break;
-      }
-    }
-    const windowSeconds = (performance.now() - t1) / 1000;
-    con.closeSync();
-    return {
-      ok: true,
-      seeks: Math.min(k + 1, seeks.length),
-      seekSeconds,
-      seekCheck,
-      windows: m,
-      windowSeconds,
-      windowCheck,
-    };
   },
 
   async latencyInit({ rt, dir }) {

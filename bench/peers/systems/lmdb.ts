@@ -15,7 +15,7 @@
 import { setImmediate } from "node:timers";
 import { open, type RootDatabase } from "npm:lmdb@3.5.6";
 import { duBytes, type PeerResult, percentiles } from "../protocol.ts";
-import { LatencySamples, paced, type PeerSystem } from "../harness.ts";
+import { LatencySamples, paced, type PeerSystem, runQueries } from "../harness.ts";
 import { T0 } from "../records.ts";
 
 const BATCH = 10_000;
@@ -50,41 +50,24 @@ export const lmdbSystem: PeerSystem = {
     return { ok: true, records: n, seconds, bytes: duBytes(dir) };
   },
 
-  query({ rt, dir, seeks, windows, maxSeconds }) {
-    const d = db(dir);
-    let seekCheck = 0, k = 0;
-    const t0 = performance.now();
-    for (; k < seeks.length; k++) {
-      for (const key of d.getKeys({ start: seeks[k]!, limit: 1 })) seekCheck += key - T0;
-      if ((k & 1023) === 1023 && performance.now() - t0 > maxSeconds * 1000) break;
+  async query(a) {
+    const d = db(a.dir);
+    const { qtyOffset, qtyIsF32 } = a.rt;
+    try {
+      return await runQueries(a, (t) => {
+        for (const key of d.getKeys({ start: t, limit: 1 })) return key - T0;
+        return 0;
+      }, (start, end) => {
+        let sum = 0;
+        for (const { value } of d.getRange({ start, end: end + 1 })) {
+          const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
+          sum += qtyIsF32 ? v.getFloat32(qtyOffset, true) : v.getFloat64(qtyOffset, true);
+        }
+        return sum;
+      });
+    } finally {
+      d.close();
     }
-    const seekSeconds = (performance.now() - t0) / 1000;
-    let windowCheck = 0, m = 0;
-    const t1 = performance.now();
-    for (; m < windows.length; m++) {
-      const [a, b] = windows[m]!;
-      for (const { value } of d.getRange({ start: a, end: b + 1 })) {
-        const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
-        windowCheck += rt.qtyIsF32
-          ? v.getFloat32(rt.qtyOffset, true)
-          : v.getFloat64(rt.qtyOffset, true);
-      }
-      if (performance.now() - t1 > maxSeconds * 1000) {
-        m++;
-        break;
-      }
-    }
-    const windowSeconds = (performance.now() - t1) / 1000;
-    d.close();
-    return {
-      ok: true,
-      seeks: Math.min(k + 1, seeks.length),
-      seekSeconds,
-      seekCheck,
-      windows: m,
-      windowSeconds,
-      windowCheck,
-    };
   },
 
   latencyInit({ dir }) {

@@ -15,7 +15,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { duBytes, type PeerResult, percentiles } from "../protocol.ts";
-import { LatencySamples, paced, type PeerSystem } from "../harness.ts";
+import { LatencySamples, paced, type PeerSystem, runQueries } from "../harness.ts";
 import { type RecordType, T0 } from "../records.ts";
 
 const BATCH = 10_000;
@@ -76,42 +76,21 @@ export const sqliteSystem: PeerSystem = {
     return { ok: true, records: n, seconds, bytes: duBytes(dir) };
   },
 
-  query({ rt, dir, seeks, windows, maxSeconds }) {
-    const d = db(dir);
-    const qty = rt.fields[rt.name === "trade" ? 1 : 2]!.name;
+  async query(a) {
+    const d = db(a.dir);
+    const qty = a.rt.fields[a.rt.name === "trade" ? 1 : 2]!.name;
     const seek = d.prepare(
       "SELECT timestamp_us FROM t WHERE timestamp_us >= ? ORDER BY timestamp_us LIMIT 1",
     );
     const sum = d.prepare(`SELECT SUM(${qty}) AS s FROM t WHERE timestamp_us BETWEEN ? AND ?`);
-    let seekCheck = 0, k = 0;
-    const t0 = performance.now();
-    for (; k < seeks.length; k++) {
-      const row = seek.get(seeks[k]!) as { timestamp_us: number } | undefined;
-      if (row) seekCheck += row.timestamp_us - T0;
-      if ((k & 1023) === 1023 && performance.now() - t0 > maxSeconds * 1000) break;
+    try {
+      return await runQueries(a, (t) => {
+        const row = seek.get(t) as { timestamp_us: number } | undefined;
+        return row ? row.timestamp_us - T0 : 0;
+      }, (start, end) => (sum.get(start, end) as { s: number | null }).s ?? 0);
+    } finally {
+      d.close();
     }
-    const seekSeconds = (performance.now() - t0) / 1000;
-    let windowCheck = 0, m = 0;
-    const t1 = performance.now();
-    for (; m < windows.length; m++) {
-      const [a, b] = windows[m]!;
-      windowCheck += (sum.get(a, b) as { s: number | null }).s ?? 0;
-      if (performance.now() - t1 > maxSeconds * 1000) {
-        m++;
-        break;
-      }
-    }
-    const windowSeconds = (performance.now() - t1) / 1000;
-    d.close();
-    return {
-      ok: true,
-      seeks: Math.min(k + 1, seeks.length),
-      seekSeconds,
-      seekCheck,
-      windows: m,
-      windowSeconds,
-      windowCheck,
-    };
   },
 
   latencyInit({ rt, dir }) {
