@@ -234,4 +234,13 @@ export class PendingMapping {
     }
     return this.poll()!;
   }
+
+  /**
+   * Give the result up without waiting: the mapping, if the worker makes
+   * one, is unmapped once it finishes (on the event loop).
+   */
+  discard(): void {
+    if (this.#taken) return;
+    void this.done.then(() => this.poll()?.close(), () => {});
+  }
 }

@@ -328,9 +328,10 @@ export class Writer {
 
   /**
    * Close: flush per the durability setting, release the lock and mappings.
-   * The live chunk stays open for the next writer to resume. Waits for a
-   * chunk preparation still running on a worker (at most one chunk's
-   * pre-fault), so no unpublished chunk file is left behind. Idempotent.
+   * The live chunk stays open for the next writer to resume. Waits for the
+   * next chunk's preparation if a worker is still running it (one chunk's
+   * pre-fault at most), so no unpublished chunk file is left behind.
+   * Idempotent.
    */
   close(): void {
     if (!this.#open) return;
@@ -367,7 +368,8 @@ export class Writer {
       }
       removeQuietly(pending.path);
     }
-    this.#settleWarming(true);
+    this.#warming?.discard(); // only a second mapping of a published chunk: nothing to wait for
+    this.#warming = undefined;
     this.#chunk?.close();
     this.#markers?.close();
     setU64(this.#reg.dv, RH.writerPid, 0); // a recorded pid with a free lock means a crash
