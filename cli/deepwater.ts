@@ -45,10 +45,13 @@ const COMMON = {
   help: { type: "boolean" },
 } as const;
 
-function open(values: Record<string, unknown>): Platform {
+function open(
+  values: Record<string, unknown>,
+  signals: "exit" | "none" = "exit",
+): Platform {
   const base = basePathOf(values["base-path"]);
   requireDir(base);
-  return new Platform(base, { log: { console: false } });
+  return new Platform(base, { log: { console: false }, signals });
 }
 
 /** Parse ISO-8601 or integer microseconds. */
@@ -229,9 +232,7 @@ export async function main(args: string[]): Promise<number> {
       const wait = values.wait === "spin" ? "spin" : "block";
       // The tail owns its signals: the stream ends on SIGINT/SIGTERM, the
       // reader closes through `using`, and the exit code says which signal.
-      const base = basePathOf(values["base-path"]);
-      requireDir(base);
-      using p = new Platform(base, { log: { console: false }, signals: "none" });
+      using p = open(values, "none");
       const feed = positionals[0]!;
       const tsName = p.getFeedInfo(feed).spec.ts_col;
       using r = p.createReader(feed, { bigint: true });
