@@ -13,6 +13,7 @@
  */
 import { setImmediate } from "node:timers";
 import type { DecodedRecord } from "./codec.ts";
+import { DeepwaterError } from "./errors.ts";
 
 /** What a reader provides to its live tail. */
 export interface LiveSource {
@@ -29,6 +30,21 @@ export interface LiveSource {
   idle?(): Promise<void> | void;
   /** Whether the reader is still open; the tail ends once it is not. */
   isOpen(): boolean;
+}
+
+/**
+ * The `wait` option of `stream()`, checked: "block" (the default) or "spin".
+ *
+ * @param wait the option as given
+ * @returns the mode
+ */
+export function waitMode(wait: unknown): "block" | "spin" {
+  if (wait === undefined || wait === "block") return "block";
+  if (wait === "spin") return "spin";
+  throw new DeepwaterError(
+    "INVALID_ARGUMENT",
+    `stream(): wait must be "block" or "spin", got ${JSON.stringify(wait)}`,
+  );
 }
 
 const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };

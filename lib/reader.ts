@@ -13,7 +13,7 @@ import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
 import type { DecodedRecord, DecodeFn } from "./codec.ts";
 import { CHUNK_HEADER, CHUNK_MAGIC, FLAG, RH, u64 } from "./format.ts";
-import { LiveIterator } from "./live.ts";
+import { LiveIterator, waitMode } from "./live.ts";
 import { Mapping } from "./mapping.ts";
 import { MarkerFile } from "./markers.ts";
 import { isNotFound, Registry } from "./registry.ts";
@@ -349,13 +349,7 @@ export class Reader {
    */
   stream(options: StreamOptions = {}): AsyncIterableIterator<DecodedRecord> {
     this.#check();
-    const mode = options.wait ?? "block";
-    if (mode !== "block" && mode !== "spin") {
-      throw new DeepwaterError(
-        "INVALID_ARGUMENT",
-        `stream(): wait must be "block" or "spin", got ${JSON.stringify(mode)}`,
-      );
-    }
+    const mode = waitMode(options.wait);
     const cursor = options.playback ? this.#playbackStart() : this.#head();
     return new LiveIterator(
       {

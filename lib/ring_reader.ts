@@ -14,7 +14,7 @@
  * @module
  */
 import { native } from "./ffi.ts";
-import { LiveIterator } from "./live.ts";
+import { LiveIterator, waitMode } from "./live.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
 import type { DecodedRecord, DecodeFn } from "./codec.ts";
@@ -208,10 +208,7 @@ export class RingReader {
         `Cannot play back "${this.feed}": rings keep no markers`,
       );
     }
-    const mode = options.wait ?? "block";
-    if (mode !== "block" && mode !== "spin") {
-      throw new DeepwaterError("INVALID_ARGUMENT", `stream(): wait must be "block" or "spin"`);
-    }
+    const mode = waitMode(options.wait);
     this.#pos = this.#attach()?.head() ?? 0;
     let lastCheck = performance.now();
     return new LiveIterator(
