@@ -34,12 +34,13 @@ int dw_search_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_off
                  uint64_t target, int upper, uint64_t *out) {
     if (!out || stride == 0 || (uint64_t)ts_offset + 8 > stride || (base == 0 && count)) return DW_EINVAL;
     const uint8_t *b = (const uint8_t *)(uintptr_t)base;
-#define DW_BEFORE(i) (upper ? ts_at(b, (i), stride, ts_offset) <= target : ts_at(b, (i), stride, ts_offset) < target)
+#define DW_BEFORE_TS(v) (upper ? (v) <= target : (v) < target)
+#define DW_BEFORE(i) DW_BEFORE_TS(ts_at(b, (i), stride, ts_offset))
     uint64_t lo = 0, hi = count;
     for (int probes = 0; probes < 4 && hi - lo > 32; probes++) {
         const uint64_t first = ts_at(b, lo, stride, ts_offset), last = ts_at(b, hi - 1, stride, ts_offset);
-        if (!DW_BEFORE(lo)) { hi = lo; break; }
-        if (DW_BEFORE(hi - 1)) { lo = hi; break; }
+        if (!DW_BEFORE_TS(first)) { hi = lo; break; }
+        if (DW_BEFORE_TS(last)) { lo = hi; break; }
         /* first <= target <= last here, and first < last. */
         const double frac = (double)(target - first) / (double)(last - first);
         uint64_t mid = lo + 1 + (uint64_t)(frac * (double)(hi - lo - 2));
@@ -56,6 +57,7 @@ int dw_search_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_off
         else n = half;
     }
 #undef DW_BEFORE
+#undef DW_BEFORE_TS
     out[0] = lo;
     return 0;
 }
