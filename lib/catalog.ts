@@ -19,6 +19,8 @@ import { crc32c, cstr, native, unwrap } from "./ffi.ts";
 import { DeepwaterError } from "./errors.ts";
 import type { NormalizedSpec } from "./spec.ts";
 import { FORMAT_VERSION } from "./version.ts";
+import { checkHeader } from "./format.ts";
+import { writeFileAtomic } from "./atomic_file.ts";
 
 /** Catalog magic (0x44574354). */
 export const CATALOG_MAGIC = 0x44574354;
@@ -35,6 +37,11 @@ export interface CatalogEntry {
   created: string;
 }
 
+/** Largest catalog read (65,536 feeds): a bound, so a link to an endless file cannot exhaust memory. */
+const MAX_BYTES = HEADER + 65536 * ENTRY;
+/** Header reads retried when a concurrent append's header store is seen half-done. */
+const HEADER_RETRIES = 5;
+
 function corrupt(path: string, why: string): DeepwaterError {
   return new DeepwaterError(
     "CORRUPT",
@@ -43,50 +50,117 @@ function corrupt(path: string, why: string): DeepwaterError {
   );
 }
 
+/** The entry count a header holds (after its checks). */
+function headerCount(bytes: Uint8Array<ArrayBuffer>, path: string): number {
+  const dv = checkHeader(bytes, {
+    magic: CATALOG_MAGIC,
+    headerSize: HEADER,
+    what: "Catalog",
+    path,
+    fix: "run deepwater-repair",
+  });
+  if (crc32c(bytes.slice(0, 24)) !== dv.getUint32(24, true)) {
+    throw corrupt(path, "header checksum mismatch");
+  }
+  if (dv.getUint32(12, true) !== ENTRY) throw corrupt(path, "unexpected entry size");
+  return Number(dv.getBigUint64(16, true));
+}
+
+/** Entry `i`, or undefined when its checksum fails or it is not JSON. */
+function entryAt(bytes: Uint8Array<ArrayBuffer>, i: number): CatalogEntry | string {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const o = HEADER + i * ENTRY;
+  const len = dv.getUint32(o + 4, true);
+  if (len > ENTRY - 8) return `entry ${i} length ${len}`;
+  if (crc32c(bytes.slice(o + 4, o + ENTRY)) !== dv.getUint32(o, true)) {
+    return `entry ${i} checksum mismatch`;
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes.subarray(o + 8, o + 8 + len)));
+  } catch (e) {
+    return `entry ${i} is not valid JSON (${e})`;
+  }
+}
+
 /**
- * Parse catalog bytes, verifying every checksum.
+ * Parse catalog bytes, verifying every checksum. Bytes past the counted
+ * entries (an append in progress) are ignored.
  *
  * @param bytes file contents
  * @param path for messages
  * @returns the entries
  */
 export function decodeCatalog(bytes: Uint8Array<ArrayBuffer>, path: string): CatalogEntry[] {
-  if (bytes.length < HEADER) throw corrupt(path, "shorter than its header");
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (dv.getUint32(0, true) !== CATALOG_MAGIC) throw corrupt(path, "bad magic number");
-  const version = dv.getUint32(4, true);
-  if (version !== FORMAT_VERSION) {
-    throw new DeepwaterError(
-      "VERSION_MISMATCH",
-      `Catalog "${path}" has format version ${version}; this Deepwater reads ${FORMAT_VERSION}: use the matching Deepwater version`,
-      { path },
-    );
-  }
-  if (crc32c(bytes.slice(0, 24)) !== dv.getUint32(24, true)) {
-    throw corrupt(path, "header checksum mismatch");
-  }
-  if (dv.getUint32(8, true) !== HEADER || dv.getUint32(12, true) !== ENTRY) {
-    throw corrupt(path, "unexpected sizes");
-  }
-  const count = Number(dv.getBigUint64(16, true));
-  if (bytes.length !== HEADER + count * ENTRY) {
+  const count = headerCount(bytes, path);
+  if (count > (bytes.length - HEADER) / ENTRY) {
     throw corrupt(path, `${bytes.length} bytes for ${count} entries`);
   }
   const out: CatalogEntry[] = [];
   for (let i = 0; i < count; i++) {
-    const o = HEADER + i * ENTRY;
-    const len = dv.getUint32(o + 4, true);
-    if (len > ENTRY - 8) throw corrupt(path, `entry ${i} length ${len}`);
-    if (crc32c(bytes.slice(o + 4, o + ENTRY)) !== dv.getUint32(o, true)) {
-      throw corrupt(path, `entry ${i} checksum mismatch`);
-    }
-    try {
-      out.push(JSON.parse(new TextDecoder().decode(bytes.subarray(o + 8, o + 8 + len))));
-    } catch (e) {
-      throw corrupt(path, `entry ${i} is not valid JSON (${e})`);
+    const e = entryAt(bytes, i);
+    if (typeof e === "string") throw corrupt(path, e);
+    out.push(e);
+  }
+  return out;
+}
+
+/**
+ * Every entry of a damaged catalog that still passes its own checksum,
+ * whatever its header says (repair's salvage before a rebuild).
+ *
+ * @param path catalog file
+ * @returns the intact entries, in file order (none when unreadable)
+ */
+export function salvageCatalog(path: string): CatalogEntry[] {
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = readBounded(path);
+  } catch {
+    return [];
+  }
+  const out: CatalogEntry[] = [];
+  const names = new Set<string>();
+  for (let i = 0; HEADER + (i + 1) * ENTRY <= bytes.length; i++) {
+    const e = entryAt(bytes, i);
+    const name = typeof e === "object" ? e?.spec?.feed_name : undefined;
+    if (typeof name === "string" && !names.has(name)) {
+      names.add(name);
+      out.push(e as CatalogEntry);
     }
   }
   return out;
+}
+
+/** The catalog header for `count` entries. */
+function encodeHeader(count: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(HEADER);
+  const dv = new DataView(bytes.buffer);
+  dv.setUint32(0, CATALOG_MAGIC, true);
+  dv.setUint32(4, FORMAT_VERSION, true);
+  dv.setUint32(8, HEADER, true);
+  dv.setUint32(12, ENTRY, true);
+  dv.setBigUint64(16, BigInt(count), true);
+  dv.setUint32(24, crc32c(bytes.slice(0, 24)), true);
+  return bytes;
+}
+
+/** One entry's bytes (checksum, length, JSON, zeros). */
+function encodeEntry(e: CatalogEntry): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(ENTRY);
+  const json = new TextEncoder().encode(JSON.stringify(e));
+  if (json.length > ENTRY - 8) {
+    throw new DeepwaterError(
+      "INVALID_SPEC",
+      `Invalid feed spec: "${e.spec.feed_name}" serialises to ${json.length} bytes; the catalog holds ${
+        ENTRY - 8
+      } per feed (shorten field descriptions)`,
+    );
+  }
+  const dv = new DataView(bytes.buffer);
+  dv.setUint32(4, json.length, true);
+  bytes.set(json, 8);
+  dv.setUint32(0, crc32c(bytes.slice(4)), true);
+  return bytes;
 }
 
 /**
@@ -97,37 +171,70 @@ export function decodeCatalog(bytes: Uint8Array<ArrayBuffer>, path: string): Cat
  */
 export function encodeCatalog(entries: CatalogEntry[]): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(HEADER + entries.length * ENTRY);
-  const dv = new DataView(bytes.buffer);
-  dv.setUint32(0, CATALOG_MAGIC, true);
-  dv.setUint32(4, FORMAT_VERSION, true);
-  dv.setUint32(8, HEADER, true);
-  dv.setUint32(12, ENTRY, true);
-  dv.setBigUint64(16, BigInt(entries.length), true);
-  dv.setUint32(24, crc32c(bytes.slice(0, 24)), true);
-  entries.forEach((e, i) => {
-    const json = new TextEncoder().encode(JSON.stringify(e));
-    if (json.length > ENTRY - 8) {
-      throw new DeepwaterError(
-        "INVALID_SPEC",
-        `Invalid feed spec: "${e.spec.feed_name}" serialises to ${json.length} bytes; the catalog holds ${
-          ENTRY - 8
-        } per feed (shorten field descriptions)`,
-      );
-    }
-    const o = HEADER + i * ENTRY;
-    dv.setUint32(o + 4, json.length, true);
-    bytes.set(json, o + 8);
-    dv.setUint32(o, crc32c(bytes.slice(o + 4, o + ENTRY)), true);
-  });
+  bytes.set(encodeHeader(entries.length), 0);
+  entries.forEach((e, i) => bytes.set(encodeEntry(e), HEADER + i * ENTRY));
   return bytes;
 }
 
-/** Read access to, and locked updates of, one base path's catalog. */
+/**
+ * Read a regular file (never through a link) of at most {@linkcode MAX_BYTES}.
+ * Throws `NotFound` when it does not exist.
+ */
+function readBounded(path: string): Uint8Array<ArrayBuffer> {
+  const st = Deno.lstatSync(path);
+  if (!st.isFile) {
+    throw corrupt(
+      path,
+      st.isSymlink
+        ? "it is a symbolic link, which Deepwater does not follow inside its data directory"
+        : "it is not a regular file",
+    );
+  }
+  if (st.size > MAX_BYTES) throw corrupt(path, `${st.size} bytes is more than any catalog holds`);
+  using f = Deno.openSync(path, { read: true });
+  const bytes = new Uint8Array(st.size);
+  let off = 0;
+  while (off < bytes.length) {
+    const n = f.readSync(bytes.subarray(off));
+    if (n === null || n === 0) break;
+    off += n;
+  }
+  return off === bytes.length ? bytes : bytes.slice(0, off);
+}
+
+/** What identifies one version of the catalog file. */
+function fileKey(st: Deno.FileInfo): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtime?.getTime()}:${st.ctime?.getTime()}`;
+}
+
+/** A change {@linkcode Catalog.update} applies under the lock. */
+export interface CatalogChange<T> {
+  /** What `update` returns. */
+  result: T;
+  /** A new feed to add at the end (an O(1) append). */
+  append?: CatalogEntry;
+  /** A whole new list (a rewrite, for changed entries). */
+  replace?: CatalogEntry[];
+}
+
+/**
+ * Read access to, and locked updates of, one base path's catalog.
+ *
+ * Reads are cached and revalidated with one `lstat` (the file's identity,
+ * size and times), so looking a feed up costs the same with 1,000 feeds as
+ * with one. A new feed is appended in place: its entry is written and synced
+ * past the counted ones, then the header's count (with its checksum) is
+ * stored. A reader that sees the header half-stored retries the read.
+ * Changing an existing entry rewrites the whole file under a temporary name
+ * and renames it over, so readers (which take no lock) always see one whole,
+ * consistent catalog.
+ */
 export class Catalog {
   /** catalog.dwc path. */
   readonly path: string;
   /** catalog.lock path. */
   readonly lockPath: string;
+  #cache: { key: string; entries: CatalogEntry[]; byName: Map<string, CatalogEntry> } | undefined;
 
   /**
    * @param path catalog file
@@ -138,33 +245,92 @@ export class Catalog {
     this.lockPath = lockPath;
   }
 
-  /** All entries (an empty list when the file does not exist yet). */
-  read(): CatalogEntry[] {
-    let bytes: Uint8Array<ArrayBuffer>;
+  /** Whether the catalog file exists (as anything). */
+  exists(): boolean {
     try {
-      bytes = Deno.readFileSync(this.path) as Uint8Array<ArrayBuffer>;
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return [];
-      throw new DeepwaterError("IO", `Cannot read catalog "${this.path}": ${e}`, {
-        path: this.path,
-        cause: e,
-      });
+      Deno.lstatSync(this.path);
+      return true;
+    } catch {
+      return false;
     }
-    return decodeCatalog(bytes, this.path);
+  }
+
+  /** All entries (an empty list when the file does not exist yet). Do not modify the result. */
+  read(): readonly CatalogEntry[] {
+    return this.#load().entries;
   }
 
   /**
-   * Run `fn` under the exclusive catalog lock with the current entries; if it
-   * returns a new list, write it atomically before the lock is released.
+   * One feed's entry, or undefined.
    *
-   * @param fn receives the current entries; returns new entries or undefined
-   * @returns whatever `fn` produced as its second tuple element
+   * @param name feed name
+   * @returns the entry
    */
-  update<T>(fn: (entries: CatalogEntry[]) => [CatalogEntry[] | undefined, T]): T {
+  get(name: string): CatalogEntry | undefined {
+    return this.#load().byName.get(name);
+  }
+
+  #load(): { entries: CatalogEntry[]; byName: Map<string, CatalogEntry> } {
+    for (let attempt = 0;; attempt++) {
+      let st: Deno.FileInfo;
+      try {
+        st = Deno.lstatSync(this.path);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return { entries: [], byName: new Map() };
+        throw this.#ioError(e);
+      }
+      const key = fileKey(st);
+      if (this.#cache?.key === key) return this.#cache;
+      let bytes: Uint8Array<ArrayBuffer>;
+      try {
+        bytes = readBounded(this.path);
+      } catch (e) {
+        if (e instanceof DeepwaterError) throw e;
+        if (e instanceof Deno.errors.NotFound) continue; // replaced between lstat and open
+        throw this.#ioError(e);
+      }
+      let entries: CatalogEntry[];
+      try {
+        entries = decodeCatalog(bytes, this.path);
+      } catch (e) {
+        // An append's header store seen half-done reads as a checksum
+        // mismatch: look again before calling the file corrupt.
+        if (attempt < HEADER_RETRIES && e instanceof DeepwaterError && e.code === "CORRUPT") {
+          sleepMs(2);
+          continue;
+        }
+        throw e;
+      }
+      const byName = new Map(entries.map((e) => [e.spec.feed_name, e]));
+      this.#cache = { key, entries, byName };
+      return this.#cache;
+    }
+  }
+
+  #ioError(e: unknown): DeepwaterError {
+    return new DeepwaterError("IO", `Cannot read catalog "${this.path}": ${e}`, {
+      path: this.path,
+      cause: e,
+    });
+  }
+
+  /**
+   * Run `fn` under the exclusive catalog lock with the current entries, and
+   * apply the change it returns before the lock is released.
+   *
+   * @param fn receives the current entries; returns the change and a result
+   * @returns the change's result
+   */
+  update<T>(fn: (entries: readonly CatalogEntry[]) => CatalogChange<T>): T {
     return this.#locked(() => {
-      const [next, result] = fn(this.read());
-      if (next) this.#write(next);
-      return result;
+      const entries = this.read();
+      const change = fn(entries);
+      if (change.replace) this.#write(change.replace);
+      else if (change.append) {
+        if (entries.length === 0 && !this.exists()) this.#write([change.append]);
+        else this.#append(entries.length, change.append);
+      }
+      return change.result;
     });
   }
 
@@ -192,18 +358,30 @@ export class Catalog {
     }
   }
 
-  /** Write a complete new file under a temporary name, fsync, rename. */
-  #write(entries: CatalogEntry[]): void {
-    const tmp = `${this.path}.tmp-${Deno.pid}`;
-    const f = Deno.openSync(tmp, { write: true, create: true, truncate: true });
-    try {
-      const bytes = encodeCatalog(entries);
-      let off = 0;
-      while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
-      f.syncSync();
-    } finally {
-      f.close();
-    }
-    Deno.renameSync(tmp, this.path);
+  /** Entry first (synced), then the count that makes it visible (synced). */
+  #append(count: number, entry: CatalogEntry): void {
+    const bytes = encodeEntry(entry);
+    if (!Deno.lstatSync(this.path).isFile) throw corrupt(this.path, "it is not a regular file");
+    using f = Deno.openSync(this.path, { read: true, write: true });
+    writeAt(f, HEADER + count * ENTRY, bytes);
+    f.syncDataSync();
+    writeAt(f, 0, encodeHeader(count + 1));
+    f.syncDataSync();
   }
+
+  /** Write a complete new file under an unpredictable temporary name, sync, rename. */
+  #write(entries: CatalogEntry[]): void {
+    writeFileAtomic(this.path, encodeCatalog(entries), { sync: true });
+  }
+}
+
+function writeAt(f: Deno.FsFile, at: number, bytes: Uint8Array): void {
+  f.seekSync(at, Deno.SeekMode.Start);
+  let off = 0;
+  while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+function sleepMs(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
 }

@@ -16,6 +16,9 @@
  * 128    u64 last_chunk    newest published chunk id; 0 = none (writer publishes)
  * 192    u64 writer pid, 200 u64 writer start (µs): informational
  * 256    u64 marker count (playback markers committed)
+ * 1024   u32 stored spec length, 1028 u32 its CRC32C, 1032 the feed's catalog
+ *        entry as JSON (up to 3064 bytes; length 0 = none). Added in 0.2.0
+ *        without a format change: older registries hold zeros here (none).
  * 4096   u32 notify sequence (futex word), 4160 u32 waiting readers
  * 8192   entries: chunk id N lives in slot (N - 1) % capacity
  * ```
@@ -36,6 +39,7 @@
  *
  * @module
  */
+import { DeepwaterError } from "./errors.ts";
 import { FORMAT_VERSION } from "./version.ts";
 
 /** Registry magic: bytes "GRWD" on disk, 0x44575247 as a little-endian u32. */
@@ -69,6 +73,9 @@ export const RH = {
   writerPid: 192,
   writerStart: 200,
   markerCount: 256,
+  specLength: 1024,
+  specCrc: 1028,
+  spec: 1032,
   notifySeq: 4096,
   waiters: 4160,
 } as const;
@@ -183,4 +190,131 @@ export function setU64(dv: DataView, at: number, v: number): void {
   const lo = v >>> 0;
   dv.setUint32(at, lo, true);
   dv.setUint32(at + 4, (v - lo) / 4294967296, true);
+}
+
+/** What {@linkcode checkHeader} checks a file's first bytes against. */
+export interface HeaderRule {
+  /** The file type's magic number. */
+  magic: number;
+  /** The header size the format fixes for this file type. */
+  headerSize: number;
+  /** What the file is, for messages ("Registry", "Chunk 3 of \"trades\""). */
+  what: string;
+  /** File path, for messages. */
+  path: string;
+  /** What to tell the user to do when the header is bad. */
+  fix: string;
+}
+
+/**
+ * The one header check every Deepwater binary file passes before any other
+ * field is read: long enough for its header, the right magic, this build's
+ * format version, and the header size the format fixes.
+ *
+ * @param bytes the file's bytes (or a mapping of them)
+ * @param rule what this file type must hold
+ * @returns a DataView over the bytes; throws `CORRUPT` or `VERSION_MISMATCH`
+ */
+export function checkHeader(bytes: ArrayBuffer | Uint8Array, rule: HeaderRule): DataView {
+  const dv = bytes instanceof Uint8Array
+    ? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    : new DataView(bytes);
+  const fail = (why: string) =>
+    new DeepwaterError("CORRUPT", `${rule.what} "${rule.path}" is corrupt: ${why}: ${rule.fix}`, {
+      path: rule.path,
+    });
+  if (dv.byteLength < Math.max(rule.headerSize, 12)) {
+    throw fail(`${dv.byteLength} bytes is shorter than its ${rule.headerSize}-byte header`);
+  }
+  if (dv.getUint32(0, true) !== rule.magic) throw fail("bad magic number");
+  const version = dv.getUint32(4, true);
+  if (version !== FORMAT_VERSION) {
+    throw new DeepwaterError(
+      "VERSION_MISMATCH",
+      `${rule.what} "${rule.path}" has format version ${version}; this Deepwater reads format ${FORMAT_VERSION}: use the matching Deepwater version`,
+      { path: rule.path },
+    );
+  }
+  const headerSize = dv.getUint32(8, true);
+  if (headerSize !== rule.headerSize) {
+    throw fail(`header size ${headerSize}, expected ${rule.headerSize}`);
+  }
+  return dv;
+}
+
+/** A chunk header's fields, as {@linkcode readChunkHeader} finds them. */
+export interface ChunkHeaderInfo {
+  /** Chunk id stored in the header. */
+  id: number;
+  /** Record size stored in the header. */
+  recordSize: number;
+  /** Record capacity stored in the header. */
+  capacity: number;
+  /** Layout CRC32C stored in the header. */
+  layoutCrc: number;
+  /** Final count written at sealing (0 while live). */
+  sealedCount: number;
+}
+
+/**
+ * Check a mapped chunk against what its feed and name say it must be, and
+ * return the record capacity the mapping really holds. Every reader and
+ * writer maps chunks through this, so no count or offset from another file
+ * can reach past the mapping.
+ *
+ * @param map the chunk's mapping
+ * @param id the chunk id its file name carries
+ * @param recordSize the feed's record size
+ * @param layoutCrc the feed's layout CRC32C
+ * @returns the capacity; throws `CORRUPT` naming the file and the field
+ */
+export function checkChunkHeader(
+  map: { buffer: ArrayBuffer; length: number; path: string },
+  id: number,
+  recordSize: number,
+  layoutCrc: number,
+): number {
+  const h = readChunkHeader(map.buffer, map.path);
+  const fail = (why: string) =>
+    new DeepwaterError(
+      "CORRUPT",
+      `Chunk "${map.path}" is corrupt: ${why}: run deepwater-repair`,
+      { path: map.path },
+    );
+  if (h.id !== id) throw fail(`its header says chunk ${h.id}, its name chunk ${id}`);
+  if (h.recordSize !== recordSize) {
+    throw fail(`record size ${h.recordSize}, the feed's is ${recordSize}`);
+  }
+  if (h.layoutCrc !== layoutCrc) throw fail("its layout checksum is not the feed's");
+  if (h.capacity < 1 || CHUNK_HEADER + h.capacity * recordSize > map.length) {
+    throw fail(`capacity ${h.capacity} does not fit its ${map.length} bytes`);
+  }
+  if (h.sealedCount > h.capacity) {
+    throw fail(`sealed count ${h.sealedCount} exceeds capacity ${h.capacity}`);
+  }
+  return h.capacity;
+}
+
+/**
+ * Read a chunk header after the common header check.
+ *
+ * @param bytes the chunk's bytes (at least its header)
+ * @param path file path, for messages
+ * @returns the fields; throws `CORRUPT` or `VERSION_MISMATCH`
+ */
+export function readChunkHeader(bytes: ArrayBuffer | Uint8Array, path: string): ChunkHeaderInfo {
+  const dv = checkHeader(bytes, {
+    magic: CHUNK_MAGIC,
+    headerSize: CHUNK_HEADER,
+    what: "Chunk",
+    path,
+    fix: "run deepwater-repair",
+  });
+  return {
+    id: u64(dv, CH.id),
+    recordSize: dv.getUint32(CH.recordSize, true),
+    capacity: u64(dv, CH.capacity),
+    layoutCrc: dv.getUint32(CH.layoutCrc, true),
+    sealedCount: u64(dv, CH.sealedCount),
+  };
 }

@@ -5,6 +5,7 @@
  * <base>/manifest.json         package + format version
  * <base>/catalog.dwc           binary feed catalog (catalog.lock guards writers)
  * <base>/deepwater.log         rotating log (10 MB x 5)
+ * <base>/quarantine/<feed>/    files repair could not place, each with a .why.txt note
  * <base>/feeds/<feed>/registry.dwr, spec.json, writer.lock, maintenance.lock,
  *                      markers.dwm, chunk-<id>.dwk
  * ```
@@ -28,6 +29,8 @@ export class BasePaths {
   readonly log: string;
   /** feeds/ directory. */
   readonly feeds: string;
+  /** quarantine/ directory: what repair could not place, kept instead of deleted. */
+  readonly quarantine: string;
 
   /** @param base data directory (relative paths resolve against the cwd) */
   constructor(base: string) {
@@ -37,6 +40,7 @@ export class BasePaths {
     this.catalogLock = join(this.base, "catalog.lock");
     this.log = join(this.base, "deepwater.log");
     this.feeds = join(this.base, "feeds");
+    this.quarantine = join(this.base, "quarantine");
   }
 
   /** Directory of one feed (the name is validated by the caller). */

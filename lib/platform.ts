@@ -7,7 +7,16 @@
 import { Catalog, type CatalogEntry } from "./catalog.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
 import { type FeedContext, feedContext, layoutCrc } from "./feed.ts";
-import { CHUNK_HEADER, chunkGeometry, FLAG, REG_CAPACITY } from "./format.ts";
+import {
+  checkChunkHeader,
+  CHUNK_HEADER,
+  chunkGeometry,
+  chunkIdOf,
+  FLAG,
+  REG_CAPACITY,
+} from "./format.ts";
+import { writeFileAtomic } from "./atomic_file.ts";
+import { recoverEntry } from "./recover.ts";
 import { Log, type LogOptions } from "./log.ts";
 import { ensureManifest, type Manifest } from "./manifest.ts";
 import { Mapping } from "./mapping.ts";
@@ -25,7 +34,8 @@ import {
   normalizeSpec,
   validateFeedName,
 } from "./spec.ts";
-import { scanTs, Writer, type WriterOptions } from "./writer.ts";
+import { Writer, type WriterOptions } from "./writer.ts";
+import { scanTs } from "./scan.ts";
 
 /** Options for {@linkcode Platform}. */
 export interface PlatformOptions {
@@ -197,25 +207,29 @@ export class Platform {
       const i = entries.findIndex((e) => e.spec.feed_name === s.feed_name);
       const existing = entries[i];
       if (existing) {
-        if (existing.descriptor !== layout.descriptor || existing.spec.persist !== s.persist) {
-          throw new DeepwaterError(
-            "SCHEMA_DRIFT",
-            `Feed "${s.feed_name}" exists with another layout: existing [${existing.descriptor}${
-              existing.spec.persist ? "" : ", persist=false"
-            }], requested [${layout.descriptor}${
-              s.persist ? "" : ", persist=false"
-            }]: use a new feed name`,
-          );
-        }
+        checkSameLayout(existing, s, layout.descriptor);
         const knobs = ["retention_hours", "chunk_size_mb", "index_playback"] as const;
         const changed = knobs.filter((k) => existing.spec[k] !== s[k]);
         const sameDesc = JSON.stringify(existing.spec.fields) === JSON.stringify(s.fields);
-        if (changed.length === 0 && sameDesc) return [undefined, existing.spec];
+        if (changed.length === 0 && sameDesc) return { result: existing.spec };
         this.#log.info(`feed "${s.feed_name}" updated`, { changed });
         const next = [...entries];
         next[i] = { ...existing, spec: s };
         writeSpecCopy(this.#paths.specCopy(s.feed_name), next[i]!);
-        return [next, s];
+        return { result: s, replace: next };
+      }
+      const entry: CatalogEntry = {
+        spec: s,
+        descriptor: layout.descriptor,
+        created: new Date().toISOString(),
+      };
+      const adopted = this.#adopt(entry);
+      if (adopted) {
+        writeSpecCopy(this.#paths.specCopy(s.feed_name), adopted);
+        this.#log.warn(
+          `feed "${s.feed_name}" was missing from the catalog; adopted its existing directory`,
+        );
+        return { result: s, append: adopted };
       }
       const dir = this.#paths.feedDir(s.feed_name);
       Deno.mkdirSync(dir, { recursive: true });
@@ -225,22 +239,69 @@ export class Platform {
           recordSize: layout.recordSize,
           tsOffset: layout.tsOffset,
           layoutCrc: layoutCrc(layout.descriptor),
+          spec: JSON.stringify(entry),
         });
       }
-      const entry: CatalogEntry = {
-        spec: s,
-        descriptor: layout.descriptor,
-        created: new Date().toISOString(),
-      };
       writeSpecCopy(this.#paths.specCopy(s.feed_name), entry);
       this.#log.info(`feed "${s.feed_name}" created`, {
         recordSize: layout.recordSize,
         persist: s.persist,
       });
-      return [[...entries, entry], s];
+      return { result: s, append: entry };
     });
   }
 
+  /**
+   * A feed the catalog does not list may still have a directory (a lost
+   * catalog, or one restored from an older backup): adopt it when what it
+   * holds was written for the requested layout, refuse otherwise, and never
+   * replace its registry. Returns the entry to add, or undefined for a new
+   * feed.
+   */
+  #adopt(requested: CatalogEntry): CatalogEntry | undefined {
+    const name = requested.spec.feed_name;
+    const dir = this.#paths.feedDir(name);
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.lstatSync(dir);
+    } catch {
+      return undefined;
+    }
+    if (!st.isDirectory) {
+      throw new DeepwaterError(
+        "CORRUPT",
+        `Feed directory "${dir}" is ${
+          st.isSymlink ? "a symbolic link" : "not a directory"
+        }; Deepwater does not follow links inside its data directory: remove it or put the feed's real directory there`,
+        { path: dir },
+      );
+    }
+    const holdsData = [...Deno.readDirSync(dir)].some((e) =>
+      e.name === "registry.dwr" || chunkIdOf(e.name) !== undefined
+    );
+    const found = recoverEntry(this.#paths, name);
+    if (!found) {
+      if (!holdsData) return undefined; // only locks or a spec copy: nothing to keep
+      throw new DeepwaterError(
+        "CORRUPT",
+        `Feed "${name}" is not in the catalog but "${dir}" holds its data, and neither its spec.json nor its registry describes the layout: run deepwater-repair, or restore spec.json from a backup`,
+        { path: dir },
+      );
+    }
+    checkSameLayout(found, requested.spec, requested.descriptor);
+    if (requested.spec.persist && holdsData) {
+      try {
+        Deno.lstatSync(this.#paths.registry(name));
+      } catch {
+        throw new DeepwaterError(
+          "CORRUPT",
+          `Feed "${name}" has chunk files but no registry: run deepwater-repair --feed ${name} to rebuild it`,
+          { path: this.#paths.registry(name) },
+        );
+      }
+    }
+    return { ...found, spec: requested.spec };
+  }
   /**
    * Open the writer of a feed (one per feed across all processes).
    *
@@ -351,8 +412,8 @@ export class Platform {
     const reg = Registry.open(ctx.paths.registry(ctx.name), false);
     try {
       info.bytesOnDisk += allocated(reg.path);
-      const last = reg.lastChunk();
-      for (let id = Math.max(1, reg.firstChunk()); id <= last; id++) {
+      const { first, last } = reg.span();
+      for (let id = first; id <= last; id++) {
         const e = reg.entry(id);
         if (e.flags & FLAG.DELETED) continue;
         const path = ctx.paths.chunk(ctx.name, id);
@@ -367,11 +428,17 @@ export class Platform {
           bytes: allocated(path),
         };
         if (e.committed > 0) {
-          if (c.sealed) {
+          if (c.sealed && reg.entryIntact(id)) {
             c.minTs = e.minTs;
             c.maxTs = e.maxTs;
           } else {
+            // Live, or an entry failing its checksum: ask the data itself,
+            // after checking the count against what the file holds.
             using m = Mapping.file(path);
+            const cap = checkChunkHeader(m, id, ctx.layout.recordSize, ctx.layoutCrc);
+            if (e.committed > cap) {
+              throw reg.corrupt(`chunk ${id} commits ${e.committed} records but holds ${cap}`);
+            }
             const s = scanTs(
               m.addr + BigInt(CHUNK_HEADER),
               e.committed,
@@ -445,7 +512,7 @@ export class Platform {
   #entry(feedName: string): CatalogEntry {
     this.#check();
     validateFeedName(feedName, "feedName");
-    const entry = this.#catalog.read().find((e) => e.spec.feed_name === feedName);
+    const entry = this.#catalog.get(feedName);
     if (!entry) {
       throw new DeepwaterError(
         "FEED_NOT_FOUND",
@@ -462,9 +529,20 @@ export class Platform {
 
 /** Keep `<feed>/spec.json` in step with the catalog so repair can rebuild a damaged catalog. */
 function writeSpecCopy(path: string, entry: CatalogEntry): void {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  Deno.writeTextFileSync(tmp, JSON.stringify(entry, null, 2) + "\n");
-  Deno.renameSync(tmp, path);
+  writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(entry, null, 2) + "\n"), {
+    sync: false,
+  });
+}
+
+/** Throw `SCHEMA_DRIFT` unless an existing entry has the requested layout and storage kind. */
+function checkSameLayout(existing: CatalogEntry, s: NormalizedSpec, descriptor: string): void {
+  if (existing.descriptor === descriptor && existing.spec.persist === s.persist) return;
+  throw new DeepwaterError(
+    "SCHEMA_DRIFT",
+    `Feed "${s.feed_name}" exists with another layout: existing [${existing.descriptor}${
+      existing.spec.persist ? "" : ", persist=false"
+    }], requested [${descriptor}${s.persist ? "" : ", persist=false"}]: use a new feed name`,
+  );
 }
 
 function allocated(path: string): number {

@@ -12,12 +12,12 @@ import { native, unwrap } from "./ffi.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
 import type { DecodedRecord, DecodeFn } from "./codec.ts";
-import { CHUNK_HEADER, CHUNK_MAGIC, FLAG, RH, u64 } from "./format.ts";
+import { checkChunkHeader, CHUNK_HEADER, FLAG, RH, u64 } from "./format.ts";
 import { LiveIterator, waitMode } from "./live.ts";
 import { Mapping } from "./mapping.ts";
 import { MarkerFile } from "./markers.ts";
 import { isNotFound, Registry } from "./registry.ts";
-import { checkRegistryMatches } from "./writer.ts";
+import { checkRegistryMatches, scanTs } from "./scan.ts";
 
 /** Options for {@linkcode Reader}. */
 export interface ReaderOptions {
@@ -59,6 +59,8 @@ export interface StreamOptions {
 
 interface ChunkView {
   id: number;
+  /** Records the mapping holds (the chunk header's capacity, checked against the file). */
+  cap: number;
   map: Mapping;
   dv: DataView;
   u8: Uint8Array;
@@ -70,6 +72,8 @@ interface ChunkSummary {
   base: number;
   min: number[];
   max: number[];
+  /** Per chunk: holds out-of-order timestamps (from a checksummed entry, or a scan). */
+  unsorted: boolean[];
   /** Some summarised chunk holds out-of-order timestamps (bounds not monotonic). */
   ooo: boolean;
 }
@@ -116,7 +120,7 @@ export class Reader {
   #notify: Mapping | undefined | null;
   #markers: MarkerFile | undefined;
   #cursor: Cursor;
-  #sum: ChunkSummary = { base: 1, min: [], max: [], ooo: false };
+  #sum: ChunkSummary = { base: 1, min: [], max: [], unsorted: [], ooo: false };
   #open = true;
   readonly #aborter = new AbortController();
 
@@ -220,8 +224,7 @@ export class Reader {
   ): Generator<{ view: ChunkView; lo: number; hi: number; filter: boolean }> {
     if (end < start) return;
     const reg = this.#reg;
-    const last = reg.lastChunk();
-    const first = Math.max(1, reg.firstChunk());
+    const { first, last } = reg.span();
     const all = start === 0 && end === Number.MAX_SAFE_INTEGER;
     const sum = this.#summary(first, last);
     let id = first;
@@ -239,14 +242,14 @@ export class Reader {
       }
       const flags = reg.flags(id);
       if (flags & FLAG.DELETED) continue;
-      const n = reg.committed(id);
-      if (n === 0) continue;
       const view = this.#view(id);
       if (!view) continue;
+      const n = this.#committed(view);
+      if (n === 0) continue;
       view.pins++;
       let lo = 0, hi = n, filter = false;
       if (!all) {
-        if (flags & FLAG.OUT_OF_ORDER) filter = true;
+        if (flags & FLAG.OUT_OF_ORDER || (known && sum.unsorted[k])) filter = true;
         else {
           // A sealed in-order chunk's bounds often settle an end without a
           // search (an open end always does): one binary search, not two.
@@ -261,25 +264,59 @@ export class Reader {
     }
   }
 
-  /** Extend the sealed-chunk summary up to the newest sealed chunk. */
+  /**
+   * Extend the sealed-chunk summary up to the newest sealed chunk. Bounds
+   * come from the registry entry only when it passes its checksum; otherwise
+   * from a scan of the chunk itself, so a damaged entry costs a scan, never
+   * a wrong answer.
+   */
   #summary(first: number, last: number): ChunkSummary {
     let s = this.#sum;
     if (first < s.base || first > s.base + s.max.length) {
-      s = this.#sum = { base: first, min: [], max: [], ooo: false };
+      s = this.#sum = { base: first, min: [], max: [], unsorted: [], ooo: false };
     }
     const reg = this.#reg;
     for (let id = s.base + s.max.length; id <= last; id++) {
       const flags = reg.flags(id);
       if (!(flags & FLAG.SEALED)) break;
-      const e = reg.entry(id);
-      const empty = e.committed === 0 || (flags & FLAG.DELETED) !== 0;
-      // Empty or deleted chunks keep the sequence monotonic with neighbours' bounds.
       const prevMax = s.max.length ? s.max[s.max.length - 1]! : 0;
-      s.min.push(empty ? prevMax : e.minTs);
-      s.max.push(empty ? prevMax : e.maxTs);
-      if (flags & FLAG.OUT_OF_ORDER) s.ooo = true;
+      let min = prevMax, max = prevMax, unsorted = false;
+      if (!(flags & FLAG.DELETED)) {
+        if (reg.entryIntact(id)) {
+          const e = reg.entry(id);
+          if (e.committed > 0) [min, max] = [e.minTs, e.maxTs];
+          unsorted = (flags & FLAG.OUT_OF_ORDER) !== 0;
+        } else {
+          const view = this.#view(id);
+          const n = view ? this.#committed(view) : 0;
+          if (view && n > 0) {
+            const t = scanTs(view.map.addr + BigInt(CHUNK_HEADER), n, this.#rs, this.#tsOff);
+            [min, max, unsorted] = [t.min, t.max, !t.sorted];
+          }
+        }
+      }
+      // Empty or deleted chunks keep the sequence monotonic with neighbours' bounds.
+      s.min.push(min);
+      s.max.push(max);
+      s.unsorted.push(unsorted);
+      if (unsorted) s.ooo = true;
     }
     return s;
+  }
+
+  /**
+   * Chunk `view`'s committed count, checked against what its mapping holds
+   * before anything reads records: a damaged count is `CORRUPT`, never a read
+   * past the mapping.
+   */
+  #committed(view: ChunkView): number {
+    const n = this.#reg.committed(view.id);
+    if (n > view.cap) {
+      throw this.#reg.corrupt(
+        `chunk ${view.id} of "${this.feed}" commits ${n} records but holds ${view.cap}`,
+      );
+    }
+    return n;
   }
 
   #search(view: ChunkView, n: number, target: number, upper: boolean): number {
@@ -307,12 +344,13 @@ export class Reader {
   latest(): DecodedRecord | undefined {
     this.#check();
     const reg = this.#reg;
-    const first = Math.max(1, reg.firstChunk());
-    for (let id = reg.lastChunk(); id >= first; id--) {
-      const n = reg.committed(id);
-      if (n === 0 || reg.flags(id) & FLAG.DELETED) continue;
+    const { first, last } = reg.span();
+    for (let id = last; id >= first; id--) {
+      if (reg.committed(id) === 0 || reg.flags(id) & FLAG.DELETED) continue;
       const v = this.#view(id);
       if (!v) continue;
+      const n = this.#committed(v);
+      if (n === 0) continue;
       return this.#decode(v.dv, v.u8, CHUNK_HEADER + (n - 1) * this.#rs);
     }
     return undefined;
@@ -367,8 +405,10 @@ export class Reader {
   /** Cursor at the live head (just after the newest committed record). */
   #head(): Cursor {
     const reg = this.#reg;
-    const last = reg.lastChunk();
-    return last === 0 ? { chunk: 1, index: 0 } : { chunk: last, index: reg.committed(last) };
+    const { last } = reg.span();
+    if (last === 0) return { chunk: 1, index: 0 };
+    const v = reg.flags(last) & FLAG.DELETED ? undefined : this.#view(last);
+    return { chunk: last, index: v ? this.#committed(v) : 0 };
   }
 
   #playbackStart(): Cursor {
@@ -379,10 +419,23 @@ export class Reader {
         `Cannot play back "${this.feed}": the feed was created without index_playback: true`,
       );
     }
-    const n = Atomics.load(reg.u32, RH.markerCount >> 2);
+    const n = reg.markerCount();
     if (n === 0) return this.#head();
     this.#markers ??= MarkerFile.open(this.#ctx.paths.markers(this.feed), false);
     const m = this.#markers.get(n - 1);
+    const { first, last } = reg.span();
+    // A marker outside what the registry retains is stale or damaged: never trust it past the data.
+    if (m.chunk < first || m.chunk > last || m.index > reg.committed(m.chunk)) {
+      throw new DeepwaterError(
+        "CORRUPT",
+        `Playback marker ${
+          n - 1
+        } of "${this.feed}" points at chunk ${m.chunk} record ${m.index}, outside the retained chunks ${first}..${last}: remove "${
+          this.#ctx.paths.markers(this.feed)
+        }" to drop the markers`,
+        { path: this.#ctx.paths.markers(this.feed) },
+      );
+    }
     return { chunk: m.chunk, index: m.index };
   }
 
@@ -390,12 +443,20 @@ export class Reader {
   #pull(cursor: Cursor, max: number, out: DecodedRecord[]): void {
     const reg = this.#reg;
     while (out.length < max) {
-      if (cursor.chunk < reg.firstChunk()) cursor.chunk = reg.firstChunk(), cursor.index = 0;
-      if (cursor.chunk > reg.lastChunk()) return;
-      const n = reg.committed(cursor.chunk);
-      if (cursor.index < n) {
+      const { first, last } = reg.span();
+      if (cursor.chunk < first) cursor.chunk = first, cursor.index = 0;
+      if (cursor.chunk > last) return;
+      if (reg.flags(cursor.chunk) & FLAG.DELETED) {
+        // Retention (or repair) removed it: its records are gone, move on.
+        if (last <= cursor.chunk) return;
+        cursor.chunk++;
+        cursor.index = 0;
+        continue;
+      }
+      if (cursor.index < reg.committed(cursor.chunk)) {
         const v = this.#view(cursor.chunk);
-        if (!v) return;
+        if (!v) continue; // removed between the flag check and the open: look again
+        const n = this.#committed(v);
         const k = Math.min(n - cursor.index, max - out.length);
         for (let i = 0; i < k; i++) {
           out.push(this.#decode(v.dv, v.u8, CHUNK_HEADER + (cursor.index + i) * this.#rs));
@@ -405,7 +466,14 @@ export class Reader {
       }
       // Caught up with this chunk: move on only once it is sealed (final count)
       // and its successor is published.
-      if (!(reg.flags(cursor.chunk) & FLAG.SEALED)) return;
+      if (!(reg.flags(cursor.chunk) & FLAG.SEALED)) {
+        // The writer seals before it publishes a successor, so a successor
+        // beside a chunk that is (still, re-read after) unsealed is damage.
+        if (reg.lastChunk() <= cursor.chunk || reg.flags(cursor.chunk) & FLAG.SEALED) return;
+        throw reg.corrupt(
+          `chunk ${cursor.chunk} of "${this.feed}" has a successor but was never sealed`,
+        );
+      }
       if (cursor.index < reg.committed(cursor.chunk)) continue;
       if (reg.lastChunk() <= cursor.chunk) return;
       cursor.chunk++;
@@ -418,7 +486,8 @@ export class Reader {
     const reg = this.#reg;
     if (cursor.chunk > reg.lastChunk()) return false;
     if (reg.committed(cursor.chunk) > cursor.index) return true;
-    return (reg.flags(cursor.chunk) & FLAG.SEALED) !== 0 && reg.lastChunk() > cursor.chunk;
+    const done = FLAG.SEALED | FLAG.DELETED;
+    return (reg.flags(cursor.chunk) & done) !== 0 && reg.lastChunk() > cursor.chunk;
   }
 
   async #block(cursor: Cursor, signal: AbortSignal | undefined): Promise<void> {
@@ -485,20 +554,15 @@ export class Reader {
       }
       throw e;
     }
-    const dv = new DataView(map.buffer);
-    const cap = this.#reg.entry(id).capacity;
-    if (
-      map.length < CHUNK_HEADER + cap * this.#rs || dv.getUint32(0, true) !== CHUNK_MAGIC ||
-      u64(dv, 16) !== id || dv.getUint32(12, true) !== this.#rs
-    ) {
+    let cap: number;
+    try {
+      cap = checkChunkHeader(map, id, this.#rs, this.#ctx.layoutCrc);
+    } catch (e) {
       map.close();
-      throw new DeepwaterError(
-        "CORRUPT",
-        `Chunk ${id} of "${this.feed}" does not match its registry entry: run deepwater-repair --feed ${this.feed}`,
-        { path },
-      );
+      throw e;
     }
-    v = { id, map, dv, u8: new Uint8Array(map.buffer), pins: 0 };
+    const dv = new DataView(map.buffer);
+    v = { id, cap, map, dv, u8: new Uint8Array(map.buffer), pins: 0 };
     this.#chunks.set(id, v);
     this.#evict();
     return v;

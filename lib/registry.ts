@@ -12,6 +12,7 @@ import { crc32c, ENOENT } from "./ffi.ts";
 import { DeepwaterError } from "./errors.ts";
 import { Mapping } from "./mapping.ts";
 import {
+  checkHeader,
   FLAG,
   RE,
   REG_ENTRY,
@@ -34,6 +35,12 @@ export interface RegistryInit {
   tsOffset: number;
   /** CRC32C of the layout descriptor. */
   layoutCrc: number;
+  /** The feed's catalog entry (JSON) to keep in the header, for rebuilding a lost catalog. */
+  spec?: string;
+  /** Entries to fill in before the file becomes visible (repair's rebuild). */
+  fill?: (reg: Registry) => void;
+  /** Swap in over an existing registry (repair) instead of refusing to. */
+  replace?: boolean;
 }
 
 /** A snapshot of one registry entry. */
@@ -87,26 +94,18 @@ export class Registry {
       new DeepwaterError("CORRUPT", `Registry "${path}" is corrupt: ${why}: run deepwater-repair`, {
         path,
       });
-    if (map.length < REG_HEADER) throw fail(`${map.length} bytes is shorter than its header`);
-    if (dv.getUint32(RH.magic, true) !== REGISTRY_MAGIC) throw fail("bad magic number");
-    const version = dv.getUint32(RH.version, true);
-    if (version !== FORMAT_VERSION) {
-      throw new DeepwaterError(
-        "VERSION_MISMATCH",
-        `Registry "${path}" has format version ${version}; this Deepwater reads format ${FORMAT_VERSION}: use the matching Deepwater version`,
-        { path },
-      );
-    }
+    checkHeader(map.buffer, {
+      magic: REGISTRY_MAGIC,
+      headerSize: REG_HEADER,
+      what: "Registry",
+      path,
+      fix: "run deepwater-repair",
+    });
     const stored = dv.getUint32(RH.headerCrc, true);
     if (crc32c(new Uint8Array(map.buffer.slice(0, RH.headerCrc))) !== stored) {
       throw fail("header checksum mismatch");
     }
-    if (
-      dv.getUint32(RH.headerSize, true) !== REG_HEADER ||
-      dv.getUint32(RH.entrySize, true) !== REG_ENTRY
-    ) {
-      throw fail("unexpected header or entry size");
-    }
+    if (dv.getUint32(RH.entrySize, true) !== REG_ENTRY) throw fail("unexpected entry size");
     this.capacity = dv.getUint32(RH.capacity, true);
     this.recordSize = dv.getUint32(RH.recordSize, true);
     this.tsOffset = dv.getUint32(RH.tsOffset, true);
@@ -117,18 +116,24 @@ export class Registry {
   }
 
   /**
-   * Create a registry atomically (built under a temporary name, then renamed).
-   * Callers hold the catalog lock, so creation never races.
+   * Create a registry atomically: built complete under an unpredictable
+   * temporary name (created exclusively, so a planted link is never written
+   * through), flushed, then linked into place. Without `replace` an existing
+   * registry is never overwritten (`AlreadyExists` is a `CORRUPT` error, since
+   * the caller believed the feed had none); with it, repair swaps a rebuilt
+   * registry in with one rename, so a repair killed part-way leaves either the
+   * old file or the complete new one, never a partial registry.
    *
    * @param path final path
-   * @param init geometry
+   * @param init geometry, the stored spec, and optionally entries to fill in
    */
   static create(path: string, init: RegistryInit): void {
-    const tmp = `${path}.tmp-${Deno.pid}`;
+    const tmp = `${path}.tmp-${randomHex()}`;
     const m = Mapping.file(tmp, {
       length: registryBytes(init.capacity),
       write: true,
       create: true,
+      exclusive: true,
     });
     try {
       const dv = new DataView(m.buffer);
@@ -141,13 +146,35 @@ export class Registry {
       dv.setUint32(RH.layoutCrc, init.layoutCrc, true);
       setU64(dv, RH.created, Date.now() * 1000);
       setU64(dv, RH.firstChunk, 1);
+      if (init.spec !== undefined) writeSpec(dv, new Uint8Array(m.buffer), init.spec);
       dv.setUint32(RH.version, FORMAT_VERSION, true);
       dv.setUint32(RH.headerCrc, crc32c(new Uint8Array(m.buffer.slice(0, RH.headerCrc))), true);
-      m.msync(0, REG_HEADER, true);
-    } finally {
+      if (init.fill) {
+        const reg = new Registry(tmp, m);
+        init.fill(reg);
+      }
+      m.msync(0, m.length, true);
+    } catch (e) {
       m.close();
+      removeQuietly(tmp);
+      throw e;
     }
-    Deno.renameSync(tmp, path);
+    m.close();
+    try {
+      if (init.replace) Deno.renameSync(tmp, path);
+      else Deno.linkSync(tmp, path);
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) {
+        throw new DeepwaterError(
+          "CORRUPT",
+          `Registry "${path}" already exists although the catalog has no such feed: run deepwater-repair to restore the catalog entry`,
+          { path, cause: e },
+        );
+      }
+      throw e;
+    } finally {
+      if (!init.replace) removeQuietly(tmp);
+    }
   }
 
   /**
@@ -169,7 +196,7 @@ export class Registry {
           { path, cause: e },
         );
       }
-      throw e;
+      throw unusableFile(e, path, "Registry");
     }
     try {
       return new Registry(path, map);
@@ -189,9 +216,140 @@ export class Registry {
     return Atomics.load(this.u32, RH.lastChunk >> 2);
   }
 
-  /** Publish a new oldest chunk id (cleanup). */
+  /**
+   * The retained chunk ids, validated against the registry's own geometry:
+   * `first..last` (empty when `last` is 0). Neither word is checksummed (both
+   * are published with single stores), so every loop over chunk ids goes
+   * through here: a damaged word is `CORRUPT`, never a loop of 2^32 steps.
+   *
+   * @returns `{ first, last }` with `first >= 1`
+   */
+  span(): { first: number; last: number } {
+    const first = Math.max(1, this.firstChunk());
+    const last = this.lastChunk();
+    if (last !== 0 && (first > last || last - first >= this.capacity)) {
+      throw this.corrupt(
+        `first_chunk ${first} and last_chunk ${last} do not describe at most ${this.capacity} retained chunks`,
+      );
+    }
+    return { first, last };
+  }
+
+  /**
+   * Whether chunk `id`'s slot describes chunk `id` and, once sealed, passes
+   * its checksum: only then may a tool trust its count, flags or bounds.
+   */
+  entryIntact(id: number): boolean {
+    const o = this.slot(id);
+    if (u64(this.dv, o + RE.id) !== id) return false;
+    const flags = this.dv.getUint32(o + RE.flags, true);
+    return !(flags & FLAG.SEALED) || this.entryCrc(id) === this.dv.getUint32(o + RE.crc, true);
+  }
+
+  /** A `CORRUPT` error naming this registry. */
+  corrupt(why: string): DeepwaterError {
+    return new DeepwaterError(
+      "CORRUPT",
+      `Registry "${this.path}" is corrupt: ${why}: run deepwater-repair`,
+      { path: this.path },
+    );
+  }
+
+  /** Publish a new oldest chunk id (cleanup, repair). */
   setFirstChunk(id: number): void {
     Atomics.store(this.u32, RH.firstChunk >> 2, id);
+  }
+
+  /** Publish a new newest chunk id (repair adopting chunks past a damaged `last_chunk`). */
+  setLastChunk(id: number): void {
+    Atomics.store(this.u32, RH.lastChunk >> 2, id);
+  }
+
+  /** Publish a committed count (repair). */
+  setCommitted(id: number, count: number): void {
+    Atomics.store(this.u32, this.commitIndex(id), count);
+  }
+
+  /**
+   * Overwrite chunk `id`'s whole entry (repair rebuilding it from the chunk
+   * file): every field, then the checksum when sealed, then flags and count.
+   */
+  rewriteEntry(e: ChunkEntry): void {
+    const o = this.slot(e.id);
+    const dv = this.dv;
+    setU64(dv, o + RE.id, e.id);
+    setU64(dv, o + RE.capacity, e.capacity);
+    setU64(dv, o + RE.minTs, e.minTs);
+    setU64(dv, o + RE.maxTs, e.maxTs);
+    setU64(dv, o + RE.lastTs, e.lastTs);
+    setU64(dv, o + RE.created, e.created);
+    setU64(dv, o + RE.committed, e.committed);
+    dv.setUint32(o + RE.flags, e.flags, true);
+    dv.setUint32(o + RE.crc, e.flags & FLAG.SEALED ? this.entryCrc(e.id) : 0, true);
+    Atomics.store(this.u32, this.flagsIndex(e.id), e.flags);
+    Atomics.store(this.u32, this.commitIndex(e.id), e.committed);
+  }
+
+  /** Set DELETED on a sealed entry and refresh its checksum, then publish the flags. */
+  markDeleted(id: number): void {
+    const o = this.slot(id);
+    const flags = this.flags(id) | FLAG.DELETED;
+    this.dv.setUint32(o + RE.flags, flags, true);
+    this.dv.setUint32(o + RE.crc, this.entryCrc(id), true);
+    Atomics.store(this.u32, this.flagsIndex(id), flags);
+  }
+
+  /** Move `first_chunk` past a contiguous prefix of deleted chunks (never past the live one). */
+  advanceFirst(): void {
+    let { first } = this.span();
+    const last = this.lastChunk();
+    while (first < last && this.flags(first) & FLAG.DELETED && this.entryIntact(first)) first++;
+    if (first !== this.firstChunk()) this.setFirstChunk(first);
+  }
+
+  /** The pid recorded by the last writer that opened the feed (0: none or closed cleanly). */
+  writerPid(): number {
+    return u64(this.dv, RH.writerPid);
+  }
+
+  /** Forget the recorded writer (it closed, or repair found it dead). */
+  clearWriter(): void {
+    setU64(this.dv, RH.writerPid, 0);
+  }
+
+  /** Committed playback markers (acquire). */
+  markerCount(): number {
+    return Atomics.load(this.u32, RH.markerCount >> 2);
+  }
+
+  /** Publish a new playback-marker count (the writer, after filling the entry). */
+  setMarkerCount(n: number): void {
+    Atomics.store(this.u32, RH.markerCount >> 2, n);
+  }
+
+  /**
+   * The feed's catalog entry as stored at creation (JSON), or undefined when
+   * absent or failing its checksum. Lets repair rebuild a lost catalog even
+   * when `spec.json` is gone too.
+   */
+  storedSpec(): string | undefined {
+    const len = this.dv.getUint32(RH.specLength, true);
+    if (len === 0 || len > SPEC_ROOM) return undefined;
+    const bytes = new Uint8Array(this.map.buffer.slice(RH.spec, RH.spec + len));
+    if (crc32c(bytes) !== this.dv.getUint32(RH.specCrc, true)) return undefined;
+    return new TextDecoder().decode(bytes);
+  }
+
+  /**
+   * Store the feed's catalog entry (JSON) in the header's spec area; a text
+   * too long for it is not stored (the catalog and `spec.json` still hold it).
+   * The length is cleared first and stored last, so a torn update reads as
+   * absent, never as a wrong spec.
+   *
+   * @returns whether it fit
+   */
+  storeSpec(json: string): boolean {
+    return writeSpec(this.dv, new Uint8Array(this.map.buffer), json);
   }
 
   /** Byte offset of chunk `id`'s slot. */
@@ -285,6 +443,60 @@ export class Registry {
   /** Unmap. Idempotent. */
   close(): void {
     this.map.close();
+  }
+}
+
+/** Room for the stored spec in the registry header. */
+const SPEC_ROOM = RH.notifySeq - RH.spec;
+
+function writeSpec(dv: DataView, u8: Uint8Array, json: string): boolean {
+  const bytes = new TextEncoder().encode(json);
+  dv.setUint32(RH.specLength, 0, true);
+  if (bytes.length > SPEC_ROOM) return false;
+  u8.set(bytes, RH.spec);
+  u8.fill(0, RH.spec + bytes.length, RH.spec + SPEC_ROOM);
+  dv.setUint32(RH.specCrc, crc32c(bytes as Uint8Array<ArrayBuffer>), true);
+  dv.setUint32(RH.specLength, bytes.length, true);
+  return true;
+}
+
+/** 128 random bits as hex: temporary names nobody can predict and plant a link at. */
+export function randomHex(): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Turn a failure to map a metadata file into `CORRUPT` when the file itself
+ * is the problem (a link, a directory, an empty or special file); other
+ * failures (permissions, I/O) pass through unchanged.
+ */
+export function unusableFile(e: unknown, path: string, what: string): unknown {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(path);
+  } catch {
+    return e;
+  }
+  const why = st.isSymlink
+    ? "is a symbolic link; Deepwater does not follow links inside its data directory"
+    : !st.isFile
+    ? "is not a regular file"
+    : st.size === 0
+    ? "is empty"
+    : undefined;
+  if (why === undefined) return e;
+  return new DeepwaterError("CORRUPT", `${what} "${path}" ${why}: run deepwater-repair`, {
+    path,
+    cause: e,
+  });
+}
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // already gone
   }
 }
 

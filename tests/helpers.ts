@@ -128,13 +128,17 @@ export function rng(seed: number): () => number {
   };
 }
 
-/** Run one of the CLIs in cli/ as a child process. */
+/**
+ * Run one of the CLIs in cli/ as a child process. A CLI still running after
+ * `timeoutMs` is killed and reported as exit code 124 (a hang).
+ */
 export async function runCli(
   script: string,
   args: string[],
   env: Record<string, string> = {},
+  timeoutMs = 60_000,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
+  const proc = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
@@ -147,9 +151,16 @@ export async function runCli(
     stderr: "piped",
     stdin: "null",
     env: { NO_COLOR: "1", ...env },
-  }).output();
+  }).spawn();
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    proc.kill("SIGKILL");
+  }, timeoutMs);
+  const out = await proc.output();
+  clearTimeout(timer);
   return {
-    code: out.code,
+    code: hung ? 124 : out.code,
     stdout: new TextDecoder().decode(out.stdout),
     stderr: new TextDecoder().decode(out.stderr),
   };

@@ -4,16 +4,16 @@
  *
  * @module
  */
-import { Catalog } from "../catalog.ts";
+import { Catalog, type CatalogEntry } from "../catalog.ts";
 import { diskSpace } from "../ffi.ts";
 import { DeepwaterError } from "../errors.ts";
 import { feedContext } from "../feed.ts";
-import { FLAG } from "../format.ts";
 import { Log } from "../log.ts";
 import { readManifest } from "../manifest.ts";
 import { BasePaths } from "../paths.ts";
 import { Reader } from "../reader.ts";
-import { Registry } from "../registry.ts";
+import { type Finding, repair } from "./repair.ts";
+import { listQuarantine } from "./quarantine.ts";
 import { RingReader } from "../ring_reader.ts";
 import { FORMAT_VERSION } from "../version.ts";
 
@@ -106,11 +106,28 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
     }
     return `format ${m.format_version} (this build reads ${FORMAT_VERSION}), written by ${m.package_version}`;
   });
-  let entries: ReturnType<Catalog["read"]> = [];
-  check("catalog", () => {
+  // Integrity is repair's dry run, so health is healthy exactly when repair
+  // would find nothing to do (a writer that is running is inspected as is).
+  let entries: readonly CatalogEntry[] = [];
+  let findings: Finding[] = [];
+  check("integrity", () => {
+    const report = repair(paths.base, { feeds: "all", dryRun: true });
+    findings = report.findings;
     entries = new Catalog(paths.catalog, paths.catalogLock).read();
-    return `${entries.length} feed(s), checksums valid`;
+    const catalogFindings = findings.filter((f) => f.feed === "");
+    if (catalogFindings.length) throw new Error(describe(catalogFindings));
+    return `${entries.length} feed(s), ${report.chunksChecked} chunk(s): catalog, registries and chunk files agree`;
   });
+  const held = listQuarantine(paths);
+  if (held.length) {
+    check(
+      "quarantine",
+      () =>
+        `${held.length} file(s) that repair could not place are kept in "${paths.quarantine}" (${
+          held.map((q) => q.why).filter(Boolean).slice(0, 3).join("; ")
+        }): inspect them, then remove them`,
+    );
+  }
   const minFree = options.minFreeGb ?? 1;
   let freeGb = 0;
   check("disk", () => {
@@ -126,6 +143,12 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
     return `${freeGb.toFixed(2)} GiB free of ${(total / 2 ** 30).toFixed(1)} GiB`;
   });
   const feeds: FeedHealth[] = [];
+  const feedLevel = findings.filter((x) => x.feed !== "" && x.kind !== "writer-active");
+  if (!options.checkFeeds && feedLevel.length) {
+    check("feeds", () => {
+      throw new Error(describe(feedLevel));
+    });
+  }
   if (options.checkFeeds) {
     const log = new Log(paths.log, { file: false, console: false });
     const nowUs = options.nowUs ?? Date.now() * 1000;
@@ -138,28 +161,10 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
         ageSeconds: null,
         ok: true,
       };
-      f.ok = check(`feed ${ctx.name}: registry`, () => {
-        if (!ctx.spec.persist) return "shared-memory ring";
-        const reg = Registry.open(paths.registry(ctx.name), false);
-        try {
-          let bad = 0, chunks = 0;
-          for (let id = Math.max(1, reg.firstChunk()); id <= reg.lastChunk(); id++) {
-            const flags = reg.flags(id);
-            if (flags & FLAG.DELETED) continue;
-            chunks++;
-            if (flags & FLAG.SEALED && reg.entryCrc(id) !== reg.entry(id).crc) bad++;
-          }
-          if (bad) {
-            throw new Error(
-              `${bad} sealed chunk entr${
-                bad === 1 ? "y has" : "ies have"
-              } a bad checksum: run deepwater-repair`,
-            );
-          }
-          return `${chunks} chunk(s), checksums valid`;
-        } finally {
-          reg.close();
-        }
+      const mine = findings.filter((x) => x.feed === ctx.name && x.kind !== "writer-active");
+      f.ok = check(`feed ${ctx.name}: integrity`, () => {
+        if (mine.length) throw new Error(describe(mine));
+        return ctx.spec.persist ? "registry and chunk files agree" : "shared-memory ring";
       });
       if (f.ok) {
         f.ok = check(`feed ${ctx.name}: activity`, () => {
@@ -192,4 +197,14 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
     }
   }
   return { healthy: checks.every((c) => c.ok), basePath: paths.base, checks, feeds, freeGb };
+}
+
+/** Findings as one message naming the fix. */
+function describe(findings: Finding[]): string {
+  const shown = findings.slice(0, 5).map((f) =>
+    `${f.feed ? `${f.feed}: ` : ""}${f.kind}: ${f.detail}`
+  );
+  const more = findings.length > shown.length ? `; and ${findings.length - shown.length} more` : "";
+  const fixable = findings.some((f) => !["not-a-file", "layout-mismatch"].includes(f.kind));
+  return `${shown.join("; ")}${more}${fixable ? ": run deepwater-repair" : ""}`;
 }

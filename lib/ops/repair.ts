@@ -1,34 +1,38 @@
 /**
  * Repair (what `deepwater-repair` runs): reconcile catalog, registries and
- * chunk files after a crash or corruption without dropping a valid
- * committed record.
+ * chunk files after a crash or corruption without losing a committed record.
  *
- * Findings, and the fix applied when not a dry run:
- * - catalog unreadable (checksum, truncation): rebuilt from each feed's
- *   `spec.json`.
- * - registry missing or its header corrupt: rebuilt from the chunk files
- *   (sealed chunks record their final count in their header; the live
- *   chunk's count is the last record that is not all zero bytes).
- * - chunk file missing: the entry is marked deleted (its records are gone).
- * - chunk file with a bad header: moved aside to `<file>.corrupt`, entry
- *   marked deleted.
- * - committed count beyond the file or beyond the capacity (a trailing
- *   partial record): clamped to the whole records the file holds.
- * - chunk file shorter than its capacity (truncated): extended with zeros
- *   past the committed records, so readers and a resuming writer can map it.
- * - sealed entry with a bad checksum: its metadata recomputed from the data.
- * - chunk files no entry refers to (an unpublished next chunk, a cleanup
- *   interrupted before unlink): removed; they hold no committed record.
- * - stale writer record (the registry names a writer process that is gone
- *   and the writer lock is free): cleared.
+ * Repair works from evidence, never from one unchecked word:
+ * - A registry entry is trusted only when it names its own chunk id and,
+ *   once sealed, passes its CRC32C. `first_chunk`, `last_chunk` and the live
+ *   chunk's commit word carry no checksum; they are cross-checked against the
+ *   chunk files, whose headers name their id, record size, layout and (once
+ *   sealed) final count.
+ * - For each chunk id the desired entry and header are derived from what is
+ *   trustworthy (an intact entry first, then a valid chunk header, then the
+ *   file's own size and data), and whichever side is damaged is rebuilt from
+ *   the other. A chunk file past `last_chunk` holding data is adopted.
+ * - Nothing holding data is deleted. What cannot be placed (a file no entry
+ *   or header identifies, a chunk outside what the registry can hold) is moved
+ *   to `<base>/quarantine/<feed>/` with a note of why. A file that is not a
+ *   regular file (a link, a directory) is never touched, only reported. The
+ *   one removal is a chunk whose intact entry says retention already deleted
+ *   it: finishing an interrupted cleanup.
+ * - Every fix is idempotent and ordered so that a repair killed at any
+ *   instant and run again converges on the result of an uninterrupted run: a
+ *   registry or catalog that must be rebuilt is built complete under a
+ *   temporary name and renamed into place; entries are filled before
+ *   `last_chunk` publishes them; an entry is marked deleted before its file is
+ *   moved to quarantine.
  *
- * A feed whose writer is running (its lock is held) is reported and skipped:
- * repair never races a live writer. Cleanup and repair of one feed are
- * serialised by `<feed>/maintenance.lock`.
+ * A feed whose writer is running (its lock is held) is not changed: a dry run
+ * inspects it as it is (health runs one), a real run reports and skips it.
+ * Cleanup and repair of one feed are serialised by `<feed>/maintenance.lock`.
  *
  * @module
  */
-import { Catalog, type CatalogEntry } from "../catalog.ts";
+import { Catalog, type CatalogEntry, salvageCatalog } from "../catalog.ts";
+import { recoverEntry } from "../recover.ts";
 import { cstr, DW, native } from "../ffi.ts";
 import { type FeedContext, feedContext } from "../feed.ts";
 import {
@@ -37,21 +41,22 @@ import {
   CHUNK_MAGIC,
   chunkIdOf,
   FLAG,
+  MAX_CHUNK_RECORDS,
   PAGE,
-  RE,
   REG_CAPACITY,
-  RH,
   setU64,
   u64,
+  writeChunkHeader,
 } from "../format.ts";
 import { Log } from "../log.ts";
 import { Mapping, MAX_MAPPING } from "../mapping.ts";
 import { BasePaths } from "../paths.ts";
-import { isNotFound, Registry } from "../registry.ts";
-import { scanTs } from "../writer.ts";
-import { lock, markDeleted } from "./cleanup.ts";
+import { type ChunkEntry, isNotFound, Registry } from "../registry.ts";
+import { scanTs } from "../scan.ts";
+import { lock } from "./cleanup.ts";
 import { DeepwaterError } from "../errors.ts";
 import { FORMAT_VERSION } from "../version.ts";
+import { quarantine } from "./quarantine.ts";
 
 /** Options for {@linkcode repair}. */
 export interface RepairOptions {
@@ -63,24 +68,37 @@ export interface RepairOptions {
   onProgress?: (done: number, total: number, feed: string) => void;
 }
 
+/** Machine-readable kinds of {@linkcode Finding}. */
+export type FindingKind =
+  | "catalog-corrupt"
+  | "catalog-missing"
+  | "catalog-missing-feed"
+  | "registry-rebuilt"
+  | "layout-mismatch"
+  | "span-corrupt"
+  | "chunk-adopted"
+  | "chunk-missing"
+  | "chunk-corrupt"
+  | "chunk-header-rebuilt"
+  | "committed-beyond-file"
+  | "committed-beyond-data"
+  | "chunk-short"
+  | "entry-mismatch"
+  | "entry-checksum"
+  | "entry-rebuilt"
+  | "orphan-chunk"
+  | "cleanup-unfinished"
+  | "not-a-file"
+  | "stale-writer"
+  | "writer-active";
+
 /** One problem found. */
 export interface Finding {
   /** Feed, or "" for the catalog. */
   feed: string;
   /** Machine-readable kind. */
-  kind:
-    | "catalog-corrupt"
-    | "registry-rebuilt"
-    | "chunk-missing"
-    | "chunk-corrupt"
-    | "committed-beyond-file"
-    | "chunk-short"
-    | "entry-mismatch"
-    | "entry-checksum"
-    | "orphan-chunk"
-    | "stale-writer"
-    | "writer-active";
-  /** What was found. */
+  kind: FindingKind;
+  /** What was found, and what was (or would be) done. */
   detail: string;
   /** Whether it was fixed (false in a dry run, or when it cannot be fixed). */
   fixed: boolean;
@@ -96,6 +114,8 @@ export interface RepairReport {
   chunksChecked: number;
   /** Everything found. */
   findings: Finding[];
+  /** Files moved to `<base>/quarantine/` by this run. */
+  quarantined: string[];
 }
 
 /**
@@ -108,27 +128,34 @@ export interface RepairReport {
 export function repair(basePath: string, options: RepairOptions): RepairReport {
   const paths = new BasePaths(basePath);
   const dryRun = options.dryRun ?? false;
-  const report: RepairReport = { dryRun, feeds: [], chunksChecked: 0, findings: [] };
+  const report: RepairReport = {
+    dryRun,
+    feeds: [],
+    chunksChecked: 0,
+    findings: [],
+    quarantined: [],
+  };
   const log = new Log(paths.log, { console: false, file: !dryRun });
   try {
     const entries = repairCatalog(paths, dryRun, report);
-    const wanted = options.feeds === "all"
-      ? entries
-      : entries.filter((e) => options.feeds.includes(e.spec.feed_name));
     if (options.feeds !== "all") {
       for (const n of options.feeds) {
         if (!entries.some((e) => e.spec.feed_name === n)) {
           throw new DeepwaterError(
             "FEED_NOT_FOUND",
-            `Feed "${n}" does not exist in "${paths.base}"`,
+            `Feed "${n}" does not exist in "${paths.base}": check the name with deepwater feeds`,
           );
         }
       }
     }
+    const wanted = options.feeds === "all"
+      ? entries
+      : entries.filter((e) => options.feeds.includes(e.spec.feed_name));
     for (const entry of wanted) {
       if (!entry.spec.persist) continue;
       report.feeds.push(entry.spec.feed_name);
-      repairFeed(feedContext(entry, paths, log), dryRun, report, options.onProgress);
+      const ctx = feedContext(entry, paths, log);
+      new FeedRepair(ctx, dryRun, report, options.onProgress).run();
     }
     for (const f of report.findings) {
       if (f.fixed) log.warn(`repair fixed ${f.kind} in "${f.feed}": ${f.detail}`);
@@ -141,283 +168,777 @@ export function repair(basePath: string, options: RepairOptions): RepairReport {
 
 function repairCatalog(paths: BasePaths, dryRun: boolean, report: RepairReport): CatalogEntry[] {
   const catalog = new Catalog(paths.catalog, paths.catalogLock);
+  const find = (kind: FindingKind, detail: string, fixed = !dryRun) =>
+    report.findings.push({ feed: "", kind, detail, fixed });
+  const dirs = feedDirs(paths);
+  let entries: CatalogEntry[];
+  let why: string | undefined;
   try {
-    return catalog.read();
+    entries = [...catalog.read()];
+    if (entries.length === 0 && dirs.length > 0 && !catalog.exists()) why = "missing";
   } catch (e) {
     if (!(e instanceof DeepwaterError) || e.code !== "CORRUPT") throw e;
-    const rebuilt: CatalogEntry[] = [];
-    for (const d of safeReadDir(paths.feeds)) {
-      try {
-        const entry = JSON.parse(Deno.readTextFileSync(paths.specCopy(d))) as CatalogEntry;
-        if (entry.spec?.feed_name === d) rebuilt.push(entry);
-      } catch {
-        // no usable spec copy: that feed cannot be recovered automatically
-      }
-    }
-    rebuilt.sort((a, b) => a.created.localeCompare(b.created));
-    report.findings.push({
-      feed: "",
-      kind: "catalog-corrupt",
-      detail: `${
-        e.message.split(":")[1]?.trim() ?? "unreadable"
-      }; rebuilt from ${rebuilt.length} spec.json copies`,
-      fixed: !dryRun,
-    });
-    if (!dryRun) catalog.rewrite(rebuilt);
-    return rebuilt;
+    why = e.message;
+    entries = salvageCatalog(paths.catalog);
   }
+  // Feeds whose directories the catalog does not list (a lost catalog, or one
+  // restored from an older backup) come back from their own directories.
+  const known = new Set(entries.map((e) => e.spec.feed_name));
+  const restored: string[] = [];
+  const lost: string[] = [];
+  for (const d of dirs) {
+    if (known.has(d)) continue;
+    const entry = recoverEntry(paths, d);
+    if (entry) {
+      entries.push(entry);
+      restored.push(d);
+    } else lost.push(d);
+  }
+  if (why !== undefined) {
+    find(
+      why === "missing" ? "catalog-missing" : "catalog-corrupt",
+      `${
+        why === "missing" ? "catalog.dwc is missing" : why
+      }; rebuilt with ${entries.length} feed(s)${
+        restored.length ? ` (${restored.join(", ")} from their directories)` : ""
+      }`,
+    );
+  } else if (restored.length) {
+    find(
+      "catalog-missing-feed",
+      `the catalog does not list ${restored.join(", ")}; restored from their directories`,
+    );
+  }
+  if (lost.length) {
+    find(
+      "catalog-missing-feed",
+      `feed director${lost.length === 1 ? "y" : "ies"} ${
+        lost.join(", ")
+      } hold no usable spec (spec.json and the registry's copy are both unreadable): restore a spec.json from a backup, then run repair again`,
+      false,
+    );
+  }
+  if (!dryRun && (why !== undefined || restored.length)) {
+    entries.sort((a, b) => a.created.localeCompare(b.created));
+    catalog.rewrite(entries);
+  }
+  return entries;
 }
 
-function repairFeed(
-  ctx: FeedContext,
-  dryRun: boolean,
-  report: RepairReport,
-  onProgress: RepairOptions["onProgress"],
-): void {
-  const paths = ctx.paths;
-  const find = (kind: Finding["kind"], detail: string, fixed = !dryRun) =>
-    report.findings.push({ feed: ctx.name, kind, detail, fixed });
-  // Never race a live writer: hold its lock for the whole repair.
-  const writerFd = new Int32Array(1);
-  const rc = native().dw_lock_open(cstr(paths.writerLock(ctx.name)), 1, 1, writerFd);
-  if (rc === DW.ELOCKED) {
-    find("writer-active", "a writer process holds the lock; stop it and run repair again", false);
-    return;
-  }
-  if (rc !== 0) throw new DeepwaterError("IO", `Cannot lock "${paths.writerLock(ctx.name)}"`);
-  const maintFd = lock(paths.maintenanceLock(ctx.name));
+/** Feed directory names under `feeds/` (real directories only). */
+function feedDirs(paths: BasePaths): string[] {
   try {
-    let reg: Registry;
-    try {
-      reg = Registry.open(paths.registry(ctx.name), !dryRun);
-    } catch (e) {
-      if (!(e instanceof DeepwaterError) || (e.code !== "CORRUPT" && !isNotFound(e))) throw e;
-      const rebuilt = rebuildRegistry(ctx, dryRun);
-      find("registry-rebuilt", `${e.message}; ${rebuilt} chunk file(s) found`);
-      if (dryRun) return;
-      reg = Registry.open(paths.registry(ctx.name), true);
-    }
-    try {
-      checkEntries(ctx, reg, dryRun, report, find, onProgress);
-      removeOrphans(ctx, reg, dryRun, find);
-      const pid = u64(reg.dv, RH.writerPid);
-      if (pid !== 0) {
-        find("stale-writer", `registry names writer pid ${pid}, which no longer holds the lock`);
-        if (!dryRun) setU64(reg.dv, RH.writerPid, 0);
-      }
-    } finally {
-      reg.close();
-    }
-  } finally {
-    native().dw_lock_close(maintFd);
-    native().dw_lock_close(writerFd[0]!);
+    return [...Deno.readDirSync(paths.feeds)].filter((e) => e.isDirectory).map((e) => e.name)
+      .sort();
+  } catch {
+    return [];
   }
 }
 
-function checkEntries(
-  ctx: FeedContext,
-  reg: Registry,
-  dryRun: boolean,
-  report: RepairReport,
-  find: (kind: Finding["kind"], detail: string, fixed?: boolean) => void,
-  onProgress: RepairOptions["onProgress"],
-): void {
-  const rs = ctx.layout.recordSize;
-  const first = Math.max(1, reg.firstChunk());
-  const last = reg.lastChunk();
-  const total = Math.max(0, last - first + 1);
-  for (let id = first; id <= last; id++) {
-    report.chunksChecked++;
-    onProgress?.(id - first + 1, total, ctx.name);
-    const e = reg.entry(id);
-    if (e.flags & FLAG.DELETED) continue;
-    const path = ctx.paths.chunk(ctx.name, id);
-    const size = fileSize(path);
-    if (size === undefined) {
-      find("chunk-missing", `chunk ${id} (${e.committed} records) has no file; marking it deleted`);
-      if (!dryRun) sealAndDelete(reg, id, e.flags);
-      continue;
+/** What one chunk file looks like, read with plain I/O (no mapping). */
+interface FileEvidence {
+  id: number;
+  path: string;
+  size: number;
+  /** Header fields, when the header holds this feed's magic and version. */
+  magicOk: boolean;
+  headerId: number;
+  recordSize: number;
+  capacity: number;
+  layoutCrc: number;
+  sealedCount: number;
+  /** How many of the identifying header fields match this feed and id. */
+  score: number;
+  /** The first record's bytes are all zero (nothing was ever written). */
+  empty: boolean;
+}
+
+/** The decision for one chunk id in the retained range. */
+interface Plan {
+  entry: ChunkEntry;
+  /** The header to write, or undefined when the file's header is right. */
+  header?: { capacity: number; sealedCount: number };
+  /** Grow the file to this size. */
+  extendTo?: number;
+  /** Move the file to quarantine (after the entry is marked deleted). */
+  quarantine?: string;
+}
+
+class FeedRepair {
+  readonly #ctx: FeedContext;
+  readonly #dryRun: boolean;
+  readonly #report: RepairReport;
+  readonly #onProgress: RepairOptions["onProgress"];
+  readonly #rs: number;
+  readonly #dir: string;
+
+  constructor(
+    ctx: FeedContext,
+    dryRun: boolean,
+    report: RepairReport,
+    onProgress: RepairOptions["onProgress"],
+  ) {
+    this.#ctx = ctx;
+    this.#dryRun = dryRun;
+    this.#report = report;
+    this.#onProgress = onProgress;
+    this.#rs = ctx.layout.recordSize;
+    this.#dir = ctx.paths.feedDir(ctx.name);
+  }
+
+  #find(kind: FindingKind, detail: string, fixed = !this.#dryRun): void {
+    this.#report.findings.push({ feed: this.#ctx.name, kind, detail, fixed });
+  }
+
+  run(): void {
+    const paths = this.#ctx.paths;
+    const name = this.#ctx.name;
+    const dirInfo = lstat(this.#dir);
+    if (!dirInfo?.isDirectory) {
+      this.#find(
+        "not-a-file",
+        `"${this.#dir}" is ${
+          dirInfo?.isSymlink ? "a symbolic link" : "missing or not a directory"
+        }; Deepwater does not follow links inside its data directory: put the feed's real directory there`,
+        false,
+      );
+      return;
     }
-    // An empty or header-less file cannot be mapped or trusted: set it aside.
-    const m = size < CHUNK_HEADER ? undefined : Mapping.file(path, { write: !dryRun });
+    // Never race a live writer: hold its lock for the whole repair. A dry run
+    // inspects a live feed as it is, changing nothing.
+    const writerFd = new Int32Array(1);
+    const rc = native().dw_lock_open(cstr(paths.writerLock(name)), 1, 1, writerFd);
+    const live = rc === DW.ELOCKED;
+    if (live && !this.#dryRun) {
+      this.#find(
+        "writer-active",
+        "a writer process holds the lock; stop it and run repair again",
+        false,
+      );
+      return;
+    }
+    const locked = rc === 0;
+    if (!locked && !live && !this.#dryRun) {
+      throw new DeepwaterError("IO", `Cannot lock "${paths.writerLock(name)}"`, {
+        path: paths.writerLock(name),
+      });
+    }
+    const maintFd = this.#dryRun ? undefined : lock(paths.maintenanceLock(name));
     try {
-      const dv = m ? new DataView(m.buffer) : undefined;
-      const capacity = dv ? u64(dv, CH.capacity) : 0;
-      if (
-        !m || !dv || dv.getUint32(CH.magic, true) !== CHUNK_MAGIC || u64(dv, CH.id) !== id ||
-        dv.getUint32(CH.recordSize, true) !== rs || capacity < 1 ||
-        CHUNK_HEADER + capacity * rs > MAX_MAPPING
-      ) {
-        find("chunk-corrupt", `chunk ${id} has a bad header; moving it to ${path}.corrupt`);
-        if (!dryRun) {
-          sealAndDelete(reg, id, e.flags);
-          Deno.renameSync(path, `${path}.corrupt`);
-        }
+      this.#repair(live);
+    } finally {
+      if (maintFd !== undefined) native().dw_lock_close(maintFd);
+      if (locked) native().dw_lock_close(writerFd[0]!);
+    }
+  }
+
+  #repair(live: boolean): void {
+    const ctx = this.#ctx;
+    const path = ctx.paths.registry(ctx.name);
+    let reg: Registry | undefined;
+    let regProblem: string | undefined;
+    const info = lstat(path);
+    if (info && !info.isFile) {
+      regProblem = `"${path}" is ${info.isSymlink ? "a symbolic link" : "not a regular file"}`;
+    } else {
+      try {
+        reg = Registry.open(path, false);
+      } catch (e) {
+        if (!(e instanceof DeepwaterError) || (e.code !== "CORRUPT" && !isNotFound(e))) throw e;
+        regProblem = e.message;
+      }
+    }
+    if (reg && !this.#matchesLayout(reg)) {
+      reg.close();
+      return;
+    }
+    const files = this.#files();
+    try {
+      if (!reg) {
+        this.#rebuild(files, regProblem!);
+        return;
+      }
+      this.#reconcile(reg, files, live);
+    } finally {
+      reg?.close();
+    }
+  }
+
+  #matchesLayout(reg: Registry): boolean {
+    const l = this.#ctx.layout;
+    if (
+      reg.recordSize === l.recordSize && reg.tsOffset === l.tsOffset &&
+      reg.layoutCrc === this.#ctx.layoutCrc
+    ) return true;
+    this.#find(
+      "layout-mismatch",
+      `registry "${reg.path}" was written for another layout (record size ${reg.recordSize}) than the catalog's (${l.recordSize}); nothing changed: restore the feed's catalog entry (spec.json) from a backup`,
+      false,
+    );
+    return false;
+  }
+
+  /** Every file in the feed directory named like a chunk, inspected. */
+  #files(): Map<number, FileEvidence> {
+    const out = new Map<number, FileEvidence>();
+    for (const e of safeReadDir(this.#dir)) {
+      const id = chunkIdOf(e.name);
+      if (id === undefined) continue;
+      const path = `${this.#dir}/${e.name}`;
+      const st = lstat(path);
+      if (!st) continue;
+      if (!st.isFile) {
+        this.#find(
+          "not-a-file",
+          `${e.name} is ${
+            st.isSymlink ? "a symbolic link" : "not a regular file"
+          }; left untouched: move it out of "${this.#dir}"`,
+          false,
+        );
         continue;
       }
-      // The chunk header's capacity was written once, at creation, by the
-      // writer: it is the authority when the registry entry disagrees.
-      if (capacity !== e.capacity) {
-        find(
-          "entry-mismatch",
-          `chunk ${id}'s registry entry says capacity ${e.capacity}, its header says ${capacity}; using the header`,
-        );
-        if (!dryRun) setU64(reg.dv, reg.slot(id) + RE.capacity, capacity);
+      out.set(id, this.#inspect(id, path, st.size));
+    }
+    return out;
+  }
+
+  #inspect(id: number, path: string, size: number): FileEvidence {
+    const head = new Uint8Array(CHUNK_HEADER + this.#rs);
+    if (size > 0) {
+      const f = Deno.openSync(path, { read: true });
+      try {
+        let off = 0;
+        while (off < head.length) {
+          const n = f.readSync(head.subarray(off));
+          if (n === null || n === 0) break;
+          off += n;
+        }
+      } finally {
+        f.close();
       }
-      const fits = Math.min(Math.floor((size - CHUNK_HEADER) / rs), capacity);
-      let count = e.committed;
-      if (count > fits) {
-        find(
+    }
+    const dv = new DataView(head.buffer);
+    const magicOk = dv.getUint32(CH.magic, true) === CHUNK_MAGIC;
+    const ev: FileEvidence = {
+      id,
+      path,
+      size,
+      magicOk,
+      headerId: u64(dv, CH.id),
+      recordSize: dv.getUint32(CH.recordSize, true),
+      capacity: u64(dv, CH.capacity),
+      layoutCrc: dv.getUint32(CH.layoutCrc, true),
+      sealedCount: u64(dv, CH.sealedCount),
+      score: 0,
+      empty: head.subarray(CHUNK_HEADER).every((b) => b === 0) || size < CHUNK_HEADER + this.#rs,
+    };
+    ev.score = [
+      magicOk,
+      dv.getUint32(CH.version, true) === FORMAT_VERSION,
+      dv.getUint32(CH.headerSize, true) === CHUNK_HEADER,
+      ev.headerId === id,
+      ev.recordSize === this.#rs,
+      ev.layoutCrc === this.#ctx.layoutCrc,
+    ].filter(Boolean).length;
+    return ev;
+  }
+
+  /** A header every field of which is right for this feed and id. */
+  #headerValid(f: FileEvidence): boolean {
+    return f.score === 6 && f.capacity >= 1 && f.capacity <= MAX_CHUNK_RECORDS &&
+      CHUNK_HEADER + f.capacity * this.#rs <= MAX_MAPPING && f.sealedCount <= f.capacity;
+  }
+
+  /** Whether a file is recognisably this feed's chunk `id` (a damaged field or two allowed). */
+  #ours(f: FileEvidence): boolean {
+    return f.score >= 4 && f.headerId === f.id;
+  }
+
+  /** Holds records: sealed with a count, or a written first record. */
+  #holdsData(f: FileEvidence): boolean {
+    return (this.#headerValid(f) && f.sealedCount > 0) || !f.empty;
+  }
+
+  /** The registry header is readable: check every entry and file against each other. */
+  #reconcile(reg: Registry, files: Map<number, FileEvidence>, live: boolean): void {
+    const regFirst = Math.max(1, reg.firstChunk());
+    let regLast = reg.lastChunk();
+    let spanOk = regLast === 0 || (regFirst <= regLast && regLast - regFirst < reg.capacity);
+    if (live) {
+      // A live writer may have rotated since: take its newest publication.
+      regLast = reg.lastChunk();
+      spanOk = regLast === 0 || (regFirst <= regLast && regLast - regFirst < reg.capacity);
+    }
+    // Chunks that evidence says are retained: intact entries with their files,
+    // and files recognisably ours that hold data.
+    const evidence = new Set<number>();
+    for (const [id, f] of files) {
+      const known = reg.entryIntact(id) && !(reg.flags(id) & FLAG.DELETED);
+      if ((known && this.#ours(f)) || (this.#ours(f) && this.#holdsData(f))) evidence.add(id);
+    }
+    if (spanOk) {
+      for (let id = regFirst; id <= regLast; id++) {
+        if (reg.entryIntact(id) && !(reg.flags(id) & FLAG.DELETED)) evidence.add(id);
+      }
+    }
+    let first = regFirst, last = regLast;
+    if (!spanOk) {
+      const ids = [...evidence].sort((a, b) => a - b);
+      last = ids.at(-1) ?? 0;
+      first = ids[0] ?? 1;
+    }
+    // Adopt chunks past last_chunk that hold data (last_chunk damaged lower,
+    // or a writer killed between filling a chunk and publishing it cannot
+    // happen: records are written only after publication).
+    for (const id of evidence) if (id > last && this.#holdsData(files.get(id)!)) last = id;
+    // Chunks below first_chunk whose intact entries still retain them.
+    for (const id of evidence) if (id < first && reg.entryIntact(id)) first = id;
+    if (last !== 0 && last - first >= reg.capacity) first = last - reg.capacity + 1;
+    if (last === 0) first = Math.max(1, regFirst);
+    if (first !== regFirst || last !== regLast) {
+      this.#find(
+        last > regLast && spanOk ? "chunk-adopted" : "span-corrupt",
+        `registry says chunks ${regFirst}..${regLast}, the chunk files and intact entries say ${first}..${last}; using ${first}..${last}`,
+      );
+    }
+    if (live && (first !== regFirst || last !== regLast)) return; // never second-guess a live writer further
+    const plans = new Map<number, Plan>();
+    const total = Math.max(0, last - first + 1);
+    for (let id = first; id <= last && last !== 0; id++) {
+      this.#report.chunksChecked++;
+      this.#onProgress?.(id - first + 1, total, this.#ctx.name);
+      const state = reg.entryIntact(id)
+        ? "intact"
+        : entryNamesChunk(reg, id)
+        ? "checksum"
+        : "absent";
+      const plan = this.#plan(id, intactEntry(reg, id), state, files.get(id), id === last, live);
+      if (plan) plans.set(id, plan);
+    }
+    const outside = this.#outside(reg, files, first, last);
+    const stale = !live && reg.writerPid() !== 0;
+    if (stale) {
+      this.#find(
+        "stale-writer",
+        `registry names writer pid ${reg.writerPid()}, which no longer holds the lock`,
+      );
+    }
+    if (this.#dryRun || live) return;
+    const w = Registry.open(reg.path, true);
+    try {
+      this.#apply(w, plans);
+      if (first !== regFirst) w.setFirstChunk(first);
+      if (last !== regLast) w.setLastChunk(last);
+      this.#finishOutside(outside);
+      if (stale) w.clearWriter();
+    } finally {
+      w.close();
+    }
+  }
+
+  /**
+   * Decide chunk `id`'s entry (and any header rebuild) from an intact entry,
+   * its header, and its data. Returns undefined when nothing needs changing.
+   */
+  #plan(
+    id: number,
+    entry: ChunkEntry | undefined,
+    entryState: "intact" | "checksum" | "absent",
+    file: FileEvidence | undefined,
+    isLast: boolean,
+    live: boolean,
+  ): Plan | undefined {
+    const rs = this.#rs;
+    const deleted = entry !== undefined && (entry.flags & FLAG.DELETED) !== 0;
+    if (!file) {
+      if (deleted) return undefined;
+      const n = entry?.committed ?? 0;
+      this.#find(
+        "chunk-missing",
+        `chunk ${id}${
+          entry ? ` (${n} records)` : ""
+        } has no file; its records are gone: marking it deleted`,
+      );
+      return { entry: deletedEntry(id, entry) };
+    }
+    if (deleted) {
+      // Retention deleted it (intact entry) but was stopped before the unlink.
+      return undefined; // handled with the files outside the live range
+    }
+    const headerOk = this.#headerValid(file);
+    if (!entry && !this.#ours(file)) {
+      this.#find(
+        "chunk-corrupt",
+        `chunk ${id}: neither its registry entry nor its header identifies it; moving it to quarantine`,
+      );
+      return {
+        entry: deletedEntry(id, undefined),
+        quarantine: "neither its registry entry nor its header identifies it",
+      };
+    }
+    // Capacity: a checksummed (sealed) entry, else a valid header, else an
+    // unsealed entry that names this chunk, else what the file size holds.
+    const fromSize = Math.min(Math.floor((file.size - CHUNK_HEADER) / rs), MAX_CHUNK_RECORDS);
+    let capacity: number;
+    if (entry && entry.flags & FLAG.SEALED && entry.capacity >= 1) capacity = entry.capacity;
+    else if (headerOk) capacity = file.capacity;
+    else if (entry && entry.capacity >= 1) capacity = entry.capacity;
+    else capacity = fromSize;
+    if (capacity < 1 || CHUNK_HEADER + capacity * rs > MAX_MAPPING) {
+      this.#find(
+        "chunk-corrupt",
+        `chunk ${id}: no trustworthy capacity (file ${file.size} bytes); moving it to quarantine`,
+      );
+      return { entry: deletedEntry(id, entry), quarantine: "no trustworthy capacity" };
+    }
+    const need = CHUNK_HEADER + capacity * rs;
+    const fits = Math.min(Math.floor(Math.max(0, file.size - CHUNK_HEADER) / rs), capacity);
+    const plan: Plan = {
+      entry: {
+        id,
+        committed: 0,
+        capacity,
+        minTs: 0,
+        maxTs: 0,
+        lastTs: 0,
+        created: entry?.created ?? Date.now() * 1000,
+        flags: 0,
+        crc: 0,
+      },
+    };
+    let changed = false;
+    if (entry && headerOk && entry.capacity !== file.capacity) {
+      this.#find(
+        "entry-mismatch",
+        `chunk ${id}'s registry entry says capacity ${entry.capacity}, its header ${file.capacity}; using ${capacity} (${
+          entry.flags & FLAG.SEALED ? "the checksummed entry" : "the header"
+        })`,
+      );
+      changed = true;
+    }
+    // Count: a checksummed entry, else the header's sealed count, else the
+    // live commit word checked against the data, else the data itself.
+    const sealed = !isLast || (entry !== undefined && (entry.flags & FLAG.SEALED) !== 0) ||
+      (headerOk && file.sealedCount > 0);
+    let count: number;
+    let source: string;
+    if (entry && entry.flags & FLAG.SEALED) [count, source] = [entry.committed, "entry"];
+    else if (headerOk && file.sealedCount > 0) [count, source] = [file.sealedCount, "header"];
+    else if (entry) [count, source] = [entry.committed, "commit word"];
+    else [count, source] = [-1, "data"];
+    if (count > fits) {
+      if (file.size < need && count <= capacity) {
+        // Truncated file: the records past its end are gone.
+        this.#find(
           "committed-beyond-file",
           `chunk ${id} commits ${count} records but its file holds ${fits} whole records; clamping`,
         );
-        count = fits;
-        if (!dryRun) {
-          Atomics.store(reg.u32, reg.commitIndex(id), count);
-          if (e.flags & FLAG.SEALED) setU64(dv, CH.sealedCount, count);
-        }
-      }
-      // Readers and a resuming writer need the whole capacity mapped. Growing
-      // a file is safe under existing mappings (shrinking is what SIGBUSes);
-      // the new bytes are zeros past the committed count, never read.
-      const need = CHUNK_HEADER + capacity * rs;
-      if (size < need) {
-        find(
-          "chunk-short",
-          `chunk ${id}'s file is ${size} bytes; its ${capacity}-record capacity needs ${need}; extending with zeros`,
+      } else {
+        this.#find(
+          "committed-beyond-file",
+          `chunk ${id}'s ${source} says ${count} records but the chunk holds ${fits}; clamping`,
         );
-        if (!dryRun) Deno.truncateSync(path, Math.ceil(need / PAGE) * PAGE);
       }
-      const resealed = count !== e.committed || capacity !== e.capacity;
-      if (e.flags & FLAG.SEALED && (resealed || reg.entryCrc(id) !== e.crc)) {
-        if (!resealed) {
-          find("entry-checksum", `chunk ${id}'s registry entry fails its checksum; recomputing`);
-        }
-        if (!dryRun) {
-          const s = scanTs(m.addr + BigInt(CHUNK_HEADER), count, rs, ctx.layout.tsOffset);
-          const o = reg.slot(id);
-          setU64(reg.dv, o + RE.id, id);
-          setU64(reg.dv, o + RE.capacity, capacity);
-          const ooo = s.sorted ? 0 : FLAG.OUT_OF_ORDER;
-          const flags = (e.flags & ~FLAG.OUT_OF_ORDER) | ooo;
-          reg.dv.setUint32(o + RE.flags, flags & ~FLAG.SEALED, true);
-          reg.seal(id, s.min, s.max, s.last, flags);
-        }
+      count = fits;
+      changed = true;
+    }
+    const m = this.#map(file.path, Math.min(file.size, need));
+    try {
+      const data = m ? m.addr + BigInt(CHUNK_HEADER) : 0n;
+      const u8 = m ? new Uint8Array(m.buffer) : new Uint8Array(0);
+      if (count < 0) {
+        count = lastNonZero(u8, fits, rs);
+        if (entry || !headerOk || !sealed) changed = true;
+      } else if (!sealed && !live && count > 0 && isZero(u8, count - 1, rs)) {
+        // The commit word is the one unchecksummed counter: a record of all
+        // zero bytes at its end is unwritten space, not data.
+        const n = lastNonZero(u8, count, rs);
+        this.#find(
+          "committed-beyond-data",
+          `live chunk ${id} commits ${count} records but records ${n}..${
+            count - 1
+          } were never written; clamping to ${n}`,
+        );
+        count = n;
+        changed = true;
+      }
+      plan.entry.committed = count;
+      if (sealed) {
+        const s = count > 0 && m ? scanTs(data, count, rs, this.#ctx.layout.tsOffset) : undefined;
+        plan.entry.minTs = s?.min ?? 0;
+        plan.entry.maxTs = s?.max ?? 0;
+        plan.entry.lastTs = s?.last ?? 0;
+        plan.entry.flags = FLAG.SEALED | (s && !s.sorted ? FLAG.OUT_OF_ORDER : 0);
+      } else {
+        const s = count > 0 && m ? scanTs(data, count, rs, this.#ctx.layout.tsOffset) : undefined;
+        plan.entry.flags = s && !s.sorted ? FLAG.OUT_OF_ORDER : 0;
       }
     } finally {
       m?.close();
     }
+    if (!entry) {
+      this.#find(
+        entryState === "checksum" ? "entry-checksum" : "entry-rebuilt",
+        `chunk ${id}'s registry entry ${
+          entryState === "checksum" ? "has a bad checksum" : "does not describe it"
+        }; rebuilt from the chunk file (${count} records)`,
+      );
+      changed = true;
+    } else if (
+      !changed &&
+      (entry.committed !== count || (entry.flags & ~FLAG.OUT_OF_ORDER) !==
+          (plan.entry.flags & ~FLAG.OUT_OF_ORDER) ||
+        (sealed && !sameBounds(entry, plan.entry)))
+    ) {
+      this.#find(
+        "entry-checksum",
+        `chunk ${id}'s registry entry disagrees with its data; recomputing`,
+      );
+      changed = true;
+    }
+    if (!headerOk || file.capacity !== capacity || (sealed && file.sealedCount !== count)) {
+      const wrong = !headerOk ? "is damaged" : "disagrees with its registry entry";
+      this.#find(
+        "chunk-header-rebuilt",
+        `chunk ${id}'s header ${wrong}; rewriting it (capacity ${capacity}, ${count} records)`,
+      );
+      plan.header = { capacity, sealedCount: sealed ? count : 0 };
+      changed = true;
+    }
+    if (file.size < need) {
+      this.#find(
+        "chunk-short",
+        `chunk ${id}'s file is ${file.size} bytes; its ${capacity}-record capacity needs ${need}; extending with zeros`,
+      );
+      plan.extendTo = Math.ceil(need / PAGE) * PAGE;
+      changed = true;
+    }
+    return changed ? plan : undefined;
   }
-}
 
-/** Mark an entry sealed and deleted (so a resuming writer starts a fresh chunk). */
-function sealAndDelete(reg: Registry, id: number, flags: number): void {
-  if (!(flags & FLAG.SEALED)) reg.seal(id, 0, 0, 0, 0);
-  markDeleted(reg, id);
-}
-
-function removeOrphans(
-  ctx: FeedContext,
-  reg: Registry,
-  dryRun: boolean,
-  find: (kind: Finding["kind"], detail: string) => void,
-): void {
-  const first = Math.max(1, reg.firstChunk());
-  const last = reg.lastChunk();
-  for (const name of safeReadDir(ctx.paths.feedDir(ctx.name))) {
-    const id = chunkIdOf(name);
-    if (id === undefined) continue;
-    const inRange = id >= first && id <= last && !(reg.flags(id) & FLAG.DELETED);
-    if (inRange) continue;
-    find(
-      "orphan-chunk",
-      `${name} is not a retained chunk (retained: ${first}..${last}); removing it`,
-    );
-    if (!dryRun) Deno.removeSync(ctx.paths.chunk(ctx.name, id));
+  /** Read-only mapping of a chunk's first `length` bytes, or undefined for an empty file. */
+  #map(path: string, length: number): Mapping | undefined {
+    if (length < CHUNK_HEADER) return undefined;
+    return Mapping.file(path, { length });
   }
-}
 
-/**
- * Rebuild a registry from the chunk files. Returns the number found. Sealed
- * chunks carry their final count; the newest chunk's count is the last
- * record with a non-zero byte.
- */
-function rebuildRegistry(ctx: FeedContext, dryRun: boolean): number {
-  const dir = ctx.paths.feedDir(ctx.name);
-  const ids = safeReadDir(dir).map(chunkIdOf).filter((x): x is number => x !== undefined).sort((
-    a,
-    b,
-  ) => a - b);
-  if (dryRun) return ids.length;
-  const path = ctx.paths.registry(ctx.name);
-  try {
-    Deno.renameSync(path, `${path}.corrupt`);
-  } catch {
-    // missing: nothing to keep aside
-  }
-  Registry.create(path, {
-    capacity: REG_CAPACITY,
-    recordSize: ctx.layout.recordSize,
-    tsOffset: ctx.layout.tsOffset,
-    layoutCrc: ctx.layoutCrc,
-  });
-  const reg = Registry.open(path, true);
-  const rs = ctx.layout.recordSize;
-  try {
-    if (ids.length === 0) return 0;
-    reg.setFirstChunk(ids[0]!);
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!;
-      using m = Mapping.file(ctx.paths.chunk(ctx.name, id));
-      const dv = new DataView(m.buffer);
-      const valid = m.length >= CHUNK_HEADER && dv.getUint32(CH.magic, true) === CHUNK_MAGIC &&
-        u64(dv, CH.id) === id && dv.getUint32(CH.recordSize, true) === rs &&
-        dv.getUint32(CH.version, true) === FORMAT_VERSION;
-      const capacity = valid ? u64(dv, CH.capacity) : 0;
-      reg.publishChunk(id, capacity);
-      if (!valid) {
-        sealAndDelete(reg, id, 0);
+  /**
+   * Chunk files outside `first..last`: the next chunk a writer prepared
+   * (empty) is left alone; one an intact entry says retention deleted is
+   * removed (an interrupted cleanup); anything else is quarantined.
+   */
+  #outside(
+    reg: Registry,
+    files: Map<number, FileEvidence>,
+    first: number,
+    last: number,
+  ): { remove: FileEvidence[]; quarantine: [FileEvidence, string][] } {
+    const out = { remove: [] as FileEvidence[], quarantine: [] as [FileEvidence, string][] };
+    for (const [id, f] of [...files].sort((a, b) => a[0] - b[0])) {
+      if (id >= first && id <= last && last !== 0) {
+        const e = intactEntry(reg, id);
+        if (!(e && e.flags & FLAG.DELETED)) continue;
+      }
+      if (id === last + 1 && !this.#holdsData(f)) continue; // a writer's prepared next chunk
+      const e = intactEntry(reg, id);
+      if (e && e.flags & FLAG.DELETED && this.#ours(f) && this.#expired(e)) {
+        this.#find(
+          "cleanup-unfinished",
+          `${name(f)}: retention deleted chunk ${id} but its file remains; removing it`,
+        );
+        out.remove.push(f);
         continue;
       }
-      const fits = Math.min(capacity, Math.floor((m.length - CHUNK_HEADER) / rs));
-      const sealedCount = u64(dv, CH.sealedCount);
-      const isLast = i === ids.length - 1;
-      const count = sealedCount > 0 ? Math.min(sealedCount, fits) : lastNonZero(m, fits, rs);
-      Atomics.store(reg.u32, reg.commitIndex(id), count);
-      if (!isLast || sealedCount > 0) {
-        const s = scanTs(m.addr + BigInt(CHUNK_HEADER), count, rs, ctx.layout.tsOffset);
-        reg.seal(id, s.min, s.max, s.last, s.sorted ? 0 : FLAG.OUT_OF_ORDER);
-      }
+      const why = this.#holdsData(f)
+        ? `chunk ${id} holds data but lies outside the retained chunks ${first}..${last}`
+        : `chunk ${id} lies outside the retained chunks ${first}..${last}`;
+      this.#find("orphan-chunk", `${name(f)}: ${why}; moving it to quarantine`);
+      out.quarantine.push([f, why]);
     }
-  } finally {
-    reg.close();
+    return out;
   }
-  return ids.length;
+
+  /** Past the feed's retention, as cleanup judges it (so removing it only finishes a cleanup). */
+  #expired(e: ChunkEntry): boolean {
+    const hours = this.#ctx.spec.retention_hours;
+    return hours > 0 && e.maxTs < Date.now() * 1000 - hours * 3600e6;
+  }
+
+  #finishOutside(o: { remove: FileEvidence[]; quarantine: [FileEvidence, string][] }): void {
+    for (const f of o.remove) removeQuietly(f.path);
+    for (const [f, why] of o.quarantine) this.#quarantine(f.path, why);
+  }
+
+  #quarantine(path: string, why: string): void {
+    const to = quarantine(this.#ctx.paths, this.#ctx.name, path, why);
+    if (to) this.#report.quarantined.push(to);
+  }
+
+  /** Apply plans: files first, then entries; quarantine after the entry is deleted. */
+  #apply(reg: Registry, plans: Map<number, Plan>): void {
+    for (const [id, p] of plans) {
+      const path = this.#ctx.paths.chunk(this.#ctx.name, id);
+      // Quarantine before the entry says deleted: a repair killed in between
+      // then finds a missing file (its data safe in quarantine), never a
+      // deleted entry beside a file it might take for retention's leftover.
+      if (p.quarantine) this.#quarantine(path, p.quarantine);
+      else {
+        if (p.extendTo !== undefined) Deno.truncateSync(path, p.extendTo);
+        if (p.header) this.#writeHeader(path, id, p.header.capacity, p.header.sealedCount);
+      }
+      reg.rewriteEntry(p.entry);
+    }
+  }
+
+  #writeHeader(path: string, id: number, capacity: number, sealedCount: number): void {
+    using m = Mapping.file(path, { length: CHUNK_HEADER, write: true });
+    const dv = new DataView(m.buffer);
+    writeChunkHeader(dv, id, this.#rs, capacity, this.#ctx.layoutCrc);
+    setU64(dv, CH.sealedCount, sealedCount);
+  }
+
+  /**
+   * The registry is missing or its header is damaged: build a new one from
+   * the chunk files, complete under a temporary name, and rename it over.
+   */
+  #rebuild(files: Map<number, FileEvidence>, why: string): void {
+    const ctx = this.#ctx;
+    const ids = [...files.values()].filter((f) => this.#ours(f) && this.#holdsData(f))
+      .map((f) => f.id).sort((a, b) => a - b);
+    const last = ids.at(-1) ?? 0;
+    let first = ids[0] ?? 1;
+    if (last - first >= REG_CAPACITY) first = last - REG_CAPACITY + 1;
+    // A writer's prepared next chunk after the newest one stays where it is.
+    const plans = new Map<number, Plan>();
+    for (let id = first; id <= last && last !== 0; id++) {
+      this.#report.chunksChecked++;
+      this.#onProgress?.(id - first + 1, last - first + 1, ctx.name);
+      const before = this.#report.findings.length;
+      const plan = this.#plan(id, undefined, "absent", files.get(id), id === last, false);
+      // Per-chunk findings are implied by the rebuild: keep only the ones that lose or move data.
+      this.#report.findings.splice(
+        before,
+        this.#report.findings.length - before,
+        ...this.#report.findings.slice(before).filter((f) =>
+          f.kind === "chunk-corrupt" || f.kind === "committed-beyond-file" ||
+          f.kind === "chunk-short"
+        ),
+      );
+      plans.set(id, plan ?? { entry: deletedEntry(id, undefined) });
+    }
+    const outside = new Map([...files].filter(([id]) => id < first || id > last));
+    this.#find(
+      "registry-rebuilt",
+      `${why}; rebuilt from ${ids.length} chunk file(s) (chunks ${first}..${last})`,
+    );
+    const empty = { remove: [], quarantine: [] as [FileEvidence, string][] };
+    for (const [id, f] of [...outside].sort((a, b) => a[0] - b[0])) {
+      if (id === last + 1 && !this.#holdsData(f)) continue;
+      const why = `chunk ${id} lies outside the rebuilt range ${first}..${last}`;
+      this.#find("orphan-chunk", `${name(f)}: ${why}; moving it to quarantine`);
+      empty.quarantine.push([f, why]);
+    }
+    if (this.#dryRun) return;
+    const path = ctx.paths.registry(ctx.name);
+    const old = lstat(path);
+    if (old) this.#quarantine(path, why);
+    for (const [id, p] of plans) {
+      const file = ctx.paths.chunk(ctx.name, id);
+      if (p.quarantine || !files.has(id)) continue;
+      if (p.extendTo !== undefined) Deno.truncateSync(file, p.extendTo);
+      if (p.header) this.#writeHeader(file, id, p.header.capacity, p.header.sealedCount);
+    }
+    Registry.create(path, {
+      capacity: REG_CAPACITY,
+      recordSize: ctx.layout.recordSize,
+      tsOffset: ctx.layout.tsOffset,
+      layoutCrc: ctx.layoutCrc,
+      spec: JSON.stringify({
+        spec: ctx.spec,
+        descriptor: ctx.layout.descriptor,
+        created: new Date().toISOString(),
+      }),
+      replace: true,
+      fill: (reg) => {
+        for (const p of plans.values()) reg.rewriteEntry(p.entry);
+        if (last !== 0) {
+          reg.setFirstChunk(first);
+          reg.setLastChunk(last);
+        }
+      },
+    });
+    for (const [id, p] of plans) {
+      if (p.quarantine) this.#quarantine(ctx.paths.chunk(ctx.name, id), p.quarantine);
+    }
+    this.#finishOutside(empty);
+  }
 }
 
-function lastNonZero(m: Mapping, fits: number, rs: number): number {
-  const u8 = new Uint8Array(m.buffer);
-  for (let i = fits - 1; i >= 0; i--) {
-    const o = CHUNK_HEADER + i * rs;
-    for (let k = 0; k < rs; k++) if (u8[o + k] !== 0) return i + 1;
-  }
+/** Whether chunk `id`'s slot names it (its checksum may still fail). */
+function entryNamesChunk(reg: Registry, id: number): boolean {
+  return reg.entry(id).id === id;
+}
+
+/** Chunk `id`'s entry when it is intact (names the chunk; checksum valid once sealed). */
+function intactEntry(reg: Registry, id: number): ChunkEntry | undefined {
+  return reg.entryIntact(id) ? reg.entry(id) : undefined;
+}
+
+function deletedEntry(id: number, e: ChunkEntry | undefined): ChunkEntry {
+  return {
+    id,
+    committed: e?.committed ?? 0,
+    capacity: e?.capacity ?? 0,
+    minTs: e?.minTs ?? 0,
+    maxTs: e?.maxTs ?? 0,
+    lastTs: e?.lastTs ?? 0,
+    created: e?.created ?? Date.now() * 1000,
+    flags: FLAG.SEALED | FLAG.DELETED,
+    crc: 0,
+  };
+}
+
+function sameBounds(a: ChunkEntry, b: ChunkEntry): boolean {
+  return a.committed === 0 ||
+    (a.minTs === b.minTs && a.maxTs === b.maxTs && a.lastTs === b.lastTs);
+}
+
+function isZero(u8: Uint8Array, index: number, rs: number): boolean {
+  const o = CHUNK_HEADER + index * rs;
+  for (let k = 0; k < rs; k++) if (u8[o + k] !== 0) return false;
+  return true;
+}
+
+/** Records up to and including the last one with a non-zero byte, among the first `n`. */
+function lastNonZero(u8: Uint8Array, n: number, rs: number): number {
+  for (let i = n - 1; i >= 0; i--) if (!isZero(u8, i, rs)) return i + 1;
   return 0;
 }
 
-/** Size of a file in bytes, or undefined when it does not exist. */
-function fileSize(path: string): number | undefined {
+function name(f: FileEvidence): string {
+  return f.path.slice(f.path.lastIndexOf("/") + 1);
+}
+
+function lstat(path: string): Deno.FileInfo | undefined {
   try {
-    return Deno.statSync(path).size;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw e;
+    return Deno.lstatSync(path);
+  } catch {
+    return undefined;
   }
 }
 
-function safeReadDir(dir: string): string[] {
+function safeReadDir(dir: string): Deno.DirEntry[] {
   try {
-    return [...Deno.readDirSync(dir)].map((e) => e.name);
+    return [...Deno.readDirSync(dir)];
   } catch {
     return [];
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // already gone
   }
 }

@@ -1,0 +1,85 @@
+/**
+ * Timestamp scans over mapped records (libdeepwater, no copy), and the check
+ * that a registry was written for the layout a feed context describes.
+ *
+ * @module
+ */
+import { native, unwrap } from "./ffi.ts";
+import { DeepwaterError } from "./errors.ts";
+import type { FeedContext } from "./feed.ts";
+import type { Registry } from "./registry.ts";
+
+/** Refuse a registry whose geometry disagrees with the catalog's layout. */
+export function checkRegistryMatches(reg: Registry, ctx: FeedContext): void {
+  if (
+    reg.recordSize !== ctx.layout.recordSize || reg.tsOffset !== ctx.layout.tsOffset ||
+    reg.layoutCrc !== ctx.layoutCrc
+  ) {
+    throw new DeepwaterError(
+      "SCHEMA_DRIFT",
+      `Registry "${reg.path}" was written with another layout (record size ${reg.recordSize}, catalog says ${ctx.layout.recordSize}): run deepwater-repair --feed ${ctx.name}`,
+      { path: reg.path },
+    );
+  }
+}
+
+/** Result of scanning timestamps. */
+export interface TsScan {
+  /** Smallest. */
+  min: number;
+  /** Largest. */
+  max: number;
+  /** First in order. */
+  first: number;
+  /** Last in order. */
+  last: number;
+  /** Non-decreasing. */
+  sorted: boolean;
+  /** Some value exceeds 2^53-1. */
+  big: boolean;
+}
+
+const scanOut = new BigUint64Array(6);
+
+/**
+ * Scan `n` records' timestamps at an address (libdeepwater, no copy).
+ *
+ * @param addr address of the first record
+ * @param n record count
+ * @param recordSize stride
+ * @param tsOffset timestamp offset
+ * @returns min/max/first/last/sorted/big
+ */
+export function scanTs(addr: bigint, n: number, recordSize: number, tsOffset: number): TsScan {
+  unwrap(
+    native().dw_scan_ts(addr, BigInt(n), recordSize, tsOffset, scanOut),
+    "Cannot scan timestamps",
+  );
+  return scanResult();
+}
+
+function scanResult(): TsScan {
+  return {
+    min: Number(scanOut[0]),
+    max: Number(scanOut[1]),
+    first: Number(scanOut[2]),
+    last: Number(scanOut[3]),
+    sorted: scanOut[4] === 1n,
+    big: scanOut[5] === 1n,
+  };
+}
+
+/** {@linkcode scanTs} fused with a copy of the records from `src` to `dst`. */
+export function copyScan(
+  dst: bigint,
+  src: bigint,
+  n: number,
+  recordSize: number,
+  tsOffset: number,
+): TsScan {
+  unwrap(
+    native().dw_copy_scan(dst, src, BigInt(n), recordSize, tsOffset, scanOut),
+    "Cannot copy records",
+  );
+  return scanResult();
+}
