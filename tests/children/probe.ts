@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a child reports to its parent on stdout
 // Child: run one API operation on a (possibly damaged) data directory and print
 // its outcome as JSON: {"ok":true,"value":...} or {"ok":false,"code":"CORRUPT",...}.
 // A native crash shows as a signal exit instead; a hang as a timeout.
