@@ -38,14 +38,12 @@ import { type FeedContext, feedContext } from "../feed.ts";
 import {
   CH,
   CHUNK_HEADER,
-  CHUNK_MAGIC,
   chunkIdOf,
   FLAG,
   MAX_CHUNK_RECORDS,
   PAGE,
   REG_CAPACITY,
   setU64,
-  u64,
   writeChunkHeader,
 } from "../format.ts";
 import { Log } from "../log.ts";
@@ -55,8 +53,8 @@ import { type ChunkEntry, isNotFound, Registry } from "../registry.ts";
 import { scanTs } from "../scan.ts";
 import { lock } from "./cleanup.ts";
 import { DeepwaterError } from "../errors.ts";
-import { FORMAT_VERSION } from "../version.ts";
 import { quarantine } from "./quarantine.ts";
+import { type FileEvidence, inspectChunkFile } from "../chunk_file.ts";
 
 /** Options for {@linkcode repair}. */
 export interface RepairOptions {
@@ -89,6 +87,7 @@ export type FindingKind =
   | "orphan-chunk"
   | "cleanup-unfinished"
   | "not-a-file"
+  | "foreign-file"
   | "stale-writer"
   | "writer-active";
 
@@ -235,24 +234,6 @@ function feedDirs(paths: BasePaths): string[] {
   }
 }
 
-/** What one chunk file looks like, read with plain I/O (no mapping). */
-interface FileEvidence {
-  id: number;
-  path: string;
-  size: number;
-  /** Header fields, when the header holds this feed's magic and version. */
-  magicOk: boolean;
-  headerId: number;
-  recordSize: number;
-  capacity: number;
-  layoutCrc: number;
-  sealedCount: number;
-  /** How many of the identifying header fields match this feed and id. */
-  score: number;
-  /** The first record's bytes are all zero (nothing was ever written). */
-  empty: boolean;
-}
-
 /** The decision for one chunk id in the retained range. */
 interface Plan {
   entry: ChunkEntry;
@@ -397,66 +378,9 @@ class FeedRepair {
         );
         continue;
       }
-      out.set(id, this.#inspect(id, path, st.size));
+      out.set(id, inspectChunkFile(path, id, st.size, this.#rs, this.#ctx.layoutCrc));
     }
     return out;
-  }
-
-  #inspect(id: number, path: string, size: number): FileEvidence {
-    const head = new Uint8Array(CHUNK_HEADER + this.#rs);
-    if (size > 0) {
-      const f = Deno.openSync(path, { read: true });
-      try {
-        let off = 0;
-        while (off < head.length) {
-          const n = f.readSync(head.subarray(off));
-          if (n === null || n === 0) break;
-          off += n;
-        }
-      } finally {
-        f.close();
-      }
-    }
-    const dv = new DataView(head.buffer);
-    const magicOk = dv.getUint32(CH.magic, true) === CHUNK_MAGIC;
-    const ev: FileEvidence = {
-      id,
-      path,
-      size,
-      magicOk,
-      headerId: u64(dv, CH.id),
-      recordSize: dv.getUint32(CH.recordSize, true),
-      capacity: u64(dv, CH.capacity),
-      layoutCrc: dv.getUint32(CH.layoutCrc, true),
-      sealedCount: u64(dv, CH.sealedCount),
-      score: 0,
-      empty: head.subarray(CHUNK_HEADER).every((b) => b === 0) || size < CHUNK_HEADER + this.#rs,
-    };
-    ev.score = [
-      magicOk,
-      dv.getUint32(CH.version, true) === FORMAT_VERSION,
-      dv.getUint32(CH.headerSize, true) === CHUNK_HEADER,
-      ev.headerId === id,
-      ev.recordSize === this.#rs,
-      ev.layoutCrc === this.#ctx.layoutCrc,
-    ].filter(Boolean).length;
-    return ev;
-  }
-
-  /** A header every field of which is right for this feed and id. */
-  #headerValid(f: FileEvidence): boolean {
-    return f.score === 6 && f.capacity >= 1 && f.capacity <= MAX_CHUNK_RECORDS &&
-      CHUNK_HEADER + f.capacity * this.#rs <= MAX_MAPPING && f.sealedCount <= f.capacity;
-  }
-
-  /** Whether a file is recognisably this feed's chunk `id` (a damaged field or two allowed). */
-  #ours(f: FileEvidence): boolean {
-    return f.score >= 4 && f.headerId === f.id;
-  }
-
-  /** Holds records: sealed with a count, or a written first record. */
-  #holdsData(f: FileEvidence): boolean {
-    return (this.#headerValid(f) && f.sealedCount > 0) || !f.empty;
   }
 
   /** The registry header is readable: check every entry and file against each other. */
@@ -474,7 +398,7 @@ class FeedRepair {
     const evidence = new Set<number>();
     for (const [id, f] of files) {
       const known = reg.entryIntact(id) && !(reg.flags(id) & FLAG.DELETED);
-      if ((known && this.#ours(f)) || (this.#ours(f) && this.#holdsData(f))) evidence.add(id);
+      if ((known && f.ours) || (f.ours && f.holdsData)) evidence.add(id);
     }
     if (spanOk) {
       for (let id = regFirst; id <= regLast; id++) {
@@ -490,7 +414,7 @@ class FeedRepair {
     // Adopt chunks past last_chunk that hold data (last_chunk damaged lower,
     // or a writer killed between filling a chunk and publishing it cannot
     // happen: records are written only after publication).
-    for (const id of evidence) if (id > last && this.#holdsData(files.get(id)!)) last = id;
+    for (const id of evidence) if (id > last && files.get(id)!.holdsData) last = id;
     // Chunks below first_chunk whose intact entries still retain them.
     for (const id of evidence) if (id < first && reg.entryIntact(id)) first = id;
     if (last !== 0 && last - first >= reg.capacity) first = last - reg.capacity + 1;
@@ -565,16 +489,11 @@ class FeedRepair {
       // Retention deleted it (intact entry) but was stopped before the unlink.
       return undefined; // handled with the files outside the live range
     }
-    const headerOk = this.#headerValid(file);
-    if (!entry && !this.#ours(file)) {
-      this.#find(
-        "chunk-corrupt",
-        `chunk ${id}: neither its registry entry nor its header identifies it; moving it to quarantine`,
-      );
-      return {
-        entry: deletedEntry(id, undefined),
-        quarantine: "neither its registry entry nor its header identifies it",
-      };
+    const headerOk = file.headerValid;
+    if (!entry && !file.ours) {
+      // Nothing says this file is chunk `id`: its slot is retired, and the
+      // file itself is judged with the files outside the retained range.
+      return { entry: deletedEntry(id, undefined) };
     }
     // Capacity: a checksummed (sealed) entry, else a valid header, else an
     // unsealed entry that names this chunk, else what the file size holds.
@@ -739,9 +658,9 @@ class FeedRepair {
         const e = intactEntry(reg, id);
         if (!(e && e.flags & FLAG.DELETED)) continue;
       }
-      if (id === last + 1 && !this.#holdsData(f)) continue; // a writer's prepared next chunk
+      if (id === last + 1 && !f.holdsData) continue; // a writer's prepared next chunk
       const e = intactEntry(reg, id);
-      if (e && e.flags & FLAG.DELETED && this.#ours(f) && this.#expired(e)) {
+      if (e && e.flags & FLAG.DELETED && f.ours && this.#expired(e)) {
         this.#find(
           "cleanup-unfinished",
           `${name(f)}: retention deleted chunk ${id} but its file remains; removing it`,
@@ -749,7 +668,17 @@ class FeedRepair {
         out.remove.push(f);
         continue;
       }
-      const why = this.#holdsData(f)
+      if (!f.ours && !f.blank) {
+        this.#find(
+          "foreign-file",
+          `${
+            name(f)
+          } is named like a chunk but is not one of this feed's chunks; left untouched: move it out of "${this.#dir}"`,
+          false,
+        );
+        continue;
+      }
+      const why = f.holdsData
         ? `chunk ${id} holds data but lies outside the retained chunks ${first}..${last}`
         : `chunk ${id} lies outside the retained chunks ${first}..${last}`;
       this.#find("orphan-chunk", `${name(f)}: ${why}; moving it to quarantine`);
@@ -803,7 +732,7 @@ class FeedRepair {
    */
   #rebuild(files: Map<number, FileEvidence>, why: string): void {
     const ctx = this.#ctx;
-    const ids = [...files.values()].filter((f) => this.#ours(f) && this.#holdsData(f))
+    const ids = [...files.values()].filter((f) => f.ours && f.holdsData)
       .map((f) => f.id).sort((a, b) => a - b);
     const last = ids.at(-1) ?? 0;
     let first = ids[0] ?? 1;
@@ -833,7 +762,17 @@ class FeedRepair {
     );
     const empty = { remove: [], quarantine: [] as [FileEvidence, string][] };
     for (const [id, f] of [...outside].sort((a, b) => a[0] - b[0])) {
-      if (id === last + 1 && !this.#holdsData(f)) continue;
+      if (id === last + 1 && !f.holdsData) continue;
+      if (!f.ours && !f.blank) {
+        this.#find(
+          "foreign-file",
+          `${
+            name(f)
+          } is named like a chunk but is not one of this feed's chunks; left untouched: move it out of "${this.#dir}"`,
+          false,
+        );
+        continue;
+      }
       const why = `chunk ${id} lies outside the rebuilt range ${first}..${last}`;
       this.#find("orphan-chunk", `${name(f)}: ${why}; moving it to quarantine`);
       empty.quarantine.push([f, why]);
