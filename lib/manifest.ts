@@ -66,7 +66,8 @@ export function readManifest(path: string): Manifest | undefined {
  * Read the manifest, creating it (atomically) if missing.
  *
  * @param path manifest path
- * @returns the manifest in force
+ * @returns the manifest in force; throws `IO` (the system error as `cause`)
+ *   when it cannot be created
  */
 export function ensureManifest(path: string): Manifest {
   const existing = readManifest(path);
@@ -77,13 +78,38 @@ export function ensureManifest(path: string): Manifest {
     created: new Date().toISOString(),
   };
   const tmp = `${path}.tmp-${Deno.pid}`;
-  Deno.writeTextFileSync(tmp, JSON.stringify(m, null, 2) + "\n");
   try {
-    Deno.linkSync(tmp, path); // fails if another process won the race
+    Deno.writeTextFileSync(tmp, JSON.stringify(m, null, 2) + "\n");
+    try {
+      Deno.linkSync(tmp, path); // fails if another process won the race
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    } finally {
+      Deno.removeSync(tmp);
+    }
   } catch (e) {
-    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-  } finally {
-    Deno.removeSync(tmp);
+    throw new DeepwaterError(
+      "IO",
+      `Cannot create manifest "${path}": ${e instanceof Error ? e.message : e}`,
+      { path, cause: e },
+    );
   }
   return readManifest(path)!;
+}
+
+/**
+ * Read the manifest of a directory opened read-only, which cannot create one.
+ *
+ * @param path manifest path
+ * @param base the data directory, for the message
+ * @returns the manifest; throws `READ_ONLY` when it is missing
+ */
+export function requireManifest(path: string, base: string): Manifest {
+  const m = readManifest(path);
+  if (m) return m;
+  throw new DeepwaterError(
+    "READ_ONLY",
+    `Cannot open "${base}" read-only: "${path}" is missing, so it is not a Deepwater data directory (yet): check the path, or open it once with write access to create it`,
+    { path },
+  );
 }
