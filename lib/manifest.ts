@@ -17,6 +17,13 @@ export interface Manifest {
 }
 
 /**
+ * What to do about a damaged manifest. deepwater-repair does not rewrite it:
+ * the format version it records cannot be recovered from the other files.
+ */
+const REWRITE_MANIFEST =
+  `restore it from a backup; or, if this directory was written by Deepwater ${PACKAGE_VERSION} (format ${FORMAT_VERSION}), delete it and open the directory once with write access to write a new one`;
+
+/**
  * Read and check a manifest.
  *
  * @param path manifest path
@@ -36,7 +43,7 @@ export function readManifest(path: string): Manifest | undefined {
   } catch (e) {
     throw new DeepwaterError(
       "CORRUPT",
-      `Manifest "${path}" is not valid JSON: restore it or run deepwater-repair`,
+      `Manifest "${path}" is not valid JSON: ${REWRITE_MANIFEST}`,
       {
         path,
         cause: e,
@@ -46,7 +53,7 @@ export function readManifest(path: string): Manifest | undefined {
   if (typeof m?.format_version !== "number") {
     throw new DeepwaterError(
       "CORRUPT",
-      `Manifest "${path}" has no format_version: restore it or run deepwater-repair`,
+      `Manifest "${path}" has no format_version: ${REWRITE_MANIFEST}`,
       {
         path,
       },
