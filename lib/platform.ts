@@ -29,7 +29,7 @@ import { scanTs, Writer, type WriterOptions } from "./writer.ts";
 
 /** Options for {@linkcode Platform}. */
 export interface PlatformOptions {
-  /** Logging (default: `<base>/deepwater.log` plus warnings on stderr). */
+  /** Logging (default: `<base>/deepwater.log`, never on a read-only platform, plus warnings on stderr). */
   log?: LogOptions;
   /**
    * What SIGINT and SIGTERM do (listeners are added beside the application's
@@ -187,9 +187,10 @@ export class Platform {
     let manifest: Manifest | undefined;
     let log: Log | undefined;
     if (!readOnly) {
-      // Each step creates only what is missing; the first one this process
-      // may not do (a manifest or log it cannot create or append to) means
-      // the directory is someone else's to write, and nothing was created.
+      // Each step creates only what is missing. The first one this process
+      // may not do (a directory, manifest or log it cannot create, or a log
+      // it cannot append to) means the directory is someone else's to write:
+      // the step failed, so it created nothing, and no later step runs.
       try {
         try {
           Deno.mkdirSync(this.#paths.feeds, { recursive: true });
