@@ -6,6 +6,7 @@
  * @module
  */
 import { resolve } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
 import { cleanup } from "../lib/ops/cleanup.ts";
 import { installCron, uninstallCron } from "../lib/ops/cron.ts";
 import { Log } from "../lib/log.ts";
@@ -31,9 +32,8 @@ const USAGE = `usage: deepwater-cleanup [--base-path DIR] [--dry-run] [--json]
   --json              print the report as JSON
 exit: 0 success, 2 error`;
 
-/** The command cron should run for `base` (this script, or this compiled binary). */
-function selfCommand(base: string): string {
-  const q = (s: string) => `'${s.replaceAll("'", `'"'"'`)}'`;
+/** The command cron should run for `base` (this script, or this compiled binary), unquoted. */
+function selfCommand(base: string): string[] {
   const script = new URL(import.meta.url);
   let isFile = false;
   try {
@@ -43,8 +43,8 @@ function selfCommand(base: string): string {
     isFile = false;
   }
   return isFile
-    ? `${q(Deno.execPath())} run -A ${q(script.pathname)} --base-path ${q(base)}`
-    : `${q(Deno.execPath())} cleanup --base-path ${q(base)}`;
+    ? [Deno.execPath(), "run", "-A", fromFileUrl(script), "--base-path", base]
+    : [Deno.execPath(), "cleanup", "--base-path", base];
 }
 
 /** Entry point; returns the exit code. */

@@ -18,11 +18,13 @@ import {
 } from "./_common.ts";
 
 const USAGE = `usage: deepwater-health [--base-path DIR] [--check-feeds] [--max-age-seconds N]
-                        [--min-free-gb N] [--json] [--version]
+                        [--max-future-seconds N] [--min-free-gb N] [--json] [--version]
 
   --base-path DIR        data directory (default $DEEPWATER_BASE_PATH or ./data)
   --check-feeds          check every feed's registry and recent write activity
   --max-age-seconds N    with --check-feeds: unhealthy if a feed's newest record is older
+  --max-future-seconds N with --check-feeds: unhealthy if a feed's newest record is further
+                         ahead of now (default 60)
   --min-free-gb N        unhealthy below N GiB free (default 1)
   --json                 print the report as JSON
 exit: 0 healthy, 1 unhealthy, 2 error`;
@@ -33,6 +35,7 @@ export function main(args: string[]): number {
     "base-path": { type: "string" },
     "check-feeds": { type: "boolean" },
     "max-age-seconds": { type: "string" },
+    "max-future-seconds": { type: "string" },
     "min-free-gb": { type: "string" },
     json: { type: "boolean" },
     version: { type: "boolean" },
@@ -47,12 +50,14 @@ export function main(args: string[]): number {
     return EXIT_OK;
   }
   const maxAge = numberFlag("max-age-seconds", values["max-age-seconds"], USAGE);
+  const maxFuture = numberFlag("max-future-seconds", values["max-future-seconds"], USAGE);
   const minFree = numberFlag("min-free-gb", values["min-free-gb"], USAGE);
   let report;
   try {
     report = checkHealth(basePathOf(values["base-path"]), {
       checkFeeds: values["check-feeds"] === true,
       ...(maxAge === undefined ? {} : { maxAgeSeconds: maxAge }),
+      ...(maxFuture === undefined ? {} : { maxFutureSeconds: maxFuture }),
       ...(minFree === undefined ? {} : { minFreeGb: minFree }),
     });
   } catch (e) {

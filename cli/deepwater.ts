@@ -45,13 +45,22 @@ const COMMON = {
   help: { type: "boolean" },
 } as const;
 
+/**
+ * The Platform a reading command uses. `feeds`, `info` and `query` open it
+ * read-only (they create and log nothing); `tail` lets the Platform decide,
+ * so where it may write it waits on the writer's futex instead of polling.
+ */
 function open(
   values: Record<string, unknown>,
-  signals: "exit" | "none" = "exit",
+  options: { signals?: "exit" | "none"; readOnly?: boolean } = {},
 ): Platform {
   const base = basePathOf(values["base-path"]);
   requireDir(base);
-  return new Platform(base, { log: { console: false }, signals });
+  return new Platform(base, {
+    log: { console: false },
+    signals: options.signals ?? "exit",
+    readOnly: options.readOnly ?? true,
+  });
 }
 
 /** Parse ISO-8601 or integer microseconds. */
@@ -232,7 +241,7 @@ export async function main(args: string[]): Promise<number> {
       const wait = values.wait === "spin" ? "spin" : "block";
       // The tail owns its signals: the stream ends on SIGINT/SIGTERM, the
       // reader closes through `using`, and the exit code says which signal.
-      using p = open(values, "none");
+      using p = open(values, { signals: "none", readOnly: false });
       const feed = positionals[0]!;
       const tsName = p.getFeedInfo(feed).spec.ts_col;
       using r = p.createReader(feed, { bigint: true });

@@ -18,6 +18,7 @@ export type DeepwaterErrorCode =
   | "CORRUPT"
   | "FULL"
   | "OVERRUN"
+  | "READ_ONLY"
   | "IO";
 
 /**

@@ -27,6 +27,8 @@ export interface FeedContext {
   paths: BasePaths;
   /** Platform log. */
   log: Log;
+  /** Opened by a read-only Platform: readers write nothing, not even the notify page. */
+  readOnly?: boolean;
 }
 
 /** CRC32C of a layout descriptor (stored in registry and chunk headers). */

@@ -17,6 +17,13 @@ export interface Manifest {
 }
 
 /**
+ * What to do about a damaged manifest. deepwater-repair does not rewrite it:
+ * the format version it records cannot be recovered from the other files.
+ */
+const REWRITE_MANIFEST =
+  `restore it from a backup; or, if this directory was written by Deepwater ${PACKAGE_VERSION} (format ${FORMAT_VERSION}), delete it and open the directory once with write access to write a new one`;
+
+/**
  * Read and check a manifest.
  *
  * @param path manifest path
@@ -36,7 +43,7 @@ export function readManifest(path: string): Manifest | undefined {
   } catch (e) {
     throw new DeepwaterError(
       "CORRUPT",
-      `Manifest "${path}" is not valid JSON: restore it or run deepwater-repair`,
+      `Manifest "${path}" is not valid JSON: ${REWRITE_MANIFEST}`,
       {
         path,
         cause: e,
@@ -46,7 +53,7 @@ export function readManifest(path: string): Manifest | undefined {
   if (typeof m?.format_version !== "number") {
     throw new DeepwaterError(
       "CORRUPT",
-      `Manifest "${path}" has no format_version: restore it or run deepwater-repair`,
+      `Manifest "${path}" has no format_version: ${REWRITE_MANIFEST}`,
       {
         path,
       },
@@ -66,7 +73,8 @@ export function readManifest(path: string): Manifest | undefined {
  * Read the manifest, creating it (atomically) if missing.
  *
  * @param path manifest path
- * @returns the manifest in force
+ * @returns the manifest in force; throws `IO` (the system error as `cause`)
+ *   when it cannot be created
  */
 export function ensureManifest(path: string): Manifest {
   const existing = readManifest(path);
@@ -77,13 +85,38 @@ export function ensureManifest(path: string): Manifest {
     created: new Date().toISOString(),
   };
   const tmp = `${path}.tmp-${Deno.pid}`;
-  Deno.writeTextFileSync(tmp, JSON.stringify(m, null, 2) + "\n");
   try {
-    Deno.linkSync(tmp, path); // fails if another process won the race
+    Deno.writeTextFileSync(tmp, JSON.stringify(m, null, 2) + "\n");
+    try {
+      Deno.linkSync(tmp, path); // fails if another process won the race
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    } finally {
+      Deno.removeSync(tmp);
+    }
   } catch (e) {
-    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-  } finally {
-    Deno.removeSync(tmp);
+    throw new DeepwaterError(
+      "IO",
+      `Cannot create manifest "${path}": ${e instanceof Error ? e.message : e}`,
+      { path, cause: e },
+    );
   }
   return readManifest(path)!;
+}
+
+/**
+ * Read the manifest of a directory opened read-only, which cannot create one.
+ *
+ * @param path manifest path
+ * @param base the data directory, for the message
+ * @returns the manifest; throws `READ_ONLY` when it is missing
+ */
+export function requireManifest(path: string, base: string): Manifest {
+  const m = readManifest(path);
+  if (m) return m;
+  throw new DeepwaterError(
+    "READ_ONLY",
+    `Cannot open "${base}" read-only: "${path}" is missing, so it is not a Deepwater data directory (yet): check the path, or open it once with write access to create it`,
+    { path },
+  );
 }

@@ -45,7 +45,7 @@ export class MarkerFile {
       map.close();
       throw new DeepwaterError(
         "CORRUPT",
-        `Marker file "${map.path}" has a bad header: run deepwater-repair`,
+        `Marker file "${map.path}" has a bad header: restore it from a backup, or move it aside (deepwater-repair does not rebuild it): the writer starts a new one with its next marker; playback from older markers is lost, no record is`,
         {
           path: map.path,
         },

@@ -18,7 +18,7 @@ import {
 import { writeFileAtomic } from "./atomic_file.ts";
 import { recoverEntry } from "./recover.ts";
 import { Log, type LogOptions } from "./log.ts";
-import { ensureManifest, type Manifest } from "./manifest.ts";
+import { ensureManifest, type Manifest, requireManifest } from "./manifest.ts";
 import { Mapping } from "./mapping.ts";
 import { BasePaths } from "./paths.ts";
 import { Reader, type ReaderOptions } from "./reader.ts";
@@ -39,7 +39,7 @@ import { scanTs } from "./scan.ts";
 
 /** Options for {@linkcode Platform}. */
 export interface PlatformOptions {
-  /** Logging (default: `<base>/deepwater.log` plus warnings on stderr). */
+  /** Logging (default: `<base>/deepwater.log`, never on a read-only platform, plus warnings on stderr). */
   log?: LogOptions;
   /**
    * What SIGINT and SIGTERM do (listeners are added beside the application's
@@ -54,6 +54,16 @@ export interface PlatformOptions {
    * - `"none"`: install nothing.
    */
   signals?: "exit" | "close" | "none";
+  /**
+   * `true`: open without creating, writing or logging anything in the
+   * directory. Without it (or with `false`) a directory this process cannot
+   * write is opened read-only all the same. Readers, `stream()`,
+   * `getFeedInfo` and `listFeeds` work; `createFeed`, `createWriter` and
+   * `removeRing` throw `READ_ONLY`; the directory must already hold a
+   * manifest. A live tail then polls every millisecond instead of waiting on
+   * the writer's futex (registering as a waiter is a write).
+   */
+  readOnly?: boolean;
 }
 
 /** Per-chunk detail in {@linkcode FeedInfo}. */
@@ -152,6 +162,13 @@ export class Platform {
   readonly #paths: BasePaths;
   /** The manifest in force. */
   readonly manifest: Manifest;
+  /**
+   * Whether this platform only reads (asked for with `readOnly: true`, or
+   * because the process cannot write the directory).
+   */
+  readonly readOnly: boolean;
+  /** Why the platform is read-only, for messages. */
+  readonly #readOnlyWhy: string;
   readonly #catalog: Catalog;
   readonly #log: Log;
   readonly #writers = new Set<Writer | RingWriter>();
@@ -160,30 +177,64 @@ export class Platform {
   #open = true;
 
   /**
-   * Open (creating if needed) a data directory.
+   * Open (creating if needed) a data directory. A directory this process
+   * cannot write is opened read-only (see {@linkcode PlatformOptions.readOnly}).
    *
    * @param basePath directory for manifest, catalog, log and feeds
-   * @param options logging options
+   * @param options logging, signals and read-only options
    */
   constructor(basePath: string, options: PlatformOptions = {}) {
     if (typeof basePath !== "string" || basePath.length === 0) {
       throw new DeepwaterError("INVALID_ARGUMENT", "Platform needs a base path (a directory)");
     }
+    if (options.readOnly !== undefined && typeof options.readOnly !== "boolean") {
+      throw new DeepwaterError("INVALID_ARGUMENT", "Platform option readOnly must be a boolean");
+    }
     this.#paths = new BasePaths(basePath);
     this.basePath = this.#paths.base;
-    try {
-      Deno.mkdirSync(this.#paths.feeds, { recursive: true });
-    } catch (e) {
-      throw new DeepwaterError("IO", `Cannot create data directory "${this.#paths.base}": ${e}`, {
-        path: this.#paths.base,
-        cause: e,
-      });
+    let readOnly = options.readOnly === true;
+    let why = "it was opened with readOnly: true";
+    let manifest: Manifest | undefined;
+    let log: Log | undefined;
+    if (!readOnly) {
+      // Each step creates only what is missing. The first one this process
+      // may not do (a directory, manifest or log it cannot create, or a log
+      // it cannot append to) means the directory is someone else's to write:
+      // the step failed, so it created nothing, and no later step runs.
+      try {
+        try {
+          Deno.mkdirSync(this.#paths.feeds, { recursive: true });
+        } catch (e) {
+          throw new DeepwaterError(
+            "IO",
+            `Cannot create data directory "${this.#paths.base}": ${e}`,
+            { path: this.#paths.base, cause: e },
+          );
+        }
+        manifest = ensureManifest(this.#paths.manifest);
+        log = new Log(this.#paths.log, options.log);
+      } catch (e) {
+        if (!writeDenied(e) || !isDirectory(this.#paths.base)) throw e;
+        readOnly = true;
+        why = "this process may not write it";
+      }
     }
-    this.manifest = ensureManifest(this.#paths.manifest);
-    this.#catalog = new Catalog(this.#paths.catalog, this.#paths.catalogLock);
-    this.#catalog.read(); // fail early on a corrupt or foreign catalog
-    this.#log = new Log(this.#paths.log, options.log);
-    this.#installSignals(options.signals ?? "exit");
+    if (readOnly) {
+      manifest = requireManifest(this.#paths.manifest, this.#paths.base);
+      log = new Log(this.#paths.log, { ...options.log, file: false });
+    }
+    this.readOnly = readOnly;
+    this.#readOnlyWhy = why;
+    this.manifest = manifest!;
+    this.#log = log!;
+    try {
+      this.#catalog = new Catalog(this.#paths.catalog, this.#paths.catalogLock);
+      this.#catalog.read(); // fail early on a corrupt or foreign catalog
+      this.#installSignals(options.signals ?? "exit");
+    } catch (e) {
+      this.#log.close();
+      throw e;
+    }
     this.#log.info("platform opened", {
       base: this.#paths.base,
       format: this.manifest.format_version,
@@ -201,6 +252,7 @@ export class Platform {
    */
   createFeed(spec: FeedSpec): NormalizedSpec {
     this.#check();
+    this.#writable("create a feed");
     const s = normalizeSpec(spec);
     const layout = computeLayout(s);
     return this.#catalog.update((entries) => {
@@ -310,6 +362,8 @@ export class Platform {
    * @returns the writer
    */
   createWriter(feedName: string, options: WriterOptions = {}): Writer | RingWriter {
+    this.#check();
+    this.#writable(`open a writer of "${feedName}"`);
     const ctx = this.#context(feedName);
     const done = (x: Writer | RingWriter) => this.#writers.delete(x);
     const w = ctx.spec.persist
@@ -345,6 +399,8 @@ export class Platform {
    * @returns whether a ring existed
    */
   removeRing(feedName: string): boolean {
+    this.#check();
+    this.#writable(`remove the ring of "${feedName}"`);
     const ctx = this.#context(feedName);
     if (ctx.spec.persist) {
       throw new DeepwaterError(
@@ -509,6 +565,15 @@ export class Platform {
     if (!this.#open) throw closedError("Platform");
   }
 
+  #writable(action: string): void {
+    if (!this.readOnly) return;
+    throw new DeepwaterError(
+      "READ_ONLY",
+      `Cannot ${action}: the platform on "${this.#paths.base}" is read-only (${this.#readOnlyWhy}): open it with write access to change it`,
+      { path: this.#paths.base },
+    );
+  }
+
   #entry(feedName: string): CatalogEntry {
     this.#check();
     validateFeedName(feedName, "feedName");
@@ -523,7 +588,8 @@ export class Platform {
   }
 
   #context(feedName: string): FeedContext {
-    return feedContext(this.#entry(feedName), this.#paths, this.#log);
+    const ctx = feedContext(this.#entry(feedName), this.#paths, this.#log);
+    return this.readOnly ? { ...ctx, readOnly: true } : ctx;
   }
 }
 
@@ -543,6 +609,21 @@ function checkSameLayout(existing: CatalogEntry, s: NormalizedSpec, descriptor: 
       existing.spec.persist ? "" : ", persist=false"
     }], requested [${descriptor}${s.persist ? "" : ", persist=false"}]: use a new feed name`,
   );
+}
+
+/** Whether `e` (or the system error behind it) says this process may not write there. */
+function writeDenied(e: unknown): boolean {
+  const sys = e instanceof DeepwaterError ? e.cause : e;
+  return sys instanceof Deno.errors.PermissionDenied || sys instanceof Deno.errors.NotCapable ||
+    (sys as { code?: unknown } | undefined)?.code === "EROFS";
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 function allocated(path: string): number {

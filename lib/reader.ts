@@ -520,6 +520,7 @@ export class Reader {
   /** Writable mapping of the registry's first two pages (notify words), or null if not permitted. */
   #notifyMap(): Mapping | null {
     if (this.#notify !== undefined) return this.#notify;
+    if (this.#ctx.readOnly) return (this.#notify = null);
     try {
       this.#notify = Mapping.file(this.#reg.path, { write: true, length: RH.notifySeq + 4096 });
     } catch {

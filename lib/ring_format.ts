@@ -109,7 +109,7 @@ export class RingMap {
     const bad = (why: string) =>
       new DeepwaterError(
         "CORRUPT",
-        `Ring "${map.path}" ${why}: remove it (deepwater-cleanup or shm_unlink) and restart the writer`,
+        `Ring "${map.path}" ${why}: remove it (platform.removeRing() on its feed, or delete /dev/shm${map.path}) and restart the writer (deepwater-cleanup and deepwater-repair leave rings alone)`,
         { path: map.path },
       );
     if (map.length < RING_HEADER || dv.getUint32(RG.magic, true) !== RING_MAGIC) {

@@ -7,6 +7,14 @@
  * line for that base path) and uninstall removes only Deepwater's lines. The
  * crontab program is `$DEEPWATER_CRONTAB` if set, else `crontab` on PATH.
  *
+ * The line is built here, from the command's words, never from a string a
+ * caller assembled: a crontab line ends at a newline (so a path holding one
+ * would add a job of the attacker's choosing) and cron turns every `%` into
+ * a newline unless it is written `\%`. Words holding a newline, carriage
+ * return or NUL are refused; every word is single-quoted for `sh`, with each
+ * `%` left outside the quotes as `\%` (cron's only escape, which it removes),
+ * so no backslash inside the quotes can ever meet a `%`.
+ *
  * @module
  */
 import { DeepwaterError } from "../errors.ts";
@@ -36,6 +44,55 @@ export function cronSchedule(minutes: number): string {
   }
   const h = minutes / 60;
   return h === 24 ? "0 0 * * *" : `0 */${h} * * *`;
+}
+
+/**
+ * Refuse a word that cannot be written into a crontab line.
+ *
+ * @param what what the word is, for the message
+ * @param word the word
+ */
+function checkWord(what: string, word: string): void {
+  const bad = /[\n\r\0]/.exec(word);
+  if (bad) {
+    const name = bad[0] === "\n" ? "a newline" : bad[0] === "\r" ? "a carriage return" : "a NUL";
+    throw new DeepwaterError(
+      "INVALID_ARGUMENT",
+      `Cannot write a crontab line: ${what} ${
+        JSON.stringify(word)
+      } contains ${name}: use a path without one`,
+      { path: word },
+    );
+  }
+}
+
+/** `word` as one `sh` word inside a crontab line (see the module documentation). */
+function cronQuote(word: string): string {
+  return word.split("%").map((part) => `'${part.replaceAll("'", `'\\''`)}'`).join("\\%");
+}
+
+/**
+ * The marker ending the line for `basePath`. A plain path stays bare, as
+ * earlier releases wrote it, so their lines are still found and replaced.
+ */
+function markerOf(basePath: string): string {
+  checkWord("base path", basePath);
+  const bare = /^[\w@+=:,.\/-]+$/.test(basePath);
+  return `${CRON_MARKER} ${bare ? basePath : cronQuote(basePath)}`;
+}
+
+/**
+ * The crontab line running `argv` every `minutes` minutes for `basePath`.
+ *
+ * @param basePath absolute data directory (named in the line's marker)
+ * @param minutes interval (see {@linkcode cronSchedule})
+ * @param argv the program and its arguments, unquoted (absolute paths)
+ * @returns the line, without its newline
+ */
+export function cronLine(basePath: string, minutes: number, argv: string[]): string {
+  const marker = markerOf(basePath);
+  for (const word of argv) checkWord("command word", word);
+  return `${cronSchedule(minutes)} ${argv.map(cronQuote).join(" ")} ${marker}`;
 }
 
 function crontabProgram(): string {
@@ -92,16 +149,16 @@ async function writeCrontab(lines: string[]): Promise<void> {
  *
  * @param basePath absolute data directory
  * @param minutes interval
- * @param command the command cron runs (absolute paths)
+ * @param argv the program cron runs and its arguments, unquoted (absolute paths)
  * @returns the line installed
  */
 export async function installCron(
   basePath: string,
   minutes: number,
-  command: string,
+  argv: string[],
 ): Promise<string> {
-  const marker = `${CRON_MARKER} ${basePath}`;
-  const line = `${cronSchedule(minutes)} ${command} ${marker}`;
+  const line = cronLine(basePath, minutes, argv);
+  const marker = markerOf(basePath);
   const lines = (await readCrontab()).filter((l) => !l.endsWith(marker));
   await writeCrontab([...lines, line]);
   return line;
@@ -114,9 +171,9 @@ export async function installCron(
  * @returns the lines removed
  */
 export async function uninstallCron(basePath?: string): Promise<string[]> {
+  const marker = basePath === undefined ? undefined : markerOf(basePath);
   const lines = await readCrontab();
-  const mine = (l: string) =>
-    basePath === undefined ? l.includes(CRON_MARKER) : l.endsWith(`${CRON_MARKER} ${basePath}`);
+  const mine = (l: string) => marker === undefined ? l.includes(CRON_MARKER) : l.endsWith(marker);
   const removed = lines.filter(mine);
   if (removed.length) await writeCrontab(lines.filter((l) => !mine(l)));
   return removed;

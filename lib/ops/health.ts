@@ -23,6 +23,12 @@ export interface HealthOptions {
   checkFeeds?: boolean;
   /** With `checkFeeds`: a feed whose newest record is older than this is unhealthy. */
   maxAgeSeconds?: number;
+  /**
+   * With `checkFeeds`: a feed whose newest record is further than this ahead
+   * of now is unhealthy (a writer's clock or timestamp unit is wrong, and
+   * retention and age checks would trust that record). Default 60.
+   */
+  maxFutureSeconds?: number;
   /** Minimum free space on the data directory's filesystem, in GiB (default 1). */
   minFreeGb?: number;
   /** "Now" in microseconds since the epoch (tests). */
@@ -152,6 +158,7 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
   if (options.checkFeeds) {
     const log = new Log(paths.log, { file: false, console: false });
     const nowUs = options.nowUs ?? Date.now() * 1000;
+    const maxFuture = options.maxFutureSeconds ?? 60;
     for (const entry of entries) {
       const ctx = feedContext(entry, paths, log);
       const f: FeedHealth = {
@@ -179,6 +186,14 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
               return "no records yet";
             }
             f.lastTs = Number(latest[ctx.layout.tsName]);
+            const aheadSeconds = (f.lastTs - nowUs) / 1e6;
+            if (aheadSeconds > maxFuture) {
+              throw new Error(
+                `newest record is ${
+                  aheadSeconds.toFixed(0)
+                } s in the future (tolerance ${maxFuture} s): check the writer's clock and that ${ctx.layout.tsName} is in microseconds since the epoch`,
+              );
+            }
             f.ageSeconds = Math.max(0, (nowUs - f.lastTs) / 1e6);
             if (options.maxAgeSeconds !== undefined && f.ageSeconds > options.maxAgeSeconds) {
               throw new Error(
