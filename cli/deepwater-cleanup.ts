@@ -13,6 +13,7 @@ import { Log } from "../lib/log.ts";
 import {
   basePathOf,
   EXIT_OK,
+  EXIT_UNHEALTHY,
   numberFlag,
   parseFlags,
   requireDir,
@@ -30,7 +31,7 @@ const USAGE = `usage: deepwater-cleanup [--base-path DIR] [--dry-run] [--json]
   --uninstall-cron    remove Deepwater's crontab line (only for --base-path if given)
   --interval MINUTES  cron interval, 1..59 or whole hours (default 15)
   --json              print the report as JSON
-exit: 0 success, 2 error`;
+exit: 0 success, 1 a feed was skipped for damage (run deepwater-repair), 2 error`;
 
 /** The command cron should run for `base` (this script, or this compiled binary), unquoted. */
 function selfCommand(base: string): string[] {
@@ -102,11 +103,15 @@ export async function main(args: string[]): Promise<number> {
             detail ? `: ${detail}` : ""
           }, kept ${f.kept}`,
         );
+        for (const r of f.refused) console.log(`${f.feed}: kept expired chunk ${r.id}: ${r.why}`);
+        if (f.error) console.error(`${f.feed}: skipped: ${f.error}`);
       }
       console.log(
         `${report.dryRun ? "would free" : "freed"} ${(report.bytesFreed / 2 ** 20).toFixed(1)} MiB`,
       );
     }
+    // A feed skipped for damage needs attention even if every other feed was cleaned.
+    if (report.feeds.some((f) => f.error)) return EXIT_UNHEALTHY;
   } finally {
     log.close();
   }

@@ -19,6 +19,7 @@ import {
   CH,
   CHUNK_HEADER,
   chunkGeometry,
+  chunkIdOf,
   FLAG,
   RH,
   setU64,
@@ -30,6 +31,7 @@ import { MarkerFile } from "./markers.ts";
 import { isNotFound, Registry } from "./registry.ts";
 import type { StoreFn } from "./codec.ts";
 import { checkRegistryMatches, copyScan, scanTs } from "./scan.ts";
+import { inspectChunkFile } from "./chunk_file.ts";
 
 /**
  * When committed data is forced to storage.
@@ -383,6 +385,7 @@ export class Writer {
   #resume(): void {
     const reg = this.#reg;
     const last = reg.lastChunk();
+    this.#refuseStrays(last);
     if (last === 0) {
       this.#startChunk(1, -1);
       return;
@@ -425,6 +428,35 @@ export class Writer {
     c.maxTs = e.committed ? s.max : -Infinity;
     c.ooo = (e.flags & FLAG.OUT_OF_ORDER) !== 0;
     this.#beginPrefetch(last + 1);
+  }
+
+  /**
+   * Refuse to start when chunk files past the registry's newest chunk hold
+   * data (a damaged or replaced registry): writing on would overwrite them.
+   * The next chunk a previous writer prepared and never used is fine.
+   */
+  #refuseStrays(last: number): void {
+    const dir = this.#ctx.paths.feedDir(this.feed);
+    const strays: number[] = [];
+    for (const e of Deno.readDirSync(dir)) {
+      const id = chunkIdOf(e.name);
+      if (id === undefined || id <= last) continue;
+      const path = `${dir}/${e.name}`;
+      const st = Deno.lstatSync(path);
+      const f = st.isFile
+        ? inspectChunkFile(path, id, st.size, this.#ctx.layout.recordSize, this.#ctx.layoutCrc)
+        : undefined;
+      if (!f || f.holdsData || (id > last + 1 && !f.blank)) strays.push(id);
+    }
+    if (strays.length) {
+      throw new DeepwaterError(
+        "CORRUPT",
+        `Cannot open a writer for "${this.feed}": chunk file(s) ${
+          strays.sort((a, b) => a - b).join(", ")
+        } lie past the registry's newest chunk ${last}: run deepwater-repair --feed ${this.feed}`,
+        { path: dir },
+      );
+    }
   }
 
   /** Create (or take the prefetched) chunk `id`, publish it, make it current. */

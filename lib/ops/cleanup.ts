@@ -15,7 +15,9 @@
 import { Catalog } from "../catalog.ts";
 import { cstr, native, unwrap } from "../ffi.ts";
 import { DeepwaterError } from "../errors.ts";
-import { FLAG, RE } from "../format.ts";
+import { chunkIdOf, FLAG } from "../format.ts";
+import { inspectChunkFile } from "../chunk_file.ts";
+import { computeLayout, type NormalizedSpec } from "../spec.ts";
 import type { Log } from "../log.ts";
 import { BasePaths } from "../paths.ts";
 import { Registry } from "../registry.ts";
@@ -54,6 +56,10 @@ export interface FeedCleanup {
   deleted: DeletedChunk[];
   /** Chunks kept. */
   kept: number;
+  /** Expired chunks kept because they could not be verified, and why. */
+  refused: { id: number; why: string }[];
+  /** Why this feed was skipped (a damaged registry), when it was. */
+  error?: string;
 }
 
 /** Whole outcome. */
@@ -87,62 +93,129 @@ export function cleanup(basePath: string, options: CleanupOptions = {}): Cleanup
       retentionHours: spec.retention_hours,
       deleted: [],
       kept: 0,
+      refused: [],
     };
     report.feeds.push(feed);
-    const lockFd = lock(paths.maintenanceLock(spec.feed_name));
-    const reg = Registry.open(paths.registry(spec.feed_name), true);
     try {
-      const cutoff = nowUs - spec.retention_hours * 3600e6;
-      const last = reg.lastChunk();
-      for (let id = Math.max(1, reg.firstChunk()); id <= last; id++) {
-        const e = reg.entry(id);
-        if (e.flags & FLAG.DELETED) continue;
-        const expired = spec.retention_hours > 0 && id < last && (e.flags & FLAG.SEALED) !== 0 &&
-          e.maxTs < cutoff;
-        if (!expired) {
-          feed.kept++;
-          continue;
-        }
-        const path = paths.chunk(spec.feed_name, id);
-        const bytes = fileSize(path);
-        feed.deleted.push({ id, records: e.committed, maxTs: e.maxTs, bytes });
-        report.bytesFreed += bytes;
-        if (report.dryRun) continue;
-        markDeleted(reg, id);
-        advanceFirst(reg);
-        try {
-          Deno.removeSync(path);
-        } catch (err) {
-          if (!(err instanceof Deno.errors.NotFound)) throw err;
-        }
-        options.log?.info(`cleanup deleted chunk ${id} of "${spec.feed_name}"`, {
-          records: e.committed,
-          maxTs: e.maxTs,
-        });
-      }
-    } finally {
-      reg.close();
-      native().dw_lock_close(lockFd);
+      cleanFeed(paths, spec, nowUs, report, feed, options.log);
+    } catch (e) {
+      // One damaged feed must not stop retention everywhere else.
+      if (!(e instanceof DeepwaterError)) throw e;
+      feed.error = e.message;
+      options.log?.warn(`cleanup skipped "${spec.feed_name}": ${e.message}`);
     }
   }
   return report;
 }
 
-/** Set DELETED on a sealed entry and refresh its checksum, then publish the flags. */
-export function markDeleted(reg: Registry, id: number): void {
-  const o = reg.slot(id);
-  const flags = reg.flags(id) | FLAG.DELETED;
-  reg.dv.setUint32(o + RE.flags, flags, true);
-  reg.dv.setUint32(o + RE.crc, reg.entryCrc(id), true);
-  Atomics.store(reg.u32, reg.flagsIndex(id), flags);
+/**
+ * Delete one feed's expired chunks. A chunk is deleted only when its entry is
+ * intact (names it, sealed, checksum valid), so its newest timestamp can be
+ * trusted, and its file is a regular file whose header says it is that
+ * chunk of this feed. The entry is marked deleted (checksummed) and
+ * `first_chunk` advanced before the unlink, so a cleanup killed in between
+ * leaves a file that the next cleanup or repair removes.
+ */
+function cleanFeed(
+  paths: BasePaths,
+  spec: NormalizedSpec,
+  nowUs: number,
+  report: CleanupReport,
+  feed: FeedCleanup,
+  log: Log | undefined,
+): void {
+  const ctx = { recordSize: computeLayout(spec).recordSize };
+  const lockFd = report.dryRun ? undefined : lock(paths.maintenanceLock(spec.feed_name));
+  const reg = Registry.open(paths.registry(spec.feed_name), !report.dryRun);
+  try {
+    const cutoff = nowUs - spec.retention_hours * 3600e6;
+    const { first, last } = reg.span();
+    if (!report.dryRun) finishInterrupted(paths, spec.feed_name, reg, first, ctx.recordSize);
+    for (let id = first; id <= last && last !== 0; id++) {
+      const e = reg.entry(id);
+      if (e.flags & FLAG.DELETED && reg.entryIntact(id)) {
+        if (!report.dryRun) removeFinished(paths.chunk(spec.feed_name, id));
+        continue;
+      }
+      const expired = spec.retention_hours > 0 && id < last && (e.flags & FLAG.SEALED) !== 0 &&
+        e.maxTs < cutoff;
+      if (!expired) {
+        feed.kept++;
+        continue;
+      }
+      const path = paths.chunk(spec.feed_name, id);
+      const why = untrusted(reg, id, path, ctx.recordSize);
+      if (why) {
+        feed.kept++;
+        feed.refused.push({ id, why });
+        log?.warn(`cleanup kept chunk ${id} of "${spec.feed_name}": ${why}`);
+        continue;
+      }
+      const bytes = fileSize(path);
+      feed.deleted.push({ id, records: e.committed, maxTs: e.maxTs, bytes });
+      report.bytesFreed += bytes;
+      if (report.dryRun) continue;
+      reg.markDeleted(id);
+      reg.advanceFirst();
+      removeFinished(path);
+      log?.info(`cleanup deleted chunk ${id} of "${spec.feed_name}"`, {
+        records: e.committed,
+        maxTs: e.maxTs,
+      });
+    }
+  } finally {
+    reg.close();
+    if (lockFd !== undefined) native().dw_lock_close(lockFd);
+  }
 }
 
-/** Move `first_chunk` past a contiguous prefix of deleted chunks (never past the live one). */
-export function advanceFirst(reg: Registry): void {
-  let first = Math.max(1, reg.firstChunk());
-  const last = reg.lastChunk();
-  while (first < last && reg.flags(first) & FLAG.DELETED) first++;
-  if (first !== reg.firstChunk()) reg.setFirstChunk(first);
+/**
+ * Remove the files of chunks below `first_chunk` that an earlier cleanup
+ * marked deleted (intact entry) but was stopped before unlinking.
+ */
+function finishInterrupted(
+  paths: BasePaths,
+  feed: string,
+  reg: Registry,
+  first: number,
+  recordSize: number,
+): void {
+  for (const e of Deno.readDirSync(paths.feedDir(feed))) {
+    const id = chunkIdOf(e.name);
+    if (id === undefined || id >= first || !e.isFile) continue;
+    if (!reg.entryIntact(id) || !(reg.flags(id) & FLAG.DELETED)) continue;
+    const path = paths.chunk(feed, id);
+    const f = inspectChunkFile(path, id, Deno.lstatSync(path).size, recordSize, reg.layoutCrc);
+    if (f.headerValid) removeFinished(path);
+  }
+}
+
+/** Why chunk `id` cannot be trusted enough to delete, or undefined when it can. */
+function untrusted(
+  reg: Registry,
+  id: number,
+  path: string,
+  recordSize: number,
+): string | undefined {
+  if (!reg.entryIntact(id)) return "its registry entry fails its checksum: run deepwater-repair";
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(path);
+  } catch {
+    return undefined; // already gone: only the entry is left to mark
+  }
+  if (!st.isFile) return "its file is not a regular file (a link?): move it out";
+  const f = inspectChunkFile(path, id, st.size, recordSize, reg.layoutCrc);
+  return f.headerValid ? undefined : "its file's header does not identify it: run deepwater-repair";
+}
+
+function removeFinished(path: string): void {
+  try {
+    if (!Deno.lstatSync(path).isFile) return;
+    Deno.removeSync(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
 }
 
 /** Take an exclusive flock, waiting for it; returns the descriptor. */

@@ -1,0 +1,278 @@
+/**
+ * Repair, cleanup and createFeed never destroy what they could keep: every
+ * scenario damages metadata only, so every committed record must survive.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { DeepwaterError, Platform } from "../mod.ts";
+import { CH, FLAG, RE, REG_HEADER, RH } from "../lib/format.ts";
+import { runCli, tempDir, tradeSpec, writeTrades } from "./helpers.ts";
+
+const HOUR = 3600e6;
+
+function platformAt(dir: string): Platform {
+  return new Platform(dir, { log: { console: false }, signals: "none" });
+}
+
+/** One trades feed of `n` records, price = i, ts = tsOf(i). */
+function seeded(dir: string, n: number, tsOf: (i: number) => number = (i) => 1000 + i): void {
+  using p = platformAt(dir);
+  p.createFeed(tradeSpec("trades", 0.0625, { retention_hours: 1 }));
+  writeTrades(p, "trades", 0, n, tsOf);
+}
+
+function prices(dir: string, feed = "trades"): number[] {
+  using p = platformAt(dir);
+  using r = p.createReader(feed);
+  return [...r.read()].map((x) => x.price as number);
+}
+
+const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+const reg = (dir: string, feed = "trades") => `${dir}/feeds/${feed}/registry.dwr`;
+const chunk = (dir: string, id: number) =>
+  `${dir}/feeds/trades/chunk-${String(id).padStart(12, "0")}.dwk`;
+const slot = (id: number) => REG_HEADER + (id - 1) * 64;
+
+function poke32(path: string, at: number, value: number): void {
+  using f = Deno.openSync(path, { read: true, write: true });
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, value >>> 0, true);
+  f.seekSync(at, Deno.SeekMode.Start);
+  f.writeSync(b);
+}
+
+function peek32(path: string, at: number): number {
+  using f = Deno.openSync(path, { read: true });
+  const b = new Uint8Array(4);
+  f.seekSync(at, Deno.SeekMode.Start);
+  f.readSync(b);
+  return new DataView(b.buffer).getUint32(0, true);
+}
+
+async function repairAll(dir: string, ...extra: string[]) {
+  return await runCli("deepwater-repair.ts", ["--base-path", dir, "--all", "--json", ...extra]);
+}
+
+async function health(dir: string): Promise<number> {
+  return (await runCli("deepwater-health.ts", ["--base-path", dir, "--check-feeds"])).code;
+}
+
+/** Health says unhealthy, repair fixes it, then health and a dry run agree nothing is left. */
+async function repairedClean(dir: string): Promise<string[]> {
+  assertEquals(await health(dir), 1, "health must see the damage");
+  const r = await repairAll(dir);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  const kinds = JSON.parse(r.stdout).findings.map((f: { kind: string }) => f.kind);
+  const again = await repairAll(dir, "--dry-run");
+  assertEquals(JSON.parse(again.stdout).findings, [], "a second run finds nothing");
+  assertEquals(await health(dir), 0);
+  return kinds;
+}
+
+Deno.test("Repair adopts chunk files past a damaged (lowered) last_chunk instead of deleting them", async () => {
+  using d = tempDir();
+  seeded(d.path, 10_000); // chunks 1..4
+  poke32(reg(d.path), RH.lastChunk, 1);
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("chunk-adopted"), kinds.join());
+  assertEquals(prices(d.path), range(10_000));
+});
+
+Deno.test("A repair killed at any instant while rebuilding a registry converges with nothing lost", async () => {
+  using d = tempDir();
+  seeded(d.path, 30_000); // 11 chunks
+  for (let trial = 0; trial < 8; trial++) {
+    Deno.removeSync(reg(d.path));
+    const proc = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../cli/deepwater-repair.ts", import.meta.url).pathname,
+        "--base-path",
+        d.path,
+        "--all",
+        "--json",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await new Promise((r) => setTimeout(r, 40 + trial * 35));
+    try {
+      proc.kill("SIGKILL");
+    } catch {
+      // already finished
+    }
+    await proc.status;
+    const r = await repairAll(d.path);
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+    assertEquals(prices(d.path), range(30_000), `trial ${trial}`);
+  }
+});
+
+Deno.test("A damaged first_chunk (raised) is unhealthy and repair keeps the chunks below it", async () => {
+  using d = tempDir();
+  seeded(d.path, 10_000);
+  poke32(reg(d.path), RH.firstChunk, 3);
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("span-corrupt"), kinds.join());
+  assertEquals(prices(d.path), range(10_000));
+});
+
+Deno.test("A DELETED bit set without its checksum is not trusted: the chunk is kept", async () => {
+  using d = tempDir();
+  seeded(d.path, 10_000);
+  const at = slot(2) + RE.flags;
+  poke32(reg(d.path), at, peek32(reg(d.path), at) | FLAG.DELETED);
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("entry-checksum"), kinds.join());
+  assertEquals(prices(d.path), range(10_000));
+});
+
+Deno.test("A damaged byte in a chunk header is rebuilt from the registry entry, not set aside", async () => {
+  using d = tempDir();
+  seeded(d.path, 10_000);
+  poke32(chunk(d.path, 2), CH.magic, 0xdeadbeef);
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("chunk-header-rebuilt"), kinds.join());
+  assertEquals(prices(d.path), range(10_000));
+});
+
+Deno.test("A lowered capacity in a chunk header loses to the checksummed entry", async () => {
+  using d = tempDir();
+  seeded(d.path, 10_000);
+  poke32(chunk(d.path, 2), CH.capacity, 100);
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("chunk-header-rebuilt"), kinds.join());
+  assertEquals(prices(d.path), range(10_000));
+});
+
+Deno.test("A sealed entry's damaged count loses to the chunk's own sealed count", async () => {
+  using d = tempDir();
+  seeded(d.path, 10_000);
+  poke32(reg(d.path), slot(2) + RE.committed, 5);
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("entry-checksum"), kinds.join());
+  assertEquals(prices(d.path), range(10_000));
+});
+
+Deno.test("Repair never touches a file named like a chunk that is not one", async () => {
+  using d = tempDir();
+  seeded(d.path, 3000);
+  const foreign = chunk(d.path, 77);
+  const mine = crypto.getRandomValues(new Uint8Array(5000));
+  Deno.writeFileSync(foreign, mine);
+  const r = await repairAll(d.path);
+  assertEquals(r.code, 1, "a foreign file stays a finding for the operator");
+  assert(r.stdout.includes("foreign-file"), r.stdout);
+  assertEquals(Deno.readFileSync(foreign), mine);
+  assertEquals(prices(d.path), range(3000));
+});
+
+Deno.test("Repair never writes through a registry that is a link to another feed's registry", async () => {
+  using d = tempDir();
+  {
+    using p = platformAt(d.path);
+    p.createFeed(tradeSpec("a"));
+    p.createFeed(tradeSpec("trades"));
+    writeTrades(p, "a", 0, 4000);
+    writeTrades(p, "trades", 0, 6000, (i) => 1000 + i);
+  }
+  const before = Deno.readFileSync(reg(d.path, "a"));
+  Deno.removeSync(reg(d.path));
+  Deno.symlinkSync(reg(d.path, "a"), reg(d.path));
+  const r = await repairAll(d.path);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  assertEquals(Deno.readFileSync(reg(d.path, "a")), before);
+  assertEquals(prices(d.path, "a"), range(4000));
+  assertEquals(prices(d.path), range(6000));
+  assert(!Deno.lstatSync(reg(d.path)).isSymlink);
+});
+
+Deno.test("Cleanup never deletes a chunk whose registry entry fails its checksum", async () => {
+  using d = tempDir();
+  const now = Date.now() * 1000;
+  seeded(d.path, 10_000, (i) => now - 5 * HOUR + i); // every sealed chunk expired
+  const at = slot(1) + RE.maxTs;
+  poke32(reg(d.path), at, peek32(reg(d.path), at) ^ 1);
+  const r = await runCli("deepwater-cleanup.ts", ["--base-path", d.path, "--json"]);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  assert(Deno.statSync(chunk(d.path, 1)).isFile, "chunk 1 kept: its entry cannot be trusted");
+  assertEquals(prices(d.path).slice(0, 3), [0, 1, 2]);
+});
+
+Deno.test("createFeed after a lost catalog adopts the feed's data instead of replacing it", () => {
+  using d = tempDir();
+  seeded(d.path, 20_000);
+  Deno.removeSync(`${d.path}/catalog.dwc`);
+  {
+    using p = platformAt(d.path);
+    p.createFeed(tradeSpec("trades", 0.0625, { retention_hours: 1 }));
+    writeTrades(p, "trades", 20_000, 20_010, (i) => 1000 + i);
+  }
+  assertEquals(prices(d.path), range(20_010));
+});
+
+Deno.test("createFeed refuses a layout that differs from the data its directory holds", () => {
+  using d = tempDir();
+  seeded(d.path, 100);
+  Deno.removeSync(`${d.path}/catalog.dwc`);
+  using p = platformAt(d.path);
+  const spec = tradeSpec("trades");
+  spec.fields = [...spec.fields, { name: "side", type: "uint8" }];
+  let err: unknown;
+  try {
+    p.createFeed(spec);
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof DeepwaterError && err.code === "SCHEMA_DRIFT", String(err));
+  p.createFeed(tradeSpec("trades", 0.0625, { retention_hours: 1 })); // the right layout adopts
+  assertEquals(prices(d.path), range(100));
+});
+
+Deno.test("Health is unhealthy with the catalog deleted, and repair restores it from the feed directories", async () => {
+  using d = tempDir();
+  seeded(d.path, 5000);
+  Deno.removeSync(`${d.path}/catalog.dwc`);
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("catalog-missing"), kinds.join());
+  assertEquals(prices(d.path), range(5000));
+});
+
+Deno.test("A catalog rebuild keeps a feed whose spec.json is gone: intact catalog entries and the registry's copy", async () => {
+  using d = tempDir();
+  seeded(d.path, 5000);
+  {
+    using p = platformAt(d.path);
+    p.createFeed(tradeSpec("b"));
+    writeTrades(p, "b", 0, 10);
+  }
+  // Catalog header damaged, entries intact; "trades" has no spec.json either.
+  Deno.removeSync(`${d.path}/feeds/trades/spec.json`);
+  poke32(`${d.path}/catalog.dwc`, 16, 99);
+  let r = await repairAll(d.path);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  assertEquals(prices(d.path), range(5000));
+  assertEquals(prices(d.path, "b"), range(10));
+  // Catalog gone, spec.json damaged: the registry's stored copy describes the layout.
+  Deno.removeSync(`${d.path}/catalog.dwc`);
+  Deno.writeTextFileSync(`${d.path}/feeds/trades/spec.json`, "{ not json");
+  r = await repairAll(d.path);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  assertEquals(prices(d.path), range(5000));
+});
+
+Deno.test("A writer never overwrites chunk files it did not publish (last_chunk damaged to 0)", () => {
+  using d = tempDir();
+  seeded(d.path, 6000);
+  poke32(reg(d.path), RH.lastChunk, 0);
+  using p = platformAt(d.path);
+  let err: unknown;
+  try {
+    p.createWriter("trades");
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof DeepwaterError && err.code === "CORRUPT", String(err));
+  poke32(reg(d.path), RH.lastChunk, 3);
+  assertEquals(prices(d.path), range(6000));
+});
