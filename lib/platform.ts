@@ -8,6 +8,7 @@ import { Catalog, type CatalogEntry } from "./catalog.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
 import { type FeedContext, feedContext, layoutCrc } from "./feed.ts";
 import { CHUNK_HEADER, chunkGeometry, FLAG, REG_CAPACITY } from "./format.ts";
+import { platformOptions, type SignalMode } from "./input.ts";
 import { Log, type LogOptions } from "./log.ts";
 import { ensureManifest, type Manifest } from "./manifest.ts";
 import { Mapping } from "./mapping.ts";
@@ -27,7 +28,10 @@ import {
 } from "./spec.ts";
 import { scanTs, Writer, type WriterOptions } from "./writer.ts";
 
-/** Options for {@linkcode Platform}. */
+/**
+ * Options for {@linkcode Platform}. An unknown key or a value of the wrong
+ * type is `INVALID_ARGUMENT` naming the key.
+ */
 export interface PlatformOptions {
   /** Logging (default: `<base>/deepwater.log` plus warnings on stderr). */
   log?: LogOptions;
@@ -152,13 +156,15 @@ export class Platform {
   /**
    * Open (creating if needed) a data directory.
    *
-   * @param basePath directory for manifest, catalog, log and feeds
+   * @param basePath directory for manifest, catalog, log and feeds; at most
+   *   3840 bytes once resolved, so every file under it fits PATH_MAX
    * @param options logging options
    */
-  constructor(basePath: string, options: PlatformOptions = {}) {
+  constructor(basePath: string, options?: PlatformOptions) {
     if (typeof basePath !== "string" || basePath.length === 0) {
       throw new DeepwaterError("INVALID_ARGUMENT", "Platform needs a base path (a directory)");
     }
+    const o = platformOptions(options);
     this.#paths = new BasePaths(basePath);
     this.basePath = this.#paths.base;
     try {
@@ -172,8 +178,8 @@ export class Platform {
     this.manifest = ensureManifest(this.#paths.manifest);
     this.#catalog = new Catalog(this.#paths.catalog, this.#paths.catalogLock);
     this.#catalog.read(); // fail early on a corrupt or foreign catalog
-    this.#log = new Log(this.#paths.log, options.log);
-    this.#installSignals(options.signals ?? "exit");
+    this.#log = new Log(this.#paths.log, o.log);
+    this.#installSignals(o.signals);
     this.#log.info("platform opened", {
       base: this.#paths.base,
       format: this.manifest.format_version,
@@ -400,14 +406,8 @@ export class Platform {
     return this.#open;
   }
 
-  #installSignals(mode: "exit" | "close" | "none"): void {
+  #installSignals(mode: SignalMode): void {
     if (mode === "none") return;
-    if (mode !== "exit" && mode !== "close") {
-      throw new DeepwaterError(
-        "INVALID_ARGUMENT",
-        `Platform option signals must be "exit", "close" or "none"`,
-      );
-    }
     for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
       const listener = () => {
         const writers = this.#writers.size;
