@@ -338,7 +338,7 @@ export const MAX_BASE_PATH = PATH_MAX - 256;
  */
 export function checkBasePath(base: string): string {
   if (base.includes("\0")) {
-    throw invalid(`Invalid base path ${show(base)}: it contains a NUL character`);
+    throw invalid(`Invalid base path ${show(base)}: it contains a NUL character: remove it`);
   }
   const enc = new TextEncoder();
   const bytes = enc.encode(base).length;
@@ -355,7 +355,7 @@ export function checkBasePath(base: string): string {
       throw invalid(
         `Invalid base path ${show(base)}: its component ${
           show(part)
-        } is ${n} bytes; the limit is ${NAME_MAX} (NAME_MAX)`,
+        } is ${n} bytes; the limit is ${NAME_MAX} (NAME_MAX): use a shorter name`,
       );
     }
   }

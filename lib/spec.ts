@@ -124,13 +124,14 @@ export const CHUNK_MB_RANGE = [0.004, 1024] as const;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const FIELD_RE = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 /**
- * Field names that decoded records could not carry as plain data: every
- * object inherits these, and `__proto__` in an object literal sets the
- * prototype instead of a property.
+ * Field names a decoded record cannot carry as plain data: every object
+ * inherits these (a record key would shadow them), and `__proto__` in an
+ * object literal sets the prototype instead of a property.
  */
 const INHERITED_NAMES = new Set([...Object.getOwnPropertyNames(Object.prototype), "prototype"]);
 /** Names the layout gives padding (`_pad<offset>`) or that spell a padding type (`_N`). */
 const PADDING_NAME = /^_(pad)?\d+$/;
+const PADDING_TYPE = /^_(\d+)$/;
 const KNOWN_KEYS = new Set([
   "feed_name",
   "mode",
@@ -299,7 +300,7 @@ function checkFieldName(name: unknown, key: string): string {
   if (INHERITED_NAMES.has(name)) {
     throw bad(
       `${key}.name`,
-      `"${name}" is reserved: every JavaScript object inherits it from Object.prototype, so decoded records could not carry it as data: choose another name`,
+      `"${name}" is reserved: every JavaScript object inherits it from Object.prototype, and a decoded record would shadow it: choose another name`,
     );
   }
   if (PADDING_NAME.test(name)) {
@@ -310,8 +311,6 @@ function checkFieldName(name: unknown, key: string): string {
   }
   return name;
 }
-
-const PADDING_TYPE = /^_(\d+)$/;
 
 /** Width of a scalar type, looked up as an own property (never `toString` & co.). */
 function scalarSize(type: string, key: string): number {
