@@ -5,11 +5,15 @@
  * 64-bit integers are JS numbers by default and never lose precision
  * silently: a number beyond ±(2^53-1) is refused on write, and a stored value
  * beyond it is refused on read unless the codec was made with `bigint`.
- * BigInt values are always accepted on write.
+ * BigInt values are always accepted on write. Strings must round-trip: a
+ * NUL character (the field's padding) or a lone UTF-16 surrogate (which
+ * UTF-8 cannot carry) is refused rather than stored altered. An object
+ * record gives exactly the feed's value fields: an unknown key is refused.
  *
  * @module
  */
 import { DeepwaterError } from "./errors.ts";
+import { show } from "./input.ts";
 import type { FieldLayout, Layout } from "./spec.ts";
 
 /** A decoded record: field name to value. */
@@ -58,6 +62,8 @@ const decoder = new TextDecoder();
 const H = {
   enc: encoder,
   putString(u8: Uint8Array, at: number, n: number, v: string, fail: (why: string) => never): void {
+    if (!v.isWellFormed()) fail("has a lone UTF-16 surrogate, which UTF-8 cannot store");
+    if (v.includes("\0")) fail("has a NUL character, which the NUL-padded field cannot store");
     const r = encoder.encodeInto(v, u8.subarray(at, at + n));
     if (r.read < v.length) fail(`is longer than ${n} bytes in UTF-8`);
     if (r.written < n) u8.fill(0, at + r.written, at + n);
@@ -217,15 +223,35 @@ export function makeCodec(layout: Layout, feed: string): Codec {
   const valueFields = layout.fields.filter((f) => f.kind !== "pad");
   const F = (idx: number, v: unknown, why: string): never => {
     const f = valueFields[idx]!;
-    const shown = typeof v === "bigint"
-      ? `${v}n`
-      : typeof v === "string"
-      ? JSON.stringify(v)
-      : String(v);
     throw new DeepwaterError(
       "INVALID_VALUE",
-      `Cannot write record to "${feed}": field "${f.name}" (${f.kind}) value ${shown} ${why}`,
+      `Cannot write record to "${feed}": field "${f.name}" (${f.kind}) ${
+        v === undefined ? "is missing: give every value field" : `value ${show(v)} ${why}`
+      }`,
     );
+  };
+  const names = valueFields.map((f) => f.name);
+  const recordError = (why: string): never => {
+    throw new DeepwaterError(
+      "INVALID_VALUE",
+      `Cannot write record to "${feed}": ${why} (fields: ${names.join(", ")})`,
+    );
+  };
+  // Slow paths of storeObject, reached only by a bad record.
+  const notRecord = (obj: unknown): never =>
+    recordError(
+      Array.isArray(obj)
+        ? "expected an object of field values, got an array: use writeValues() for positional values"
+        : `expected an object of field values, got ${show(obj)}`,
+    );
+  const unknownKey = (obj: unknown, k: string): never =>
+    Array.isArray(obj) ? notRecord(obj) : recordError(`key "${k}" is not a field of the feed`);
+  const missingField = (obj: object): never => {
+    if (Array.isArray(obj)) return notRecord(obj);
+    const given = new Set<string>();
+    for (const k in obj) given.add(k);
+    const f = names.find((n) => !given.has(n));
+    return recordError(`field "${f}" is missing`);
   };
   const args = valueFields.map((_, i) => `a${i}`);
   const body: string[] = [];
@@ -247,19 +273,24 @@ export function makeCodec(layout: Layout, feed: string): Codec {
     }\n${ret}\n};`,
   )(H, F) as StoreFn;
   const objArgs = valueFields.map((f) => `obj[${JSON.stringify(f.name)}]`);
+  // Counting enumerable keys that are fields proves there is no other key
+  // and (with every value defined, which store checks) no missing one.
+  const cases = valueFields.map((f) => `case ${JSON.stringify(f.name)}:`).join(" ");
   const storeObject = new Function(
     "store",
     "D",
+    "U",
+    "M",
     `"use strict"; return function storeObject(dv, u8, o, obj) {
-  if (typeof obj !== "object" || obj === null) D();
+  if (typeof obj !== "object" || obj === null) D(obj);
+  let n = 0;
+  for (const k in obj) {
+    switch (k) { ${cases} n++; break; default: U(obj, k); }
+  }
+  if (n !== ${valueFields.length}) M(obj);
   return store(dv, u8, o, ${objArgs.join(", ")});
 };`,
-  )(store, () => {
-    throw new DeepwaterError(
-      "INVALID_VALUE",
-      `Cannot write record to "${feed}": expected an object of field values`,
-    );
-  }) as StoreObjectFn;
+  )(store, notRecord, unknownKey, missingField) as StoreObjectFn;
   const decoder = (bigint: boolean) =>
     new Function(
       "H",

@@ -13,7 +13,6 @@
  */
 import { setImmediate } from "node:timers";
 import type { DecodedRecord } from "./codec.ts";
-import { DeepwaterError } from "./errors.ts";
 
 /** What a reader provides to its live tail. */
 export interface LiveSource {
@@ -30,21 +29,6 @@ export interface LiveSource {
   idle?(): Promise<void> | void;
   /** Whether the reader is still open; the tail ends once it is not. */
   isOpen(): boolean;
-}
-
-/**
- * The `wait` option of `stream()`, checked: "block" (the default) or "spin".
- *
- * @param wait the option as given
- * @returns the mode
- */
-export function waitMode(wait: unknown): "block" | "spin" {
-  if (wait === undefined || wait === "block") return "block";
-  if (wait === "spin") return "spin";
-  throw new DeepwaterError(
-    "INVALID_ARGUMENT",
-    `stream(): wait must be "block" or "spin", got ${JSON.stringify(wait)}`,
-  );
 }
 
 const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
@@ -97,14 +81,18 @@ export class LiveIterator implements AsyncIterableIterator<DecodedRecord> {
     return Promise.resolve(DONE);
   }
 
-  /** A record or the end without waiting (spinning first in spin mode); undefined: wait. */
-  #take(): IteratorResult<DecodedRecord, undefined> | undefined {
+  /**
+   * A record or the end without waiting (spinning first in spin mode);
+   * undefined: wait. Right after the event loop's turn it pulls whatever
+   * `yieldMs` says, or a `yieldMs` shorter than a turn would never pull.
+   */
+  #take(afterTurn = false): IteratorResult<DecodedRecord, undefined> | undefined {
     if (this.#ended || !this.#src.isOpen() || this.#signal?.aborted) {
       this.#ended = true;
       return DONE;
     }
     if (this.#at < this.#buf.length) return { value: this.#buf[this.#at++]!, done: false };
-    if (performance.now() - this.#lastYield > this.#yieldMs) return undefined; // the loop's turn
+    if (!afterTurn && performance.now() - this.#lastYield > this.#yieldMs) return undefined; // the loop's turn
     this.#buf.length = 0;
     this.#at = 0;
     this.#src.pull(this.#buf, BATCH);
@@ -130,11 +118,13 @@ export class LiveIterator implements AsyncIterableIterator<DecodedRecord> {
     for (;;) {
       const upkeep = this.#src.idle?.();
       if (upkeep) await upkeep;
-      const due = performance.now() - this.#lastYield > this.#yieldMs;
+      // A block is a turn too: with nothing new, sleep even when a turn is due
+      // (with a yieldMs of 0 one always is).
+      const due = performance.now() - this.#lastYield > this.#yieldMs && this.#src.hasNews();
       if (this.#spin || due) await new Promise<void>((r) => setImmediate(r));
       else await this.#src.block(this.#signal);
       this.#lastYield = performance.now();
-      const r = this.#take();
+      const r = this.#take(true);
       if (r) return r;
     }
   }

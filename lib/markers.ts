@@ -76,8 +76,8 @@ export class MarkerFile {
     return new MarkerFile(map);
   }
 
-  /** Fill entry `i` (the caller then publishes the count). */
-  set(i: number, m: Marker): void {
+  /** Throw FULL unless entry `i` fits (a writer checks before committing the marked record). */
+  checkRoom(i: number): void {
     if (i >= MARKER_CAPACITY) {
       throw new DeepwaterError(
         "FULL",
@@ -87,6 +87,11 @@ export class MarkerFile {
         },
       );
     }
+  }
+
+  /** Fill entry `i` (the caller then publishes the count). */
+  set(i: number, m: Marker): void {
+    this.checkRoom(i);
     const o = HEADER + i * ENTRY;
     setU64(this.#dv, o, m.chunk);
     setU64(this.#dv, o + 8, m.index);

@@ -14,6 +14,7 @@
  */
 import { join, resolve } from "node:path";
 import { chunkFileName } from "./format.ts";
+import { checkBasePath } from "./input.ts";
 
 /** Resolved paths of a data directory. */
 export class BasePaths {
@@ -32,9 +33,12 @@ export class BasePaths {
   /** quarantine/ directory: what repair could not place, kept instead of deleted. */
   readonly quarantine: string;
 
-  /** @param base data directory (relative paths resolve against the cwd) */
+  /**
+   * @param base data directory (relative paths resolve against the cwd); too
+   *   long for the files under it is `INVALID_ARGUMENT`
+   */
   constructor(base: string) {
-    this.base = resolve(base);
+    this.base = checkBasePath(resolve(base));
     this.manifest = join(this.base, "manifest.json");
     this.catalog = join(this.base, "catalog.dwc");
     this.catalogLock = join(this.base, "catalog.lock");

@@ -17,6 +17,7 @@ import {
 } from "./format.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 import { recoverEntry } from "./recover.ts";
+import { platformOptions, type SignalMode } from "./input.ts";
 import { Log, type LogOptions } from "./log.ts";
 import { ensureManifest, type Manifest, requireManifest } from "./manifest.ts";
 import { Mapping } from "./mapping.ts";
@@ -37,7 +38,10 @@ import {
 import { Writer, type WriterOptions } from "./writer.ts";
 import { scanTs } from "./scan.ts";
 
-/** Options for {@linkcode Platform}. */
+/**
+ * Options for {@linkcode Platform}. An unknown key or a value of the wrong
+ * type is `INVALID_ARGUMENT` naming the key.
+ */
 export interface PlatformOptions {
   /** Logging (default: `<base>/deepwater.log`, never on a read-only platform, plus warnings on stderr). */
   log?: LogOptions;
@@ -180,19 +184,18 @@ export class Platform {
    * Open (creating if needed) a data directory. A directory this process
    * cannot write is opened read-only (see {@linkcode PlatformOptions.readOnly}).
    *
-   * @param basePath directory for manifest, catalog, log and feeds
+   * @param basePath directory for manifest, catalog, log and feeds; at most
+   *   3840 bytes once resolved, so every file under it fits PATH_MAX
    * @param options logging, signals and read-only options
    */
-  constructor(basePath: string, options: PlatformOptions = {}) {
+  constructor(basePath: string, options?: PlatformOptions) {
     if (typeof basePath !== "string" || basePath.length === 0) {
       throw new DeepwaterError("INVALID_ARGUMENT", "Platform needs a base path (a directory)");
     }
-    if (options.readOnly !== undefined && typeof options.readOnly !== "boolean") {
-      throw new DeepwaterError("INVALID_ARGUMENT", "Platform option readOnly must be a boolean");
-    }
+    const o = platformOptions(options);
     this.#paths = new BasePaths(basePath);
     this.basePath = this.#paths.base;
-    let readOnly = options.readOnly === true;
+    let readOnly = o.readOnly;
     let why = "it was opened with readOnly: true";
     let manifest: Manifest | undefined;
     let log: Log | undefined;
@@ -212,7 +215,7 @@ export class Platform {
           );
         }
         manifest = ensureManifest(this.#paths.manifest);
-        log = new Log(this.#paths.log, options.log);
+        log = new Log(this.#paths.log, o.log);
       } catch (e) {
         if (!writeDenied(e) || !isDirectory(this.#paths.base)) throw e;
         readOnly = true;
@@ -221,7 +224,7 @@ export class Platform {
     }
     if (readOnly) {
       manifest = requireManifest(this.#paths.manifest, this.#paths.base);
-      log = new Log(this.#paths.log, { ...options.log, file: false });
+      log = new Log(this.#paths.log, { ...o.log, file: false });
     }
     this.readOnly = readOnly;
     this.#readOnlyWhy = why;
@@ -230,7 +233,7 @@ export class Platform {
     try {
       this.#catalog = new Catalog(this.#paths.catalog, this.#paths.catalogLock);
       this.#catalog.read(); // fail early on a corrupt or foreign catalog
-      this.#installSignals(options.signals ?? "exit");
+      this.#installSignals(o.signals);
     } catch (e) {
       this.#log.close();
       throw e;
@@ -523,14 +526,8 @@ export class Platform {
     return this.#open;
   }
 
-  #installSignals(mode: "exit" | "close" | "none"): void {
+  #installSignals(mode: SignalMode): void {
     if (mode === "none") return;
-    if (mode !== "exit" && mode !== "close") {
-      throw new DeepwaterError(
-        "INVALID_ARGUMENT",
-        `Platform option signals must be "exit", "close" or "none"`,
-      );
-    }
     for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
       const listener = () => {
         const writers = this.#writers.size;

@@ -13,13 +13,17 @@ import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
 import type { DecodedRecord, DecodeFn } from "./codec.ts";
 import { checkChunkHeader, CHUNK_HEADER, FLAG, RH, u64 } from "./format.ts";
-import { LiveIterator, waitMode } from "./live.ts";
+import { readerOptions, readMax, streamOptions, timeRange } from "./input.ts";
+import { LiveIterator } from "./live.ts";
 import { Mapping } from "./mapping.ts";
 import { MarkerFile } from "./markers.ts";
 import { isNotFound, Registry } from "./registry.ts";
 import { checkRegistryMatches, scanTs } from "./scan.ts";
 
-/** Options for {@linkcode Reader}. */
+/**
+ * Options for {@linkcode Reader} (and {@linkcode RingReader}). An unknown key
+ * or a value of the wrong type is `INVALID_ARGUMENT` naming the key.
+ */
 export interface ReaderOptions {
   /** Return 64-bit integer fields as BigInt (default: numbers, error when one does not fit). */
   bigint?: boolean;
@@ -27,6 +31,8 @@ export interface ReaderOptions {
    * Chunk mappings kept open for reuse (default 1024). A mapping costs only
    * address space and one kernel VMA, and re-mapping on every random seek
    * costs tens of microseconds, so keep this above the chunks you seek into.
+   * An integer from 1 to 65536 (the kernel's default `vm.max_map_count`
+   * bounds a process's mappings near there anyway).
    */
   cacheChunks?: number;
 }
@@ -34,7 +40,10 @@ export interface ReaderOptions {
 /** How a live tail waits for the writer. */
 export type WaitMode = "block" | "spin";
 
-/** Options for {@linkcode Reader.stream}. */
+/**
+ * Options for {@linkcode Reader.stream}. An unknown key or a value of the
+ * wrong type is `INVALID_ARGUMENT` naming the key.
+ */
 export interface StreamOptions {
   /**
    * Start at the newest playback marker (feeds with `index_playback`) and
@@ -51,8 +60,8 @@ export interface StreamOptions {
   wait?: WaitMode;
   /**
    * Longest stretch, in milliseconds, without giving the event loop a turn,
-   * while spinning or while records keep arriving (default 1), so timers and
-   * abort handlers still run.
+   * while spinning or while records keep arriving (default 1, 0 .. 1000), so
+   * timers and abort handlers still run.
    */
   spinYieldMs?: number;
 }
@@ -129,10 +138,11 @@ export class Reader {
     this.feed = ctx.name;
     this.#ctx = ctx;
     this.#onClose = onClose;
-    this.#decode = options.bigint ? ctx.codec.decodeBigInt : ctx.codec.decode;
+    const o = readerOptions(options);
+    this.#decode = o.bigint ? ctx.codec.decodeBigInt : ctx.codec.decode;
     this.#rs = ctx.layout.recordSize;
     this.#tsOff = ctx.layout.tsOffset;
-    this.#cacheLimit = options.cacheChunks ?? 1024;
+    this.#cacheLimit = o.cacheChunks;
     this.#reg = Registry.open(ctx.paths.registry(ctx.name), false);
     try {
       checkRegistryMatches(this.#reg, ctx);
@@ -155,20 +165,25 @@ export class Reader {
    * exact whatever the write order. Records committed while iterating may be
    * included up to the newest chunk that existed when iteration began.
    *
+   * Bounds are numbers or BigInts of microseconds. Left out, a start of
+   * `-Infinity` or an end of `Infinity` is open; a start below 0 means 0.
+   * A negative BigInt or one beyond 2^64-1, NaN, `Infinity` as a start,
+   * `-Infinity` as an end or anything else is `INVALID_ARGUMENT`.
+   *
    * @param startUs first timestamp to include (default: all)
    * @param endUs last timestamp to include (default: all)
    * @returns an iterator of decoded records
    */
   read(startUs?: number | bigint, endUs?: number | bigint): IterableIterator<DecodedRecord> {
     this.#check();
-    const [start, end] = bounds(startUs, endUs);
+    const [start, end] = timeRange(startUs, endUs);
     return this.#range(start, end);
   }
 
   /** Number of records `read(startUs, endUs)` would return right now. */
   count(startUs?: number | bigint, endUs?: number | bigint): number {
     this.#check();
-    const [start, end] = bounds(startUs, endUs);
+    const [start, end] = timeRange(startUs, endUs);
     let total = 0;
     for (const seg of this.#segments(start, end)) {
       if (seg.filter) {
@@ -361,19 +376,13 @@ export class Reader {
    * reader was created), without waiting. Shares its position with nothing
    * else: `stream()` keeps its own.
    *
-   * @param max most records to return (default 65536)
+   * @param max most records to return (default 65536; a positive integer)
    * @returns decoded records, possibly none
    */
   readAvailable(max = 65536): DecodedRecord[] {
     this.#check();
-    if (!Number.isInteger(max) || max < 1) {
-      throw new DeepwaterError(
-        "INVALID_ARGUMENT",
-        `readAvailable(max): max must be a positive integer, got ${max}`,
-      );
-    }
     const out: DecodedRecord[] = [];
-    this.#pull(this.#cursor, max, out);
+    this.#pull(this.#cursor, readMax(max), out);
     return out;
   }
 
@@ -385,10 +394,10 @@ export class Reader {
    * @param options see {@linkcode StreamOptions}
    * @returns an async iterator of records
    */
-  stream(options: StreamOptions = {}): AsyncIterableIterator<DecodedRecord> {
+  stream(options?: StreamOptions): AsyncIterableIterator<DecodedRecord> {
     this.#check();
-    const mode = waitMode(options.wait);
-    const cursor = options.playback ? this.#playbackStart() : this.#head();
+    const o = streamOptions(options);
+    const cursor = o.playback ? this.#playbackStart() : this.#head();
     return new LiveIterator(
       {
         pull: (out, max) => this.#pull(cursor, max, out),
@@ -396,9 +405,9 @@ export class Reader {
         block: (signal) => this.#block(cursor, signal),
         isOpen: () => this.#open,
       },
-      mode,
-      options.signal,
-      options.spinYieldMs ?? 1,
+      o.wait,
+      o.signal,
+      o.spinYieldMs,
     );
   }
 
@@ -605,25 +614,4 @@ export class Reader {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-/** Inclusive integer bounds; an empty range comes back with end < start. */
-export function bounds(
-  startUs: number | bigint | undefined,
-  endUs: number | bigint | undefined,
-): [number, number] {
-  const start = startUs === undefined ? 0 : Math.max(0, Math.ceil(toNumber(startUs, "startUs")));
-  const end = endUs === undefined ? Number.MAX_SAFE_INTEGER : Math.floor(toNumber(endUs, "endUs"));
-  return [Math.min(start, Number.MAX_SAFE_INTEGER), Math.min(end, Number.MAX_SAFE_INTEGER)];
-}
-
-function toNumber(v: number | bigint, name: string): number {
-  const n = typeof v === "bigint" ? Number(v) : v;
-  if (typeof n !== "number" || Number.isNaN(n)) {
-    throw new DeepwaterError(
-      "INVALID_ARGUMENT",
-      `read(): ${name} must be a number of microseconds, got ${String(v)}`,
-    );
-  }
-  return n;
 }

@@ -14,17 +14,21 @@
  * @module
  */
 import { native } from "./ffi.ts";
-import { LiveIterator, waitMode } from "./live.ts";
+import { readerOptions, readMax, streamOptions, timeRange } from "./input.ts";
+import { LiveIterator } from "./live.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
 import type { DecodedRecord, DecodeFn } from "./codec.ts";
 import { currentNonce, RG, ringGeometry, RingMap, ringName, SLOT_HEADER } from "./ring_format.ts";
 import { u64 } from "./format.ts";
-import { bounds, type ReaderOptions, type StreamOptions } from "./reader.ts";
+import type { ReaderOptions, StreamOptions } from "./reader.ts";
 
 /** Options for a ring reader's `stream()`: the persisted ones plus overrun reporting. */
 export interface RingStreamOptions extends StreamOptions {
-  /** Called with the number of records lost each time the writer laps this reader. */
+  /**
+   * Called with the number of records lost each time the writer laps this
+   * reader. (A persisted reader accepts it too, and never calls it.)
+   */
   onOverrun?: (lost: number) => void;
 }
 
@@ -51,7 +55,7 @@ export class RingReader {
     this.feed = ctx.name;
     this.#ctx = ctx;
     this.#onClose = onClose;
-    this.#decode = options.bigint ? ctx.codec.decodeBigInt : ctx.codec.decode;
+    this.#decode = readerOptions(options).bigint ? ctx.codec.decodeBigInt : ctx.codec.decode;
     this.#rs = ctx.layout.recordSize;
     this.#scratch = new Uint8Array(this.#rs);
     this.#scratchDv = new DataView(this.#scratch.buffer);
@@ -106,7 +110,9 @@ export class RingReader {
 
   /**
    * Retained records, optionally limited to `startUs <= ts <= endUs`, in
-   * write order (a scan of the window; rings are small).
+   * write order (a scan of the window; rings are small). Bounds as for
+   * `Reader.read`: left out, a start of `-Infinity` or an end of `Infinity`
+   * is open; a bound that is not a uint64 time is `INVALID_ARGUMENT`.
    *
    * @param startUs first timestamp to include
    * @param endUs last timestamp to include
@@ -114,7 +120,7 @@ export class RingReader {
    */
   read(startUs?: number | bigint, endUs?: number | bigint): IterableIterator<DecodedRecord> {
     this.#check();
-    const [start, end] = bounds(startUs, endUs);
+    const [start, end] = timeRange(startUs, endUs);
     return this.#range(start, end);
   }
 
@@ -156,13 +162,13 @@ export class RingReader {
    * Records published since the previous call, without waiting. Records the
    * writer overwrote first are skipped and counted in `lost`.
    *
-   * @param max most records to return
+   * @param max most records to return (default 65536; a positive integer)
    * @returns decoded records
    */
   readAvailable(max = 65536): DecodedRecord[] {
     this.#check();
     const out: DecodedRecord[] = [];
-    this.#pull(max, out, undefined);
+    this.#pull(readMax(max), out, undefined);
     return out;
   }
 
@@ -200,20 +206,20 @@ export class RingReader {
    * @param options wait mode, abort signal, overrun callback
    * @returns an async iterator of records
    */
-  stream(options: RingStreamOptions = {}): AsyncIterableIterator<DecodedRecord> {
+  stream(options?: RingStreamOptions): AsyncIterableIterator<DecodedRecord> {
     this.#check();
-    if (options.playback) {
+    const o = streamOptions(options);
+    if (o.playback) {
       throw new DeepwaterError(
         "INVALID_ARGUMENT",
         `Cannot play back "${this.feed}": rings keep no markers`,
       );
     }
-    const mode = waitMode(options.wait);
     this.#pos = this.#attach()?.head() ?? 0;
     let lastCheck = performance.now();
     return new LiveIterator(
       {
-        pull: (out, max) => this.#pull(max, out, options.onOverrun),
+        pull: (out, max) => this.#pull(max, out, o.onOverrun),
         hasNews: () => this.#ring !== undefined && this.#ring.head() !== this.#pos,
         block: (signal) => this.#ring ? this.#block(this.#ring, signal) : Promise.resolve(),
         idle: () => {
@@ -226,9 +232,9 @@ export class RingReader {
         },
         isOpen: () => this.#open,
       },
-      mode,
-      options.signal,
-      options.spinYieldMs ?? 1,
+      o.wait,
+      o.signal,
+      o.spinYieldMs,
     );
   }
 

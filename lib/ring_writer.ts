@@ -10,7 +10,8 @@ import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
 import { currentNonce, RG, ringGeometry, RingMap, ringName, SLOT_HEADER } from "./ring_format.ts";
 import type { StoreFn } from "./codec.ts";
-import type { WriteOptions, WriterOptions } from "./writer.ts";
+import { writeIndexOption, writerOptions } from "./input.ts";
+import { checkBatch, type WriteOptions, type WriterOptions } from "./writer.ts";
 
 /** Hot-path state shared with the generated `writeValues`. Internal. */
 class RingCore {
@@ -102,7 +103,7 @@ export class RingWriter {
     this.feed = ctx.name;
     this.#ctx = ctx;
     this.#onClose = onClose;
-    if (options.durability !== undefined && options.durability !== "page-cache") {
+    if (writerOptions(options).durability !== "page-cache") {
       throw new DeepwaterError(
         "INVALID_ARGUMENT",
         `Feed "${ctx.name}" is a shared-memory ring (persist: false): durability options do not apply`,
@@ -175,13 +176,14 @@ export class RingWriter {
   }
 
   /**
-   * Append one record given as an object keyed by field name.
+   * Append one record given as an object keyed by field name: exactly the
+   * feed's value fields (an unknown or missing key is `INVALID_VALUE`).
    *
    * @param record field values
    * @param options playback markers are not supported on rings
    */
-  write(record: Record<string, unknown>, options: WriteOptions = {}): void {
-    if (options.createIndex) {
+  write(record: Record<string, unknown>, options?: WriteOptions): void {
+    if (writeIndexOption(options)) {
       throw new DeepwaterError(
         "INVALID_ARGUMENT",
         `Cannot create a playback marker on "${this.feed}": rings (persist: false) keep no markers`,
@@ -201,7 +203,8 @@ export class RingWriter {
     const c = this.#core;
     if (!c.open) throw closedError(`Ring writer for "${this.feed}"`);
     const rs = this.#ctx.layout.recordSize;
-    if (!(bytes instanceof Uint8Array) || bytes.length % rs !== 0) {
+    checkBatch(bytes, this.feed);
+    if (bytes.length % rs !== 0) {
       throw new DeepwaterError(
         "INVALID_VALUE",
         `Cannot write batch to "${this.feed}": expected a Uint8Array of whole ${rs}-byte records`,

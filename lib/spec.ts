@@ -5,6 +5,7 @@
  * @module
  */
 import { DeepwaterError } from "./errors.ts";
+import { show } from "./input.ts";
 
 /** Scalar field types (the seed's list). */
 export type ScalarType =
@@ -23,7 +24,12 @@ export type ScalarType =
 
 /** A field of a feed spec. */
 export interface FieldSpec {
-  /** Field name: a JavaScript identifier of at most 64 characters. Optional for `_N` padding. */
+  /**
+   * Field name: a JavaScript identifier of at most 64 characters. Optional for
+   * `_N` padding. Names of `Object.prototype` properties (`constructor`,
+   * `toString`, `__proto__`, ...), `prototype`, and names the layout gives
+   * padding (`_N`, `_pad<offset>`) are reserved.
+   */
   name?: string;
   /**
    * A scalar type, `_N` for N bytes of padding, or `string` / `bytes`
@@ -117,7 +123,15 @@ export const CHUNK_MB_RANGE = [0.004, 1024] as const;
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const FIELD_RE = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-const RESERVED_FIELDS = new Set(["__proto__", "constructor", "prototype", "toString", "valueOf"]);
+/**
+ * Field names a decoded record cannot carry as plain data: every object
+ * inherits these (a record key would shadow them), and `__proto__` in an
+ * object literal sets the prototype instead of a property.
+ */
+const INHERITED_NAMES = new Set([...Object.getOwnPropertyNames(Object.prototype), "prototype"]);
+/** Names the layout gives padding (`_pad<offset>`) or that spell a padding type (`_N`). */
+const PADDING_NAME = /^_(pad)?\d+$/;
+const PADDING_TYPE = /^_(\d+)$/;
 const KNOWN_KEYS = new Set([
   "feed_name",
   "mode",
@@ -173,11 +187,12 @@ export function normalizeSpec(input: unknown): NormalizedSpec {
     }
   }
   const feed_name = validateFeedName(s.feed_name);
-  const mode = s.mode ?? "UF";
-  if (mode !== "UF") throw bad("mode", `is ${JSON.stringify(mode)}; only "UF" is supported`);
-  const chunk = s.chunk_size_mb ?? 64;
+  // Only a missing key takes its default: null is a value, and a wrong one.
+  const mode = s.mode === undefined ? "UF" : s.mode;
+  if (mode !== "UF") throw bad("mode", `is ${show(mode)}; only "UF" is supported`);
+  const chunk = s.chunk_size_mb === undefined ? 64 : s.chunk_size_mb;
   if (typeof chunk !== "number" || !Number.isFinite(chunk)) {
-    throw bad("chunk_size_mb", "must be a number");
+    throw bad("chunk_size_mb", `must be a number, got ${show(chunk)}`);
   }
   if (chunk < CHUNK_MB_RANGE[0] || chunk > CHUNK_MB_RANGE[1]) {
     throw bad(
@@ -185,27 +200,35 @@ export function normalizeSpec(input: unknown): NormalizedSpec {
       `is ${chunk}; it must be between ${CHUNK_MB_RANGE[0]} and ${CHUNK_MB_RANGE[1]}`,
     );
   }
-  const retention = s.retention_hours ?? 72;
+  const retention = s.retention_hours === undefined ? 72 : s.retention_hours;
   if (
     typeof retention !== "number" || !Number.isFinite(retention) || retention < 0 ||
     retention > 24 * 365 * 100
   ) {
     throw bad(
       "retention_hours",
-      `is ${JSON.stringify(retention)}; use hours from 0 (keep all) to 876000`,
+      `is ${show(retention)}; use hours from 0 (keep all) to 876000`,
     );
   }
-  const persist = s.persist ?? true;
-  if (typeof persist !== "boolean") throw bad("persist", "must be true or false");
-  const index_playback = s.index_playback ?? false;
-  if (typeof index_playback !== "boolean") throw bad("index_playback", "must be true or false");
-  if (!Array.isArray(s.fields) || s.fields.length === 0) {
-    throw bad("fields", "must be a non-empty array");
+  const persist = s.persist === undefined ? true : s.persist;
+  if (typeof persist !== "boolean") {
+    throw bad("persist", `must be true or false, got ${show(persist)}`);
   }
-  const fields = s.fields.map((f, i) => normalizeField(f, i));
-  if (typeof s.ts_col !== "string") throw bad("ts_col", "must name a uint64 field");
-  const ts = fields.find((f) => f.name === s.ts_col);
-  if (!ts) throw bad("ts_col", `names ${JSON.stringify(s.ts_col)}, which is not a field`);
+  const index_playback = s.index_playback === undefined ? false : s.index_playback;
+  if (typeof index_playback !== "boolean") {
+    throw bad("index_playback", `must be true or false, got ${show(index_playback)}`);
+  }
+  if (!Array.isArray(s.fields) || s.fields.length === 0) {
+    throw bad("fields", `must be a non-empty array, got ${show(s.fields)}`);
+  }
+  // An index loop, not map(): map() skips the holes of a sparse array.
+  const fields: FieldSpec[] = [];
+  for (let i = 0; i < s.fields.length; i++) fields.push(normalizeField(s.fields[i], i));
+  if (typeof s.ts_col !== "string") {
+    throw bad("ts_col", `must name a uint64 field, got ${show(s.ts_col)}`);
+  }
+  const ts = fields.find((f) => f.name === s.ts_col && !PADDING_TYPE.test(f.type));
+  if (!ts) throw bad("ts_col", `names ${show(s.ts_col)}, which is not a value field`);
   if (ts.type !== "uint64") {
     throw bad("ts_col", `field "${s.ts_col}" is ${ts.type}; it must be uint64`);
   }
@@ -225,7 +248,12 @@ export function normalizeSpec(input: unknown): NormalizedSpec {
 
 function normalizeField(f: unknown, i: number): FieldSpec {
   const key = `fields[${i}]`;
-  if (typeof f !== "object" || f === null) throw bad(key, "must be an object with name and type");
+  if (typeof f !== "object" || f === null || Array.isArray(f)) {
+    throw bad(
+      key,
+      `must be an object with name and type, got ${f === undefined ? "a hole" : show(f)}`,
+    );
+  }
   const o = f as Record<string, unknown>;
   for (const k of Object.keys(o)) {
     if (!["name", "type", "length", "desc"].includes(k)) {
@@ -233,13 +261,15 @@ function normalizeField(f: unknown, i: number): FieldSpec {
     }
   }
   const type = o.type;
-  if (typeof type !== "string") throw bad(`${key}.type`, "must be a string");
+  if (typeof type !== "string") throw bad(`${key}.type`, `must be a string, got ${show(type)}`);
   const out: FieldSpec = { type: type as FieldSpec["type"] };
   if (o.desc !== undefined) {
-    if (typeof o.desc !== "string") throw bad(`${key}.desc`, "must be a string");
+    if (typeof o.desc !== "string") {
+      throw bad(`${key}.desc`, `must be a string, got ${show(o.desc)}`);
+    }
     out.desc = o.desc;
   }
-  const pad = /^_(\d+)$/.exec(type);
+  const pad = PADDING_TYPE.exec(type);
   if (pad) {
     const n = Number(pad[1]);
     if (n < 1 || n > 4096) throw bad(`${key}.type`, `padding ${type} must be _1 .. _4096`);
@@ -255,14 +285,7 @@ function normalizeField(f: unknown, i: number): FieldSpec {
     out.length = n;
     return out;
   }
-  if (!(type in SCALAR_SIZES)) {
-    throw bad(
-      `${key}.type`,
-      `is ${JSON.stringify(type)}, not a known type (${
-        Object.keys(SCALAR_SIZES).join(", ")
-      }, string, bytes, _N)`,
-    );
-  }
+  scalarSize(type, `${key}.type`);
   if (o.length !== undefined) throw bad(`${key}.length`, `applies only to string and bytes fields`);
   return out;
 }
@@ -271,13 +294,35 @@ function checkFieldName(name: unknown, key: string): string {
   if (typeof name !== "string" || !FIELD_RE.test(name) || name.length > 64) {
     throw bad(
       `${key}.name`,
-      `is ${JSON.stringify(name)}: use an identifier (letters, digits, _) of at most 64 characters`,
+      `is ${show(name)}: use an identifier (letters, digits, _) of at most 64 characters`,
     );
   }
-  if (RESERVED_FIELDS.has(name) || /^_\d+$/.test(name)) {
-    throw bad(`${key}.name`, `"${name}" is reserved`);
+  if (INHERITED_NAMES.has(name)) {
+    throw bad(
+      `${key}.name`,
+      `"${name}" is reserved: every JavaScript object inherits it from Object.prototype, and a decoded record would shadow it: choose another name`,
+    );
+  }
+  if (PADDING_NAME.test(name)) {
+    throw bad(
+      `${key}.name`,
+      `"${name}" is reserved for padding (the layout names padding _pad<offset>): choose another name`,
+    );
   }
   return name;
+}
+
+/** Width of a scalar type, looked up as an own property (never `toString` & co.). */
+function scalarSize(type: string, key: string): number {
+  if (!Object.hasOwn(SCALAR_SIZES, type)) {
+    throw bad(
+      key,
+      `is ${show(type)}, not a known type (${
+        Object.keys(SCALAR_SIZES).join(", ")
+      }, string, bytes, _N)`,
+    );
+  }
+  return SCALAR_SIZES[type as ScalarType];
 }
 
 /**
@@ -291,7 +336,7 @@ export function computeLayout(spec: NormalizedSpec): Layout {
   const seen = new Set<string>();
   let off = 0;
   for (const [i, f] of spec.fields.entries()) {
-    const pad = /^_(\d+)$/.exec(f.type);
+    const pad = PADDING_TYPE.exec(f.type);
     let kind: FieldKind;
     let size: number;
     if (pad) {
@@ -301,8 +346,9 @@ export function computeLayout(spec: NormalizedSpec): Layout {
       kind = f.type;
       size = f.length!;
     } else {
+      // Catalog entries reach here without normalizeSpec: look types up safely.
+      size = scalarSize(f.type, `fields[${i}].type`);
       kind = f.type as ScalarType;
-      size = SCALAR_SIZES[kind as ScalarType];
     }
     const name = kind === "pad" ? `_pad${off}` : f.name!;
     if (kind !== "pad") {
@@ -315,7 +361,10 @@ export function computeLayout(spec: NormalizedSpec): Layout {
   if (off > MAX_RECORD_SIZE) {
     throw bad("fields", `make a ${off}-byte record; the limit is ${MAX_RECORD_SIZE}`);
   }
-  const ts = fields.find((f) => f.name === spec.ts_col)!;
+  // A value field, never padding: a catalog written before _pad<offset> names
+  // were reserved may hold a value field named like a padding field.
+  const ts = fields.find((f) => f.kind !== "pad" && f.name === spec.ts_col);
+  if (!ts || ts.kind !== "uint64") throw bad("ts_col", `must name a uint64 value field`);
   return {
     fields,
     recordSize: off,

@@ -26,6 +26,7 @@ import {
   u64,
   writeChunkHeader,
 } from "./format.ts";
+import { show, writeIndexOption, writerOptions } from "./input.ts";
 import { Mapping, type PendingMapping } from "./mapping.ts";
 import { MarkerFile } from "./markers.ts";
 import { isNotFound, Registry } from "./registry.ts";
@@ -42,17 +43,21 @@ import { inspectChunkFile } from "./chunk_file.ts";
  * - `"write"`: msync after every write call (`writeValues`, `write`,
  *   `writeBatch`): power-loss safe per call, and slow.
  * - `{ intervalMs }`: msync what was committed since the last flush every
- *   `intervalMs` milliseconds (from a timer), and on close.
+ *   `intervalMs` milliseconds (1 .. 2^31-1, from a timer), and on close.
  */
 export type Durability = "page-cache" | "rotation" | "write" | { intervalMs: number };
 
-/** Options for {@linkcode Writer}. */
+/**
+ * Options for {@linkcode Writer} (and {@linkcode RingWriter}). An unknown key
+ * or a value of the wrong type is `INVALID_ARGUMENT` naming the key.
+ */
 export interface WriterOptions {
   /** Durability setting (default `"page-cache"`). */
   durability?: Durability;
   /**
    * Create and pre-fault the next chunk on a worker thread ahead of rotation
    * (default true), so rotating costs microseconds instead of page faults.
+   * A ring has nothing to prefetch and ignores it.
    */
   prefetch?: boolean;
 }
@@ -158,9 +163,7 @@ export class Writer {
     this.feed = ctx.name;
     this.#ctx = ctx;
     this.#onClose = onClose;
-    this.#durability = options.durability ?? "page-cache";
-    this.#prefetch = options.prefetch ?? true;
-    checkDurability(this.#durability);
+    ({ durability: this.#durability, prefetch: this.#prefetch } = writerOptions(options));
     this.#geometry = chunkGeometry(ctx.spec.chunk_size_mb, ctx.layout.recordSize);
     const lockPath = ctx.paths.writerLock(ctx.name);
     const fd = new Int32Array(1);
@@ -240,20 +243,29 @@ export class Writer {
   }
 
   /**
-   * Append one record given as an object keyed by field name.
+   * Append one record given as an object keyed by field name: exactly the
+   * feed's value fields (an unknown or missing key is `INVALID_VALUE`).
+   *
+   * With `createIndex`, the record and its marker are committed together or
+   * not at all: the marker file is opened and its room checked before the
+   * record is committed, so a failed call can be retried without duplicating
+   * the record. (A process killed between the two commits leaves the record
+   * without its marker.)
    *
    * @param record field values (padding fields are not given)
    * @param options `createIndex` marks a playback point (needs `index_playback`)
    */
-  write(record: Record<string, unknown>, options: WriteOptions = {}): void {
-    const c = this.#core;
-    if (c.count === c.cap) this.#rotate();
-    if (options.createIndex && !this.#ctx.spec.index_playback) {
+  write(record: Record<string, unknown>, options?: WriteOptions): void {
+    const index = writeIndexOption(options);
+    if (index && !this.#ctx.spec.index_playback) {
       throw new DeepwaterError(
         "INVALID_ARGUMENT",
         `Cannot create a playback marker on "${this.feed}": the feed was created without index_playback: true`,
       );
     }
+    const c = this.#core;
+    if (c.count === c.cap) this.#rotate();
+    const marker = index ? this.#nextMarker() : 0;
     const ts = this.#ctx.codec.storeObject(
       c.dv,
       c.u8,
@@ -261,7 +273,7 @@ export class Writer {
       record,
     );
     c.commit(ts);
-    if (options.createIndex) this.#addMarker(c.count - 1, ts);
+    if (index) this.#addMarker(marker, c.count - 1, ts);
     if (c.syncEachWrite) this.flush();
   }
 
@@ -275,12 +287,7 @@ export class Writer {
   writeBatch(bytes: Uint8Array): void {
     if (!this.#open) throw closedError(`Writer for "${this.feed}"`);
     const rs = this.#ctx.layout.recordSize;
-    if (!(bytes instanceof Uint8Array)) {
-      throw new DeepwaterError(
-        "INVALID_VALUE",
-        `Cannot write batch to "${this.feed}": expected a Uint8Array`,
-      );
-    }
+    checkBatch(bytes, this.feed);
     if (bytes.length % rs !== 0) {
       throw new DeepwaterError(
         "INVALID_VALUE",
@@ -598,27 +605,47 @@ export class Writer {
     native().dw_futex_wake(reg.map.addr + BigInt(RH.notifySeq), 0x7fffffff);
   }
 
-  #addMarker(index: number, ts: number): void {
+  /**
+   * Everything about the next marker that can fail, done before its record
+   * is committed: open (or create) the marker file and check its room.
+   * Returns the marker's slot.
+   */
+  #nextMarker(): number {
     this.#markers ??= MarkerFile.open(this.#ctx.paths.markers(this.feed), true);
+    const n = u64(this.#reg.dv, RH.markerCount);
+    this.#markers.checkRoom(n);
+    return n;
+  }
+
+  /** Store and publish marker `n` (checked by #nextMarker) for a committed record. */
+  #addMarker(n: number, index: number, ts: number): void {
     const reg = this.#reg;
-    const n = u64(reg.dv, RH.markerCount);
-    this.#markers.set(n, { chunk: this.#chunkId, index, ts });
+    this.#markers!.set(n, { chunk: this.#chunkId, index, ts });
     Atomics.store(reg.u32, RH.markerCount >> 2, n + 1);
     if (Atomics.load(reg.u32, RH.waiters >> 2) !== 0) this.#wake();
   }
 }
 
-function checkDurability(d: Durability): void {
-  if (d === "page-cache" || d === "rotation" || d === "write") return;
-  if (typeof d === "object" && d !== null && Number.isFinite(d.intervalMs) && d.intervalMs >= 1) {
-    return;
+/**
+ * Refuse a `writeBatch` argument that is not a live Uint8Array (a detached
+ * buffer reads as empty, and would otherwise pass for an empty batch).
+ *
+ * @param bytes the caller's argument
+ * @param feed feed name for the message
+ */
+export function checkBatch(bytes: unknown, feed: string): asserts bytes is Uint8Array {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new DeepwaterError(
+      "INVALID_VALUE",
+      `Cannot write batch to "${feed}": expected a Uint8Array of whole records, got ${show(bytes)}`,
+    );
   }
-  throw new DeepwaterError(
-    "INVALID_ARGUMENT",
-    `Invalid durability ${
-      JSON.stringify(d)
-    }: use "page-cache", "rotation", "write" or { intervalMs: n >= 1 }`,
-  );
+  if (bytes.buffer instanceof ArrayBuffer && bytes.buffer.detached) {
+    throw new DeepwaterError(
+      "INVALID_VALUE",
+      `Cannot write batch to "${feed}": its buffer is detached (transferred or closed): pass a live Uint8Array`,
+    );
+  }
 }
 
 function bytesAddr(bytes: Uint8Array): bigint {
