@@ -4,6 +4,7 @@
  * @module
  */
 import { DeepwaterError } from "./errors.ts";
+import { randomHex } from "./registry.ts";
 import { FORMAT_VERSION, PACKAGE_VERSION } from "./version.ts";
 
 /** Contents of manifest.json. */
@@ -84,9 +85,10 @@ export function ensureManifest(path: string): Manifest {
     format_version: FORMAT_VERSION,
     created: new Date().toISOString(),
   };
-  const tmp = `${path}.tmp-${Deno.pid}`;
+  // An unpredictable name created exclusively: a link planted there is never written through.
+  const tmp = `${path}.tmp-${randomHex()}`;
   try {
-    Deno.writeTextFileSync(tmp, JSON.stringify(m, null, 2) + "\n");
+    Deno.writeTextFileSync(tmp, JSON.stringify(m, null, 2) + "\n", { createNew: true });
     try {
       Deno.linkSync(tmp, path); // fails if another process won the race
     } catch (e) {

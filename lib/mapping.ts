@@ -28,6 +28,9 @@ export interface MapOptions {
   populate?: boolean;
 }
 
+/** -ENXIO: libdeepwater's "the file is shorter than the length asked for". */
+const ENXIO = -6;
+
 function flagsOf(o: MapOptions): number {
   return (o.write ? DW.MAP_WRITE : 0) | (o.create ? DW.MAP_CREATE : 0) |
     (o.exclusive ? DW.MAP_EXCL : 0) | (o.prefault ? DW.MAP_PREFAULT : 0) |
@@ -71,11 +74,19 @@ export class Mapping {
   static file(path: string, options: MapOptions = {}): Mapping {
     const len = checkLength(path, options.length ?? 0);
     const out = new BigUint64Array(4);
-    unwrap(
-      native().dw_map_file(cstr(path), BigInt(len), flagsOf(options), out),
-      "Cannot map",
-      path,
-    );
+    const rc = native().dw_map_file(cstr(path), BigInt(len), flagsOf(options), out);
+    // libdeepwater refuses to map past the end of a file (touching such a
+    // page raises SIGBUS): a file shorter than its caller needs is damage.
+    if (rc === ENXIO || (rc === DW.EINVAL && !options.create)) {
+      throw new DeepwaterError(
+        "CORRUPT",
+        `"${path}" is ${
+          rc === ENXIO ? `shorter than the ${len} bytes it must hold` : "empty"
+        }: run deepwater-repair, or restore it from a backup`,
+        { path, errno: rc },
+      );
+    }
+    unwrap(rc, "Cannot map", path);
     return new Mapping(path, out);
   }
 

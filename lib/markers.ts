@@ -13,7 +13,7 @@
  * @module
  */
 import { DeepwaterError } from "./errors.ts";
-import { MARKER_MAGIC, setU64, u64 } from "./format.ts";
+import { checkHeader, MARKER_MAGIC, setU64, u64 } from "./format.ts";
 import { Mapping } from "./mapping.ts";
 import { FORMAT_VERSION } from "./version.ts";
 
@@ -40,16 +40,26 @@ export class MarkerFile {
   private constructor(map: Mapping) {
     this.#map = map;
     this.#dv = new DataView(map.buffer);
-    const dv = this.#dv;
-    if (dv.getUint32(0, true) !== MARKER_MAGIC || dv.getUint32(4, true) !== FORMAT_VERSION) {
+    const fix =
+      "restore it from a backup, or move it aside (deepwater-repair does not rebuild it): the writer starts a new one with its next marker; playback from older markers is lost, no record is";
+    try {
+      const dv = checkHeader(map.buffer, {
+        magic: MARKER_MAGIC,
+        headerSize: HEADER,
+        what: "Marker file",
+        path: map.path,
+        fix,
+      });
+      if (dv.getUint32(12, true) !== ENTRY || u64(dv, 16) !== MARKER_CAPACITY) {
+        throw new DeepwaterError(
+          "CORRUPT",
+          `Marker file "${map.path}" is corrupt: unexpected entry size or capacity: ${fix}`,
+          { path: map.path },
+        );
+      }
+    } catch (e) {
       map.close();
-      throw new DeepwaterError(
-        "CORRUPT",
-        `Marker file "${map.path}" has a bad header: restore it from a backup, or move it aside (deepwater-repair does not rebuild it): the writer starts a new one with its next marker; playback from older markers is lost, no record is`,
-        {
-          path: map.path,
-        },
-      );
+      throw e;
     }
   }
 
@@ -100,6 +110,13 @@ export class MarkerFile {
 
   /** Read entry `i` (below a count loaded with acquire). */
   get(i: number): Marker {
+    if (!Number.isSafeInteger(i) || i < 0 || i >= MARKER_CAPACITY) {
+      throw new DeepwaterError(
+        "CORRUPT",
+        `Marker ${i} is beyond marker file "${this.#map.path}" (${MARKER_CAPACITY} markers): the registry's marker count is damaged; move the marker file aside to drop the markers`,
+        { path: this.#map.path },
+      );
+    }
     const o = HEADER + i * ENTRY;
     return { chunk: u64(this.#dv, o), index: u64(this.#dv, o + 8), ts: u64(this.#dv, o + 16) };
   }

@@ -586,6 +586,7 @@ export class Platform {
 
   #context(feedName: string): FeedContext {
     const ctx = feedContext(this.#entry(feedName), this.#paths, this.#log);
+    checkFeedDir(ctx.paths.feedDir(ctx.name));
     return this.readOnly ? { ...ctx, readOnly: true } : ctx;
   }
 }
@@ -595,6 +596,29 @@ function writeSpecCopy(path: string, entry: CatalogEntry): void {
   writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(entry, null, 2) + "\n"), {
     sync: false,
   });
+}
+
+/** A feed directory must be a real directory: a link could lead anywhere outside the base. */
+function checkFeedDir(dir: string): void {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(dir);
+  } catch (e) {
+    throw new DeepwaterError(
+      "CORRUPT",
+      `Feed directory "${dir}" is missing: run deepwater-repair, or restore it from a backup`,
+      { path: dir, cause: e },
+    );
+  }
+  if (!st.isDirectory) {
+    throw new DeepwaterError(
+      "CORRUPT",
+      `Feed directory "${dir}" is ${
+        st.isSymlink ? "a symbolic link" : "not a directory"
+      }; Deepwater does not follow links inside its data directory: put the feed's real directory there`,
+      { path: dir },
+    );
+  }
 }
 
 /** Throw `SCHEMA_DRIFT` unless an existing entry has the requested layout and storage kind. */

@@ -4,7 +4,7 @@
  * assertion here, not a dead test runner.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { Platform } from "../mod.ts";
+import { DeepwaterError, Platform } from "../mod.ts";
 import { FLAG, RE, REG_HEADER, RH } from "../lib/format.ts";
 import { child, runCli, tempDir, tradeSpec, writeTrades } from "./helpers.ts";
 
@@ -112,4 +112,39 @@ Deno.test("stream() moves past a chunk deleted in the middle of a feed instead o
   // Playback starts at the marker in chunk 1 and must reach chunk 3: 2728 + 1544 records.
   const o = await probe(d.path, "stream", 7000 - 2728, 5000);
   assertEquals(o, { ok: true, value: 7000 - 2728 });
+});
+
+Deno.test("A feed directory replaced by a symbolic link is CORRUPT for writers and readers, and nothing is written through it", () => {
+  using d = tempDir();
+  using outside = tempDir();
+  seeded(d.path, 100);
+  Deno.renameSync(`${d.path}/feeds/trades`, `${outside.path}/trades`);
+  Deno.symlinkSync(`${outside.path}/trades`, `${d.path}/feeds/trades`);
+  const before = Deno.readFileSync(`${outside.path}/trades/registry.dwr`);
+  using p = platformAt(d.path);
+  for (const open of [() => p.createWriter("trades"), () => p.createReader("trades")]) {
+    let err: unknown;
+    try {
+      open();
+    } catch (e) {
+      err = e;
+    }
+    assert(err instanceof DeepwaterError && err.code === "CORRUPT", String(err));
+    assert(err.message.includes("symbolic link"), err.message);
+  }
+  assertEquals(Deno.readFileSync(`${outside.path}/trades/registry.dwr`), before);
+});
+
+Deno.test("A truncated or emptied metadata file (markers.dwm) is CORRUPT naming it, not an IO error", async () => {
+  using d = tempDir();
+  {
+    using p = platformAt(d.path);
+    p.createFeed(tradeSpec("trades", 0.0625, { index_playback: true }));
+    using w = p.createWriter("trades");
+    w.write({ price: 0, size: 1, timestamp_us: 1000 }, { createIndex: true });
+  }
+  Deno.truncateSync(`${d.path}/feeds/trades/markers.dwm`, 4096);
+  const o = await probe(d.path, "stream", 1, 500);
+  assertEquals([o.ok, o.code], [false, "CORRUPT"], JSON.stringify(o));
+  assert(o.message!.includes("markers.dwm"), o.message);
 });
