@@ -362,11 +362,21 @@ export class Catalog {
   #append(count: number, entry: CatalogEntry): void {
     const bytes = encodeEntry(entry);
     if (!Deno.lstatSync(this.path).isFile) throw corrupt(this.path, "it is not a regular file");
-    using f = Deno.openSync(this.path, { read: true, write: true });
-    writeAt(f, HEADER + count * ENTRY, bytes);
-    f.syncDataSync();
-    writeAt(f, 0, encodeHeader(count + 1));
-    f.syncDataSync();
+    {
+      using f = Deno.openSync(this.path, { read: true, write: true });
+      writeAt(f, HEADER + count * ENTRY, bytes);
+      f.syncDataSync();
+      writeAt(f, 0, encodeHeader(count + 1));
+      f.syncDataSync();
+    }
+    // We hold the lock, so nobody else changed the file: extend the cache
+    // instead of re-reading every entry.
+    const cached = this.#cache;
+    if (cached?.entries.length === count) {
+      const entries = [...cached.entries, entry];
+      const byName = new Map(cached.byName).set(entry.spec.feed_name, entry);
+      this.#cache = { key: fileKey(Deno.lstatSync(this.path)), entries, byName };
+    }
   }
 
   /** Write a complete new file under an unpredictable temporary name, sync, rename. */
