@@ -276,3 +276,14 @@ Deno.test("A writer never overwrites chunk files it did not publish (last_chunk 
   poke32(reg(d.path), RH.lastChunk, 3);
   assertEquals(prices(d.path), range(6000));
 });
+
+Deno.test("A live commit word one too high (an unwritten zero record) is unhealthy and repair clamps it", async () => {
+  using d = tempDir();
+  seeded(d.path, 6000); // live chunk 3 holds 6000 - 2 * 2728 = 544 records
+  const at = slot(3) + RE.committed;
+  poke32(reg(d.path), at, peek32(reg(d.path), at) + 1);
+  assertEquals(prices(d.path).at(-1), 0, "the damage shows as a zero record");
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("committed-beyond-data"), kinds.join());
+  assertEquals(prices(d.path), range(6000));
+});
