@@ -22,7 +22,9 @@ let i = 0;
 console.log("writing");
 const timer = setInterval(() => {
   for (let k = 0; k < 100 && w.isOpen; k++, i++) {
-    w.writeValues(1000 + i, 2 * (1000 + i) + 1, 1000 + start + i);
+    // price = the record's index in the feed, so the parent can check every
+    // record of every run in one sequence, however many each run wrote.
+    w.writeValues(start + i, 2 * (start + i) + 1, 1000 + start + i);
   }
 }, 1);
 setTimeout(() => clearInterval(timer), 30_000);
