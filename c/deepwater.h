@@ -99,6 +99,10 @@ const char *dw_strerror(int rc);
  *        variant polls out[3] with an acquire load instead of waiting for
  *        its event loop.
  *
+ * The file is opened with O_NOFOLLOW|O_CLOEXEC: a symbolic link at `path`
+ * gives -ELOOP, so a link planted inside a data directory cannot redirect
+ * reads or writes elsewhere (only the last component is checked).
+ *
  * Returns 0, -errno, or DW_EINVAL. The file descriptor is closed before
  * returning; the mapping stays valid until dw_unmap(). On failure nothing is
  * left mapped or open (a file created by this call is left in place, empty
@@ -138,7 +142,8 @@ int dw_unmap(uint64_t addr, uint64_t len);
 int dw_msync(uint64_t addr, uint64_t len, int sync);
 
 /**
- * Open (creating if missing) `path` and take an flock(2) on it.
+ * Open (creating if missing, mode 0644) `path` and take an flock(2) on it.
+ * Opened with O_NOFOLLOW|O_CLOEXEC: a symbolic link at `path` gives -ELOOP.
  *
  * exclusive  non-zero for LOCK_EX, zero for LOCK_SH.
  * nonblock   non-zero to fail with DW_ELOCKED instead of waiting.

@@ -87,7 +87,9 @@ static int map_fd(int fd, uint64_t len, uint32_t flags, int is_shm, uint64_t *ou
 /* See deepwater.h. */
 int dw_map_file(const char *path, uint64_t len, uint32_t flags, uint64_t *out) {
     if (!path || !out || ((flags & DW_MAP_CREATE) && len == 0)) return fail(out, DW_EINVAL);
-    int oflags = O_CLOEXEC | ((flags & DW_MAP_WRITE) ? O_RDWR : O_RDONLY);
+    /* O_NOFOLLOW: a symlink planted at a chunk's name must not redirect our
+     * writes outside the data directory (-ELOOP instead). */
+    int oflags = O_CLOEXEC | O_NOFOLLOW | ((flags & DW_MAP_WRITE) ? O_RDWR : O_RDONLY);
     if (flags & DW_MAP_CREATE) oflags |= O_CREAT | ((flags & DW_MAP_EXCL) ? O_EXCL : 0);
     int fd = open(path, oflags, 0644);
     if (fd < 0) return fail(out, -errno);

@@ -198,6 +198,7 @@ const ERRNO_ENOENT = -2;
 const ERRNO_EEXIST = -17;
 const ERRNO_ENOSPC = -28;
 const ERRNO_EACCES = -13;
+const ERRNO_ELOOP = -40;
 
 /** The negative errno for "no such file", for callers that branch on it. */
 export const ENOENT = ERRNO_ENOENT;
@@ -230,6 +231,15 @@ export function unwrap(
     fix = ": the disk is full; free space or run deepwater-cleanup";
   } else if (rc === ERRNO_EACCES) {
     fix = ": check file permissions";
+  } else if (rc === ERRNO_ELOOP) {
+    // libdeepwater opens with O_NOFOLLOW: ELOOP means a link at the last component.
+    c = code ?? "CORRUPT";
+    const where = path === undefined ? "" : ` "${path}"`;
+    throw new DeepwaterError(
+      c,
+      `${action}${where}: it is a symbolic link; Deepwater does not follow links inside its data directory: remove the link`,
+      { errno: rc, ...(path === undefined ? {} : { path }) },
+    );
   }
   const where = path === undefined ? "" : ` "${path}"`;
   throw new DeepwaterError(c, `${action}${where}: ${strerror(rc)}${fix}`, {
