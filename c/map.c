@@ -1,6 +1,7 @@
 /* Memory mapping of files and POSIX shared memory. */
 #define _GNU_SOURCE
 #include "deepwater.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,6 +72,13 @@ static int map_fd(int fd, uint64_t len, uint32_t flags, int is_shm, uint64_t *ou
     int e = errno;
     close(fd);
     if (p == MAP_FAILED) return fail(out, -e);
+    /* Registered before anything touches it, so even the pre-fault below is
+     * covered should the file be truncated meanwhile. */
+    int rc = dw_region_add(p, len, prot);
+    if (rc != 0) {
+        munmap(p, (size_t)len);
+        return fail(out, rc);
+    }
     if ((flags & DW_MAP_PREFAULT) && (flags & DW_MAP_WRITE)) {
         /* One syscall faults the whole range writable (about 4x faster than
          * touching each page from user space); fall back on older kernels. */
@@ -115,6 +123,7 @@ int dw_shm_unlink(const char *name) {
 /* See deepwater.h. */
 int dw_unmap(uint64_t addr, uint64_t len) {
     if (addr == 0 || len == 0) return DW_EINVAL;
+    dw_region_remove((void *)(uintptr_t)addr);
     return munmap((void *)(uintptr_t)addr, (size_t)len) == 0 ? 0 : -errno;
 }
 

@@ -42,6 +42,10 @@ const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  /** uint64_t dw_fault_counter(void) */
+  dw_fault_counter: { parameters: [], result: "u64" },
+  /** int dw_mapping_faulted(uint64_t addr) */
+  dw_mapping_faulted: { parameters: ["u64"], result: "i32" },
   /** int dw_msync(uint64_t addr, uint64_t len, int sync) */
   dw_msync: { parameters: ["u64", "u64", "i32"], result: "i32" },
   /** int dw_lock_open(const char *path, int exclusive, int nonblock, int32_t *out_fd) */
@@ -86,6 +90,8 @@ export const DW = {
   ELOCKED: -30801,
   ETIMEDOUT: -30802,
   EAGAIN: -30803,
+  EMAPFULL: -30804,
+  EFOREIGN: -30805,
   MAP_WRITE: 1,
   MAP_CREATE: 2,
   MAP_EXCL: 4,
@@ -93,7 +99,7 @@ export const DW = {
   MAP_POPULATE: 16,
 } as const;
 
-const SOURCES = ["deepwater.h", "map.c", "sync.c", "search.c", "error.c"];
+const SOURCES = ["deepwater.h", "internal.h", "map.c", "fault.c", "sync.c", "search.c", "error.c"];
 
 function candidatePaths(): { path: string; sourceDir: URL | undefined }[] {
   const list: { path: string; sourceDir: URL | undefined }[] = [];
@@ -227,6 +233,8 @@ export function unwrap(
     fix = ": another process holds the lock";
   } else if (rc === DW.EINVAL) {
     c = code ?? "INVALID_ARGUMENT";
+  } else if (rc === DW.EMAPFULL) {
+    fix = ": close readers or lower their cacheChunks";
   } else if (rc === ERRNO_ENOSPC) {
     fix = ": the disk is full; free space or run deepwater-cleanup";
   } else if (rc === ERRNO_EACCES) {

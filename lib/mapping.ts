@@ -7,6 +7,13 @@
  * outlives its mapping reads `undefined` (typed arrays) or throws a
  * TypeError (DataView) instead of touching freed memory.
  *
+ * Truncation rule: if another process truncates a mapped file, libdeepwater
+ * contains the SIGBUS and replaces the lost pages with zeros (see
+ * `c/deepwater.h`). Code that reads or writes through a mapping watches the
+ * process-wide fault generation with a {@linkcode FaultWatch} after each
+ * batch of accesses and throws `CORRUPT` (via
+ * {@linkcode Mapping.checkFault}) before handing out anything it read.
+ *
  * @module
  */
 import { cstr, DW, native, unwrap } from "./ffi.ts";
@@ -118,6 +125,22 @@ export class Mapping {
   }
 
   /**
+   * Throw `CORRUPT` if another process truncated the file under this
+   * mapping (libdeepwater then replaced the missing pages with zeros, so
+   * whatever was read or written through them since is not real data).
+   *
+   * @param fix what the message tells the user to do
+   */
+  checkFault(fix = "run deepwater-repair"): void {
+    if (!this.#open || native().dw_mapping_faulted(this.addr) !== 1) return;
+    throw new DeepwaterError(
+      "CORRUPT",
+      `"${this.path}" was truncated by another process while mapped: data past its new end is gone: ${fix}`,
+      { path: this.path },
+    );
+  }
+
+  /**
    * Flush a byte range to storage (files only).
    *
    * @param offset first byte
@@ -157,6 +180,49 @@ export class Mapping {
   /** Same as {@linkcode Mapping.close}. */
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+let faultWord: Uint32Array | undefined;
+
+/**
+ * Notices SIGBUS faults that libdeepwater contained, with one `Atomics.load`
+ * of the process-wide fault generation per check. Each holder keeps the
+ * generation it last settled at; only when it moved does it ask its own
+ * mappings which one faulted.
+ */
+export class FaultWatch {
+  /** The fault generation word (a view over libdeepwater's counter). */
+  readonly word: Uint32Array;
+  /** Generation at the last settle. */
+  seen: number;
+
+  constructor() {
+    if (!faultWord) {
+      const ptr = Deno.UnsafePointer.create(BigInt(native().dw_fault_counter()));
+      if (ptr === null) throw new DeepwaterError("LIBRARY", "libdeepwater has no fault counter");
+      faultWord = new Uint32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4));
+    }
+    this.word = faultWord;
+    this.seen = Atomics.load(faultWord, 0);
+  }
+
+  /** Whether any mapping in this process faulted since the last settle (one atomic load). */
+  get changed(): boolean {
+    return Atomics.load(this.word, 0) !== this.seen;
+  }
+
+  /**
+   * Throw `CORRUPT` for the first of `maps` that faulted; if none did (the
+   * fault hit another holder's mapping), remember the generation.
+   *
+   * @param maps the holder's mappings (undefined and null entries are skipped)
+   * @param fix what the message tells the user to do
+   */
+  settle(maps: Iterable<Mapping | undefined | null>, fix: string): void {
+    const gen = Atomics.load(this.word, 0);
+    for (const m of maps) m?.checkFault(fix);
+    this.seen = gen;
   }
 }
 

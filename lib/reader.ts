@@ -14,7 +14,7 @@ import type { FeedContext } from "./feed.ts";
 import type { DecodedRecord, DecodeFn } from "./codec.ts";
 import { CHUNK_HEADER, CHUNK_MAGIC, FLAG, RH, u64 } from "./format.ts";
 import { LiveIterator, waitMode } from "./live.ts";
-import { Mapping } from "./mapping.ts";
+import { FaultWatch, Mapping } from "./mapping.ts";
 import { MarkerFile } from "./markers.ts";
 import { isNotFound, Registry } from "./registry.ts";
 import { checkRegistryMatches } from "./writer.ts";
@@ -119,6 +119,7 @@ export class Reader {
   #sum: ChunkSummary = { base: 1, min: [], max: [], ooo: false };
   #open = true;
   readonly #aborter = new AbortController();
+  readonly #faults = new FaultWatch();
 
   /** @internal Use `Platform.createReader`. */
   constructor(ctx: FeedContext, options: ReaderOptions, onClose: (r: Reader) => void) {
@@ -175,6 +176,7 @@ export class Reader {
       } else total += seg.hi - seg.lo;
       this.#unpin(seg.view);
     }
+    this.#checkFaults();
     return total;
   }
 
@@ -190,14 +192,20 @@ export class Reader {
             if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
             const o = CHUNK_HEADER + i * rs;
             const ts = u64(dv, o + tsOff);
-            if (ts >= start && ts <= end) yield decode(dv, u8, o);
+            if (ts < start || ts > end) continue;
+            const r = decode(dv, u8, o);
+            this.#checkFaults();
+            yield r;
           }
         } else {
           for (let i = seg.lo; i < seg.hi; i++) {
             if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
-            yield decode(dv, u8, CHUNK_HEADER + i * rs);
+            const r = decode(dv, u8, CHUNK_HEADER + i * rs);
+            this.#checkFaults();
+            yield r;
           }
         }
+        this.#checkFaults(); // records the filter skipped may have been read from zero pages
       } finally {
         this.#unpin(seg.view);
       }
@@ -313,7 +321,9 @@ export class Reader {
       if (n === 0 || reg.flags(id) & FLAG.DELETED) continue;
       const v = this.#view(id);
       if (!v) continue;
-      return this.#decode(v.dv, v.u8, CHUNK_HEADER + (n - 1) * this.#rs);
+      const r = this.#decode(v.dv, v.u8, CHUNK_HEADER + (n - 1) * this.#rs);
+      this.#checkFaults();
+      return r;
     }
     return undefined;
   }
@@ -336,6 +346,7 @@ export class Reader {
     }
     const out: DecodedRecord[] = [];
     this.#pull(this.#cursor, max, out);
+    this.#checkFaults();
     return out;
   }
 
@@ -353,7 +364,10 @@ export class Reader {
     const cursor = options.playback ? this.#playbackStart() : this.#head();
     return new LiveIterator(
       {
-        pull: (out, max) => this.#pull(cursor, max, out),
+        pull: (out, max) => {
+          this.#pull(cursor, max, out);
+          this.#checkFaults();
+        },
         hasNews: () => this.#hasNews(cursor),
         block: (signal) => this.#block(cursor, signal),
         isOpen: () => this.#open,
@@ -521,6 +535,13 @@ export class Reader {
 
   #check(): void {
     if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
+  }
+
+  /** Throw CORRUPT if a file this reader maps was truncated under it (one atomic load when not). */
+  #checkFaults(): void {
+    if (!this.#faults.changed) return;
+    const maps = [this.#reg.map, this.#notify, ...[...this.#chunks.values()].map((v) => v.map)];
+    this.#faults.settle(maps, `run deepwater-repair --feed ${this.feed}`);
   }
 
   /** Unmap everything. Running iterators throw CLOSED on their next step. Idempotent. */
