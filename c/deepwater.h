@@ -154,6 +154,15 @@ int dw_map_file(const char *path, uint64_t len, uint32_t flags, uint64_t *out);
  * Map (creating if asked) a POSIX shared-memory object, as dw_map_file does
  * for files. `name` must start with '/' and contain no other '/'.
  * out is a uint64_t[4] exactly as for dw_map_file.
+ *
+ * With DW_MAP_CREATE the object is created with O_CREAT|O_EXCL and mode 0600
+ * (owner only) and `len` bytes are allocated with posix_fallocate, so a full
+ * /dev/shm fails here with -ENOSPC (and the new object is unlinked) instead
+ * of raising SIGBUS on a later write. When the object already exists (and
+ * DW_MAP_EXCL is not set) it is attached instead, like any open without
+ * DW_MAP_CREATE: an existing object must be owned by the effective uid and
+ * not be writable by group or others, else DW_EFOREIGN (a foreign object is
+ * never adopted; one of ours smaller than `len` is extended as above).
  */
 int dw_shm_map(const char *name, uint64_t len, uint32_t flags, uint64_t *out);
 

@@ -38,7 +38,7 @@ static int fail(uint64_t *out, int rc) {
 
 /* Shared tail of dw_map_file and dw_shm_map: size, map, close.
  * Takes ownership of fd (always closed). */
-static int map_fd(int fd, uint64_t len, uint32_t flags, int is_shm, uint64_t *out) {
+static int map_fd(int fd, uint64_t len, uint32_t flags, uint64_t *out) {
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
@@ -48,8 +48,7 @@ static int map_fd(int fd, uint64_t len, uint32_t flags, int is_shm, uint64_t *ou
     uint64_t size = (uint64_t)st.st_size;
     if (flags & DW_MAP_CREATE) {
         if (size < len) {
-            int rc = is_shm ? (ftruncate(fd, (off_t)len) == 0 ? 0 : errno)
-                            : posix_fallocate(fd, 0, (off_t)len);
+            int rc = posix_fallocate(fd, 0, (off_t)len);
             if (rc == EOPNOTSUPP || rc == EINVAL) {
                 /* Filesystems without fallocate: fall back to a sparse size. */
                 rc = ftruncate(fd, (off_t)len) == 0 ? 0 : errno;
@@ -101,17 +100,54 @@ int dw_map_file(const char *path, uint64_t len, uint32_t flags, uint64_t *out) {
     if (flags & DW_MAP_CREATE) oflags |= O_CREAT | ((flags & DW_MAP_EXCL) ? O_EXCL : 0);
     int fd = open(path, oflags, 0644);
     if (fd < 0) return fail(out, -errno);
-    return map_fd(fd, len, flags, 0, out);
+    return map_fd(fd, len, flags, out);
+}
+
+/* Refuse an existing shared-memory object another user could have planted
+ * or could write into: it must belong to our effective uid and must not be
+ * writable by group or others. Closes fd on refusal. */
+static int check_owner(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        close(fd);
+        return DW_EFOREIGN;
+    }
+    return 0;
 }
 
 /* See deepwater.h. */
 int dw_shm_map(const char *name, uint64_t len, uint32_t flags, uint64_t *out) {
     if (!name || !out || name[0] != '/' || ((flags & DW_MAP_CREATE) && len == 0)) return fail(out, DW_EINVAL);
     int oflags = O_CLOEXEC | ((flags & DW_MAP_WRITE) ? O_RDWR : O_RDONLY);
-    if (flags & DW_MAP_CREATE) oflags |= O_CREAT | ((flags & DW_MAP_EXCL) ? O_EXCL : 0);
-    int fd = shm_open(name, oflags, 0644);
+    int fd = -1;
+    if (flags & DW_MAP_CREATE) {
+        /* Owner-only and exclusive: nobody else can have prepared this object. */
+        fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            /* Reserve every page now: ftruncate alone leaves tmpfs sparse, and a
+             * full /dev/shm would then raise SIGBUS on some later write. */
+            int rc = posix_fallocate(fd, 0, (off_t)len);
+            if (rc == EOPNOTSUPP || rc == EINVAL) rc = ftruncate(fd, (off_t)len) == 0 ? 0 : errno;
+            if (rc != 0) {
+                close(fd);
+                shm_unlink(name); /* ours, empty, never published: leave nothing behind */
+                return fail(out, -rc);
+            }
+            return map_fd(fd, len, flags & ~DW_MAP_CREATE, out);
+        }
+        if (errno != EEXIST || (flags & DW_MAP_EXCL)) return fail(out, -errno);
+        oflags = O_CLOEXEC | O_RDWR;
+    }
+    fd = shm_open(name, oflags, 0);
     if (fd < 0) return fail(out, -errno);
-    return map_fd(fd, len, flags, 1, out);
+    int rc = check_owner(fd);
+    if (rc != 0) return fail(out, rc);
+    return map_fd(fd, len, flags, out);
 }
 
 /* See deepwater.h. */

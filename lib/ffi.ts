@@ -210,6 +210,8 @@ const ERRNO_ELOOP = -40;
 export const ENOENT = ERRNO_ENOENT;
 /** The negative errno for "file exists". */
 export const EEXIST = ERRNO_EEXIST;
+/** The negative errno for "no space left on device". */
+export const ENOSPC = ERRNO_ENOSPC;
 
 /**
  * Throw a {@linkcode DeepwaterError} for any non-zero status, else return.
@@ -233,6 +235,11 @@ export function unwrap(
     fix = ": another process holds the lock";
   } else if (rc === DW.EINVAL) {
     c = code ?? "INVALID_ARGUMENT";
+  } else if (rc === DW.EFOREIGN) {
+    c = code ?? "CORRUPT";
+    fix = path === undefined
+      ? ""
+      : `: it may have been planted to forge records; find out who created /dev/shm${path}, remove it, then restart the writer`;
   } else if (rc === DW.EMAPFULL) {
     fix = ": close readers or lower their cacheChunks";
   } else if (rc === ERRNO_ENOSPC) {

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { cstr, DW, native, unwrap } from "./ffi.ts";
+import { cstr, DW, ENOSPC, native, unwrap } from "./ffi.ts";
 import { DeepwaterError } from "./errors.ts";
 
 /** How to open a mapping. */
@@ -25,7 +25,7 @@ export interface MapOptions {
   length?: number;
   /** Map read-write (default read-only). */
   write?: boolean;
-  /** Create/extend the file to `length` (fallocate for files, ftruncate for shm). */
+  /** Create/extend the file to `length` (fallocate; shm objects exclusive, mode 0600). */
   create?: boolean;
   /** With `create`: fail if the file exists. */
   exclusive?: boolean;
@@ -111,11 +111,15 @@ export class Mapping {
   static shm(name: string, options: MapOptions = {}): Mapping {
     const len = checkLength(name, options.length ?? 0);
     const out = new BigUint64Array(4);
-    unwrap(
-      native().dw_shm_map(cstr(name), BigInt(len), flagsOf(options), out),
-      "Cannot map shared memory",
-      name,
-    );
+    const rc = native().dw_shm_map(cstr(name), BigInt(len), flagsOf(options), out);
+    if (rc === ENOSPC) {
+      throw new DeepwaterError(
+        "IO",
+        `Cannot create shared memory "${name}" of ${len} bytes: /dev/shm is full: free shared memory (df /dev/shm) or lower the feed's chunk_size_mb`,
+        { path: name, errno: rc },
+      );
+    }
+    unwrap(rc, "Cannot map shared memory", name);
     return new Mapping(name, out);
   }
 
