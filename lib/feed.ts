@@ -27,6 +27,8 @@ export interface FeedContext {
   paths: BasePaths;
   /** Platform log. */
   log: Log;
+  /** The directory's ring identity (manifest `ring_id`); undefined when it has none. */
+  ringId: string | undefined;
 }
 
 /** CRC32C of a layout descriptor (stored in registry and chunk headers). */
@@ -40,9 +42,15 @@ export function layoutCrc(descriptor: string): number {
  * @param entry the feed's catalog entry
  * @param paths paths of its data directory
  * @param log where to log
+ * @param ringId the manifest's `ring_id` (names ring feeds' shared memory)
  * @returns the context
  */
-export function feedContext(entry: CatalogEntry, paths: BasePaths, log: Log): FeedContext {
+export function feedContext(
+  entry: CatalogEntry,
+  paths: BasePaths,
+  log: Log,
+  ringId?: string,
+): FeedContext {
   const layout = computeLayout(entry.spec);
   return {
     name: entry.spec.feed_name,
@@ -52,5 +60,6 @@ export function feedContext(entry: CatalogEntry, paths: BasePaths, log: Log): Fe
     codec: makeCodec(layout, entry.spec.feed_name),
     paths,
     log,
+    ringId,
   };
 }

@@ -169,7 +169,7 @@ export class Platform {
         cause: e,
       });
     }
-    this.manifest = ensureManifest(this.#paths.manifest);
+    this.manifest = ensureManifest(this.#paths.manifest, this.#paths.catalogLock);
     this.#catalog = new Catalog(this.#paths.catalog, this.#paths.catalogLock);
     this.#catalog.read(); // fail early on a corrupt or foreign catalog
     this.#log = new Log(this.#paths.log, options.log);
@@ -291,7 +291,7 @@ export class Platform {
         `Feed "${feedName}" is persisted; it has no ring`,
       );
     }
-    const removed = removeRing(ringName(ctx.paths.base, ctx.name));
+    const removed = removeRing(ringName(ctx));
     if (removed) this.#log.info(`ring of "${feedName}" removed`);
     return removed;
   }
@@ -332,7 +332,7 @@ export class Platform {
       const r = new RingReader(ctx, {}, () => {});
       try {
         info.ring = {
-          shm: ringName(ctx.paths.base, ctx.name),
+          shm: ringName(ctx),
           capacity: geo.capacity,
           bytes: geo.bytes,
           exists: r.capacity > 0,
@@ -456,7 +456,7 @@ export class Platform {
   }
 
   #context(feedName: string): FeedContext {
-    return feedContext(this.#entry(feedName), this.#paths, this.#log);
+    return feedContext(this.#entry(feedName), this.#paths, this.#log, this.manifest.ring_id);
   }
 }
 

@@ -61,7 +61,7 @@ export class RingReader {
     this.#rs = ctx.layout.recordSize;
     this.#scratch = new Uint8Array(this.#rs);
     this.#scratchDv = new DataView(this.#scratch.buffer);
-    this.#name = ringName(ctx.paths.base, ctx.name);
+    this.#name = ringName(ctx);
     this.#pos = this.#attach()?.head() ?? 0;
   }
 

@@ -125,7 +125,7 @@ export class RingWriter {
       );
     }
     this.#lockFd = fd[0]!;
-    this.#name = ringName(ctx.paths.base, ctx.name);
+    this.#name = ringName(ctx);
     try {
       this.#ring = this.#create();
     } catch (e) {

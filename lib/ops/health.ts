@@ -97,6 +97,7 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
       return false;
     }
   };
+  let ringId: string | undefined;
   check("manifest", () => {
     const m = readManifest(paths.manifest);
     if (!m) {
@@ -104,6 +105,7 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
         `"${paths.manifest}" is missing: open the directory with Deepwater once, or restore it`,
       );
     }
+    ringId = m.ring_id;
     return `format ${m.format_version} (this build reads ${FORMAT_VERSION}), written by ${m.package_version}`;
   });
   let entries: ReturnType<Catalog["read"]> = [];
@@ -130,7 +132,7 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
     const log = new Log(paths.log, { file: false, console: false });
     const nowUs = options.nowUs ?? Date.now() * 1000;
     for (const entry of entries) {
-      const ctx = feedContext(entry, paths, log);
+      const ctx = feedContext(entry, paths, log, ringId);
       const f: FeedHealth = {
         name: ctx.name,
         records: 0,
