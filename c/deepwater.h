@@ -18,7 +18,34 @@
  * - Addresses cross the boundary as uint64_t (the mapping base plus offsets),
  *   because JavaScript passes 64-bit integers cheaply as BigInt.
  * - Results are written through caller-owned out-arrays; the library never
- *   allocates on a hot path and holds no global state.
+ *   allocates on a hot path. Its only global state is the fault table below.
+ *
+ * Truncated files (SIGBUS containment)
+ * ------------------------------------
+ * A MAP_SHARED mapping raises SIGBUS when a page beyond the file's end is
+ * touched, which happens when another process truncates a mapped file.
+ * libdeepwater contains that fault instead of letting it kill the process:
+ * - Every mapping made by dw_map_file / dw_shm_map is registered in a static
+ *   table of DW_MAX_MAPPINGS slots (start, end, fault flag, protection);
+ *   dw_unmap unregisters it. A full table makes the map call fail with
+ *   DW_EMAPFULL (the kernel's default vm.max_map_count of 65530 is lower).
+ * - On the first map call the library installs a SIGBUS handler (once per
+ *   process, keeping the previous disposition). For a fault inside a
+ *   registered mapping it maps private zero pages (MAP_FIXED|MAP_PRIVATE|
+ *   MAP_ANONYMOUS, the mapping's protection) over the faulting page and the
+ *   rest of that mapping, all of which now lies beyond the file's end, sets
+ *   the mapping's fault flag and increments a global 32-bit fault
+ *   generation, then returns, so the interrupted access completes (reading
+ *   zeros; writes land in memory no file backs). Any other SIGBUS goes to
+ *   the previous handler (a SA_SIGINFO or plain handler is called; SIG_DFL
+ *   or SIG_IGN is restored to SIG_DFL and the signal re-raised).
+ * - Callers notice faults cheaply: load the word at dw_fault_counter()
+ *   after each batch of accesses and, only when it changed, ask
+ *   dw_mapping_faulted() which of their mappings was hit. Data read from a
+ *   faulted mapping since the last check must be discarded.
+ * - The handler is async-signal-safe: it scans the table with atomic loads
+ *   and calls only mmap, sigaction and raise. The table is not cleared by
+ *   fork(2); the child inherits both mappings and registrations.
  *
  * Caveats
  * -------
@@ -26,8 +53,13 @@
  *   local file. flock does not work across network filesystems; do not put a
  *   data directory on NFS/SMB.
  * - Mappings are MAP_SHARED. Truncating a mapped file from another process
- *   makes accesses past the new end raise SIGBUS; Deepwater never shrinks a
- *   file a reader may have mapped.
+ *   makes accesses past the new end fault; libdeepwater contains the fault
+ *   (see above), but the bytes between the new end and the end of its page
+ *   read as zeros without any fault. Deepwater never shrinks a file a
+ *   reader may have mapped.
+ * - An application that installs its own SIGBUS handler after libdeepwater
+ *   mapped something must chain to the previous one, or truncated mappings
+ *   kill the process again.
  * - After fork(2), a child inherits mappings but not flock ownership semantics
  *   you may expect: open writers in the child only, never in both.
  * - Little-endian hosts only (x86-64, aarch64); the on-disk magic numbers make
@@ -44,7 +76,7 @@ extern "C" {
 
 /** ABI version of this header. TypeScript refuses a library whose
  *  dw_abi_version() differs from the version it was written against. */
-#define DW_ABI_VERSION 1
+#define DW_ABI_VERSION 2
 
 /** First library status code (negative, below every errno). */
 #define DW_ERR_BASE (-30800)
@@ -56,8 +88,16 @@ extern "C" {
 #define DW_ETIMEDOUT (-30802)
 /** A futex wait returned because the word no longer held the expected value. */
 #define DW_EAGAIN (-30803)
+/** Every one of the DW_MAX_MAPPINGS fault-table slots is in use. */
+#define DW_EMAPFULL (-30804)
+/** A shared-memory object exists but is owned by another user or is
+ *  writable by group or others; it is refused, never adopted. */
+#define DW_EFOREIGN (-30805)
 /** Last library status code. */
-#define DW_ERR_LAST (-30803)
+#define DW_ERR_LAST (-30805)
+
+/** Slots in the fault table: mappings one process can hold at once. */
+#define DW_MAX_MAPPINGS 65536
 
 /** dw_map_file flag: map read-write (default read-only). */
 #define DW_MAP_WRITE 1u
@@ -99,6 +139,10 @@ const char *dw_strerror(int rc);
  *        variant polls out[3] with an acquire load instead of waiting for
  *        its event loop.
  *
+ * The file is opened with O_NOFOLLOW|O_CLOEXEC: a symbolic link at `path`
+ * gives -ELOOP, so a link planted inside a data directory cannot redirect
+ * reads or writes elsewhere (only the last component is checked).
+ *
  * Returns 0, -errno, or DW_EINVAL. The file descriptor is closed before
  * returning; the mapping stays valid until dw_unmap(). On failure nothing is
  * left mapped or open (a file created by this call is left in place, empty
@@ -110,6 +154,15 @@ int dw_map_file(const char *path, uint64_t len, uint32_t flags, uint64_t *out);
  * Map (creating if asked) a POSIX shared-memory object, as dw_map_file does
  * for files. `name` must start with '/' and contain no other '/'.
  * out is a uint64_t[4] exactly as for dw_map_file.
+ *
+ * With DW_MAP_CREATE the object is created with O_CREAT|O_EXCL and mode 0600
+ * (owner only) and `len` bytes are allocated with posix_fallocate, so a full
+ * /dev/shm fails here with -ENOSPC (and the new object is unlinked) instead
+ * of raising SIGBUS on a later write. When the object already exists (and
+ * DW_MAP_EXCL is not set) it is attached instead, like any open without
+ * DW_MAP_CREATE: an existing object must be owned by the effective uid and
+ * not be writable by group or others, else DW_EFOREIGN (a foreign object is
+ * never adopted; one of ours smaller than `len` is extended as above).
  */
 int dw_shm_map(const char *name, uint64_t len, uint32_t flags, uint64_t *out);
 
@@ -126,9 +179,25 @@ int dw_shm_unlink(const char *name);
 int dw_disk_space(const char *path, uint64_t *out);
 
 /**
- * Unmap [addr, addr+len) as returned by dw_map_file/dw_shm_map.
+ * Unregister and unmap [addr, addr+len) as returned by dw_map_file/dw_shm_map.
  */
 int dw_unmap(uint64_t addr, uint64_t len);
+
+/**
+ * Address of the process-wide fault generation: a uint32_t, 4-byte aligned,
+ * valid for the life of the process, incremented (atomically) each time the
+ * SIGBUS handler contains a fault in a registered mapping. Read it with an
+ * acquire or sequentially consistent load; never write it.
+ */
+uint64_t dw_fault_counter(void);
+
+/**
+ * Whether the registered mapping starting at `addr` (an address returned by
+ * dw_map_file/dw_shm_map) has had pages replaced by the SIGBUS handler:
+ * returns 1 if so, 0 if not, -ENOENT when no such mapping is registered.
+ * A faulted mapping stays faulted until unmapped.
+ */
+int dw_mapping_faulted(uint64_t addr);
 
 /**
  * Flush [addr, addr+len) of a file mapping to storage. `sync` non-zero waits
@@ -138,7 +207,8 @@ int dw_unmap(uint64_t addr, uint64_t len);
 int dw_msync(uint64_t addr, uint64_t len, int sync);
 
 /**
- * Open (creating if missing) `path` and take an flock(2) on it.
+ * Open (creating if missing, mode 0644) `path` and take an flock(2) on it.
+ * Opened with O_NOFOLLOW|O_CLOEXEC: a symbolic link at `path` gives -ELOOP.
  *
  * exclusive  non-zero for LOCK_EX, zero for LOCK_SH.
  * nonblock   non-zero to fail with DW_ELOCKED instead of waiting.

@@ -1,6 +1,7 @@
 /* Memory mapping of files and POSIX shared memory. */
 #define _GNU_SOURCE
 #include "deepwater.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +38,7 @@ static int fail(uint64_t *out, int rc) {
 
 /* Shared tail of dw_map_file and dw_shm_map: size, map, close.
  * Takes ownership of fd (always closed). */
-static int map_fd(int fd, uint64_t len, uint32_t flags, int is_shm, uint64_t *out) {
+static int map_fd(int fd, uint64_t len, uint32_t flags, uint64_t *out) {
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
@@ -47,8 +48,7 @@ static int map_fd(int fd, uint64_t len, uint32_t flags, int is_shm, uint64_t *ou
     uint64_t size = (uint64_t)st.st_size;
     if (flags & DW_MAP_CREATE) {
         if (size < len) {
-            int rc = is_shm ? (ftruncate(fd, (off_t)len) == 0 ? 0 : errno)
-                            : posix_fallocate(fd, 0, (off_t)len);
+            int rc = posix_fallocate(fd, 0, (off_t)len);
             if (rc == EOPNOTSUPP || rc == EINVAL) {
                 /* Filesystems without fallocate: fall back to a sparse size. */
                 rc = ftruncate(fd, (off_t)len) == 0 ? 0 : errno;
@@ -71,6 +71,13 @@ static int map_fd(int fd, uint64_t len, uint32_t flags, int is_shm, uint64_t *ou
     int e = errno;
     close(fd);
     if (p == MAP_FAILED) return fail(out, -e);
+    /* Registered before anything touches it, so even the pre-fault below is
+     * covered should the file be truncated meanwhile. */
+    int rc = dw_region_add(p, len, prot);
+    if (rc != 0) {
+        munmap(p, (size_t)len);
+        return fail(out, rc);
+    }
     if ((flags & DW_MAP_PREFAULT) && (flags & DW_MAP_WRITE)) {
         /* One syscall faults the whole range writable (about 4x faster than
          * touching each page from user space); fall back on older kernels. */
@@ -87,21 +94,60 @@ static int map_fd(int fd, uint64_t len, uint32_t flags, int is_shm, uint64_t *ou
 /* See deepwater.h. */
 int dw_map_file(const char *path, uint64_t len, uint32_t flags, uint64_t *out) {
     if (!path || !out || ((flags & DW_MAP_CREATE) && len == 0)) return fail(out, DW_EINVAL);
-    int oflags = O_CLOEXEC | ((flags & DW_MAP_WRITE) ? O_RDWR : O_RDONLY);
+    /* O_NOFOLLOW: a symlink planted at a chunk's name must not redirect our
+     * writes outside the data directory (-ELOOP instead). */
+    int oflags = O_CLOEXEC | O_NOFOLLOW | ((flags & DW_MAP_WRITE) ? O_RDWR : O_RDONLY);
     if (flags & DW_MAP_CREATE) oflags |= O_CREAT | ((flags & DW_MAP_EXCL) ? O_EXCL : 0);
     int fd = open(path, oflags, 0644);
     if (fd < 0) return fail(out, -errno);
-    return map_fd(fd, len, flags, 0, out);
+    return map_fd(fd, len, flags, out);
+}
+
+/* Refuse an existing shared-memory object another user could have planted
+ * or could write into: it must belong to our effective uid and must not be
+ * writable by group or others. Closes fd on refusal. */
+static int check_owner(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        close(fd);
+        return DW_EFOREIGN;
+    }
+    return 0;
 }
 
 /* See deepwater.h. */
 int dw_shm_map(const char *name, uint64_t len, uint32_t flags, uint64_t *out) {
     if (!name || !out || name[0] != '/' || ((flags & DW_MAP_CREATE) && len == 0)) return fail(out, DW_EINVAL);
     int oflags = O_CLOEXEC | ((flags & DW_MAP_WRITE) ? O_RDWR : O_RDONLY);
-    if (flags & DW_MAP_CREATE) oflags |= O_CREAT | ((flags & DW_MAP_EXCL) ? O_EXCL : 0);
-    int fd = shm_open(name, oflags, 0644);
+    int fd = -1;
+    if (flags & DW_MAP_CREATE) {
+        /* Owner-only and exclusive: nobody else can have prepared this object. */
+        fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            /* Reserve every page now: ftruncate alone leaves tmpfs sparse, and a
+             * full /dev/shm would then raise SIGBUS on some later write. */
+            int rc = posix_fallocate(fd, 0, (off_t)len);
+            if (rc == EOPNOTSUPP || rc == EINVAL) rc = ftruncate(fd, (off_t)len) == 0 ? 0 : errno;
+            if (rc != 0) {
+                close(fd);
+                shm_unlink(name); /* ours, empty, never published: leave nothing behind */
+                return fail(out, -rc);
+            }
+            return map_fd(fd, len, flags & ~DW_MAP_CREATE, out);
+        }
+        if (errno != EEXIST || (flags & DW_MAP_EXCL)) return fail(out, -errno);
+        oflags = O_CLOEXEC | O_RDWR;
+    }
+    fd = shm_open(name, oflags, 0);
     if (fd < 0) return fail(out, -errno);
-    return map_fd(fd, len, flags, 1, out);
+    int rc = check_owner(fd);
+    if (rc != 0) return fail(out, rc);
+    return map_fd(fd, len, flags, out);
 }
 
 /* See deepwater.h. */
@@ -113,6 +159,7 @@ int dw_shm_unlink(const char *name) {
 /* See deepwater.h. */
 int dw_unmap(uint64_t addr, uint64_t len) {
     if (addr == 0 || len == 0) return DW_EINVAL;
+    dw_region_remove((void *)(uintptr_t)addr);
     return munmap((void *)(uintptr_t)addr, (size_t)len) == 0 ? 0 : -errno;
 }
 

@@ -14,7 +14,8 @@
 /* See deepwater.h. */
 int dw_lock_open(const char *path, int exclusive, int nonblock, int32_t *out_fd) {
     if (!path || !out_fd) return DW_EINVAL;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* O_NOFOLLOW: never create or open a lock file through a planted symlink. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) return -errno;
     int op = (exclusive ? LOCK_EX : LOCK_SH) | (nonblock ? LOCK_NB : 0);
     while (flock(fd, op) != 0) {

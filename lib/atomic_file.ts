@@ -1,25 +1,47 @@
 /**
- * Replace a file atomically: write a complete new copy under an
- * unpredictable temporary name, created exclusively (O_CREAT|O_EXCL never
- * follows a link planted at that name), optionally sync it, and rename it
- * over the old one, so readers see the old file or the new one, never a mix.
+ * Replace a small file atomically without following links planted beside it.
+ *
+ * The temporary file is `<path>.tmp-<128 random bits in hex>`, created with
+ * `createNew` (O_CREAT|O_EXCL, which never follows a symbolic link at the
+ * final component), so another user cannot pre-create or link that name to
+ * redirect the write. `rename` then replaces `path` itself, even when
+ * `path` is a link: the link is replaced, its target is never written.
  *
  * @module
  */
-import { randomHex } from "./registry.ts";
+import { dirname } from "node:path";
+import { DeepwaterError } from "./errors.ts";
 
 /** Options for {@linkcode writeFileAtomic}. */
 export interface AtomicWriteOptions {
-  /** fsync the file before the rename and the directory after it (survives power loss). */
+  /**
+   * fsync the file before the rename and the directory after it, so the
+   * new content survives a power loss (default false: a process crash is
+   * already safe without it).
+   */
   sync: boolean;
+  /** Permission bits of the new file (default 0o644). */
+  mode?: number;
 }
 
 /**
- * Write `bytes` to `path` atomically.
+ * Write `bytes` to `path` atomically: readers see the old content or the
+ * new, never a mix, and nothing is written through a symbolic link.
  *
- * @param path final path
- * @param bytes complete contents
- * @param options whether to sync
+ * @param path file to replace (or create)
+ * @param bytes its new content
+ * @param options `sync` for power-loss durability, `mode` for permissions
+ * @throws {DeepwaterError} `IO` naming the path when any step fails (the
+ *   temporary file is removed)
+ *
+ * @example
+ * ```ts
+ * import { writeFileAtomic } from "./atomic_file.ts";
+ * const dir = Deno.makeTempDirSync();
+ * writeFileAtomic(`${dir}/state.json`, new TextEncoder().encode("{}\n"), { sync: true });
+ * console.assert(Deno.readTextFileSync(`${dir}/state.json`) === "{}\n");
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
  */
 export function writeFileAtomic(
   path: string,
@@ -27,32 +49,48 @@ export function writeFileAtomic(
   options: AtomicWriteOptions,
 ): void {
   const tmp = `${path}.tmp-${randomHex()}`;
+  let created = false;
   try {
-    const f = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o644 });
+    const file = Deno.openSync(tmp, { write: true, createNew: true, mode: options.mode ?? 0o644 });
+    created = true;
     try {
-      let off = 0;
-      while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
-      if (options.sync) f.syncSync();
+      let done = 0;
+      while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
+      if (options.sync) file.syncSync();
     } finally {
-      f.close();
+      file.close();
     }
     Deno.renameSync(tmp, path);
+    created = false;
+    if (options.sync) syncDir(dirname(path));
   } catch (e) {
-    try {
-      Deno.removeSync(tmp);
-    } catch {
-      // never created, or already renamed
-    }
-    throw e;
+    if (created) removeQuietly(tmp);
+    throw new DeepwaterError("IO", `Cannot write "${path}" atomically: ${e}`, {
+      path,
+      cause: e,
+    });
   }
-  if (options.sync) syncDir(path.slice(0, Math.max(1, path.lastIndexOf("/"))));
+}
+
+/** 128 random bits as 32 hex digits: a temp name no other user can predict. */
+export function randomHex(): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
 function syncDir(dir: string): void {
+  const d = Deno.openSync(dir, { read: true });
   try {
-    using d = Deno.openSync(dir, { read: true });
     d.syncSync();
+  } finally {
+    d.close();
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
   } catch {
-    // some filesystems refuse to sync a directory; the rename is still atomic
+    // already gone
   }
 }

@@ -29,6 +29,8 @@ export interface FeedContext {
   log: Log;
   /** Opened by a read-only Platform: readers write nothing, not even the notify page. */
   readOnly?: boolean;
+  /** The directory's ring identity (manifest `ring_id`); undefined when it has none. */
+  ringId: string | undefined;
 }
 
 /** CRC32C of a layout descriptor (stored in registry and chunk headers). */
@@ -42,9 +44,15 @@ export function layoutCrc(descriptor: string): number {
  * @param entry the feed's catalog entry
  * @param paths paths of its data directory
  * @param log where to log
+ * @param ringId the manifest's `ring_id` (names ring feeds' shared memory)
  * @returns the context
  */
-export function feedContext(entry: CatalogEntry, paths: BasePaths, log: Log): FeedContext {
+export function feedContext(
+  entry: CatalogEntry,
+  paths: BasePaths,
+  log: Log,
+  ringId?: string,
+): FeedContext {
   const layout = computeLayout(entry.spec);
   return {
     name: entry.spec.feed_name,
@@ -54,5 +62,6 @@ export function feedContext(entry: CatalogEntry, paths: BasePaths, log: Log): Fe
     codec: makeCodec(layout, entry.spec.feed_name),
     paths,
     log,
+    ringId,
   };
 }

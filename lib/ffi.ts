@@ -42,6 +42,10 @@ const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  /** uint64_t dw_fault_counter(void) */
+  dw_fault_counter: { parameters: [], result: "u64" },
+  /** int dw_mapping_faulted(uint64_t addr) */
+  dw_mapping_faulted: { parameters: ["u64"], result: "i32" },
   /** int dw_msync(uint64_t addr, uint64_t len, int sync) */
   dw_msync: { parameters: ["u64", "u64", "i32"], result: "i32" },
   /** int dw_lock_open(const char *path, int exclusive, int nonblock, int32_t *out_fd) */
@@ -86,6 +90,8 @@ export const DW = {
   ELOCKED: -30801,
   ETIMEDOUT: -30802,
   EAGAIN: -30803,
+  EMAPFULL: -30804,
+  EFOREIGN: -30805,
   MAP_WRITE: 1,
   MAP_CREATE: 2,
   MAP_EXCL: 4,
@@ -93,7 +99,7 @@ export const DW = {
   MAP_POPULATE: 16,
 } as const;
 
-const SOURCES = ["deepwater.h", "map.c", "sync.c", "search.c", "error.c"];
+const SOURCES = ["deepwater.h", "internal.h", "map.c", "fault.c", "sync.c", "search.c", "error.c"];
 
 function candidatePaths(): { path: string; sourceDir: URL | undefined }[] {
   const list: { path: string; sourceDir: URL | undefined }[] = [];
@@ -198,11 +204,14 @@ const ERRNO_ENOENT = -2;
 const ERRNO_EEXIST = -17;
 const ERRNO_ENOSPC = -28;
 const ERRNO_EACCES = -13;
+const ERRNO_ELOOP = -40;
 
 /** The negative errno for "no such file", for callers that branch on it. */
 export const ENOENT = ERRNO_ENOENT;
 /** The negative errno for "file exists". */
 export const EEXIST = ERRNO_EEXIST;
+/** The negative errno for "no space left on device". */
+export const ENOSPC = ERRNO_ENOSPC;
 
 /**
  * Throw a {@linkcode DeepwaterError} for any non-zero status, else return.
@@ -226,10 +235,26 @@ export function unwrap(
     fix = ": another process holds the lock";
   } else if (rc === DW.EINVAL) {
     c = code ?? "INVALID_ARGUMENT";
+  } else if (rc === DW.EFOREIGN) {
+    c = code ?? "CORRUPT";
+    fix = path === undefined
+      ? ""
+      : `: it may have been planted to forge records; find out who created /dev/shm${path}, remove it, then restart the writer`;
+  } else if (rc === DW.EMAPFULL) {
+    fix = ": close readers or lower their cacheChunks";
   } else if (rc === ERRNO_ENOSPC) {
     fix = ": the disk is full; free space or run deepwater-cleanup";
   } else if (rc === ERRNO_EACCES) {
     fix = ": check file permissions";
+  } else if (rc === ERRNO_ELOOP) {
+    // libdeepwater opens with O_NOFOLLOW: ELOOP means a link at the last component.
+    c = code ?? "CORRUPT";
+    const where = path === undefined ? "" : ` "${path}"`;
+    throw new DeepwaterError(
+      c,
+      `${action}${where}: it is a symbolic link; Deepwater does not follow links inside its data directory: remove the link`,
+      { errno: rc, ...(path === undefined ? {} : { path }) },
+    );
   }
   const where = path === undefined ? "" : ` "${path}"`;
   throw new DeepwaterError(c, `${action}${where}: ${strerror(rc)}${fix}`, {

@@ -4,7 +4,8 @@
  * @module
  */
 import { DeepwaterError } from "./errors.ts";
-import { randomHex } from "./registry.ts";
+import { cstr, native, unwrap } from "./ffi.ts";
+import { randomHex, writeFileAtomic } from "./atomic_file.ts";
 import { FORMAT_VERSION, PACKAGE_VERSION } from "./version.ts";
 
 /** Contents of manifest.json. */
@@ -15,7 +16,16 @@ export interface Manifest {
   format_version: number;
   /** Creation time, ISO-8601. */
   created: string;
+  /**
+   * 128 random bits (32 lowercase hex digits) naming this directory's
+   * shared-memory rings (`/dw-<ring_id>-<feed>`), so two directories never
+   * share a ring. Absent in manifests written before rings were named this
+   * way; a writable Platform adds it on open.
+   */
+  ring_id?: string;
 }
+
+const RING_ID = /^[0-9a-f]{32}$/;
 
 /**
  * What to do about a damaged manifest. deepwater-repair does not rewrite it:
@@ -60,6 +70,13 @@ export function readManifest(path: string): Manifest | undefined {
       },
     );
   }
+  if (m.ring_id !== undefined && (typeof m.ring_id !== "string" || !RING_ID.test(m.ring_id))) {
+    throw new DeepwaterError(
+      "CORRUPT",
+      `Manifest "${path}" has a malformed ring_id (expected 32 hex digits): remove the key and open the directory with write access to get a new one`,
+      { path },
+    );
+  }
   if (m.format_version !== FORMAT_VERSION) {
     throw new DeepwaterError(
       "VERSION_MISMATCH",
@@ -71,19 +88,22 @@ export function readManifest(path: string): Manifest | undefined {
 }
 
 /**
- * Read the manifest, creating it (atomically) if missing.
+ * Read the manifest, creating it (atomically) if missing, and give it a
+ * `ring_id` if it has none.
  *
  * @param path manifest path
- * @returns the manifest in force; throws `IO` (the system error as `cause`)
- *   when it cannot be created
+ * @param lockPath lock file serialising the ring_id upgrade between processes
+ * @returns the manifest in force (without `ring_id` only when it could not be written);
+ *   throws `IO` (the system error as `cause`) when it cannot be created
  */
-export function ensureManifest(path: string): Manifest {
+export function ensureManifest(path: string, lockPath: string): Manifest {
   const existing = readManifest(path);
-  if (existing) return existing;
+  if (existing) return existing.ring_id ? existing : addRingId(path, lockPath);
   const m: Manifest = {
     package_version: PACKAGE_VERSION,
     format_version: FORMAT_VERSION,
     created: new Date().toISOString(),
+    ring_id: randomHex(),
   };
   // An unpredictable name created exclusively: a link planted there is never written through.
   const tmp = `${path}.tmp-${randomHex()}`;
@@ -121,4 +141,37 @@ export function requireManifest(path: string, base: string): Manifest {
     `Cannot open "${base}" read-only: "${path}" is missing, so it is not a Deepwater data directory (yet): check the path, or open it once with write access to create it`,
     { path },
   );
+}
+
+/**
+ * Add a ring_id to a manifest written before it existed. Under an exclusive
+ * lock the manifest is read again, so concurrent openers all end up with
+ * the one id the first of them wrote. Without write access the manifest is
+ * returned as it is (its ring feeds then cannot be used).
+ */
+function addRingId(path: string, lockPath: string): Manifest {
+  const fd = new Int32Array(1);
+  const rc = native().dw_lock_open(cstr(lockPath), 1, 0, fd);
+  if (rc === -13 || rc === -30) return readManifest(path)!; // EACCES, EROFS: read-only use
+  unwrap(rc, "Cannot lock", lockPath);
+  try {
+    const m = readManifest(path)!;
+    if (m.ring_id) return m;
+    const next: Manifest = { ...m, ring_id: randomHex() };
+    try {
+      writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(next, null, 2) + "\n"), {
+        sync: true,
+      });
+    } catch (e) {
+      const cause = e instanceof DeepwaterError ? e.cause : undefined;
+      if (
+        cause instanceof Deno.errors.PermissionDenied ||
+        cause instanceof Deno.errors.NotCapable
+      ) return m;
+      throw e;
+    }
+    return next;
+  } finally {
+    native().dw_lock_close(fd[0]!);
+  }
 }

@@ -7,9 +7,16 @@
  * outlives its mapping reads `undefined` (typed arrays) or throws a
  * TypeError (DataView) instead of touching freed memory.
  *
+ * Truncation rule: if another process truncates a mapped file, libdeepwater
+ * contains the SIGBUS and replaces the lost pages with zeros (see
+ * `c/deepwater.h`). Code that reads or writes through a mapping watches the
+ * process-wide fault generation with a {@linkcode FaultWatch} after each
+ * batch of accesses and throws `CORRUPT` (via
+ * {@linkcode Mapping.checkFault}) before handing out anything it read.
+ *
  * @module
  */
-import { cstr, DW, native, unwrap } from "./ffi.ts";
+import { cstr, DW, ENOSPC, native, unwrap } from "./ffi.ts";
 import { DeepwaterError } from "./errors.ts";
 
 /** How to open a mapping. */
@@ -18,7 +25,7 @@ export interface MapOptions {
   length?: number;
   /** Map read-write (default read-only). */
   write?: boolean;
-  /** Create/extend the file to `length` (fallocate for files, ftruncate for shm). */
+  /** Create/extend the file to `length` (fallocate; shm objects exclusive, mode 0600). */
   create?: boolean;
   /** With `create`: fail if the file exists. */
   exclusive?: boolean;
@@ -115,17 +122,37 @@ export class Mapping {
   static shm(name: string, options: MapOptions = {}): Mapping {
     const len = checkLength(name, options.length ?? 0);
     const out = new BigUint64Array(4);
-    unwrap(
-      native().dw_shm_map(cstr(name), BigInt(len), flagsOf(options), out),
-      "Cannot map shared memory",
-      name,
-    );
+    const rc = native().dw_shm_map(cstr(name), BigInt(len), flagsOf(options), out);
+    if (rc === ENOSPC) {
+      throw new DeepwaterError(
+        "IO",
+        `Cannot create shared memory "${name}" of ${len} bytes: /dev/shm is full: free shared memory (df /dev/shm) or lower the feed's chunk_size_mb`,
+        { path: name, errno: rc },
+      );
+    }
+    unwrap(rc, "Cannot map shared memory", name);
     return new Mapping(name, out);
   }
 
   /** Whether the mapping is still open. */
   get isOpen(): boolean {
     return this.#open;
+  }
+
+  /**
+   * Throw `CORRUPT` if another process truncated the file under this
+   * mapping (libdeepwater then replaced the missing pages with zeros, so
+   * whatever was read or written through them since is not real data).
+   *
+   * @param fix what the message tells the user to do
+   */
+  checkFault(fix = "run deepwater-repair"): void {
+    if (!this.#open || native().dw_mapping_faulted(this.addr) !== 1) return;
+    throw new DeepwaterError(
+      "CORRUPT",
+      `"${this.path}" was truncated by another process while mapped: data past its new end is gone: ${fix}`,
+      { path: this.path },
+    );
   }
 
   /**
@@ -168,6 +195,49 @@ export class Mapping {
   /** Same as {@linkcode Mapping.close}. */
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+let faultWord: Uint32Array | undefined;
+
+/**
+ * Notices SIGBUS faults that libdeepwater contained, with one `Atomics.load`
+ * of the process-wide fault generation per check. Each holder keeps the
+ * generation it last settled at; only when it moved does it ask its own
+ * mappings which one faulted.
+ */
+export class FaultWatch {
+  /** The fault generation word (a view over libdeepwater's counter). */
+  readonly word: Uint32Array;
+  /** Generation at the last settle. */
+  seen: number;
+
+  constructor() {
+    if (!faultWord) {
+      const ptr = Deno.UnsafePointer.create(BigInt(native().dw_fault_counter()));
+      if (ptr === null) throw new DeepwaterError("LIBRARY", "libdeepwater has no fault counter");
+      faultWord = new Uint32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4));
+    }
+    this.word = faultWord;
+    this.seen = Atomics.load(faultWord, 0);
+  }
+
+  /** Whether any mapping in this process faulted since the last settle (one atomic load). */
+  get changed(): boolean {
+    return Atomics.load(this.word, 0) !== this.seen;
+  }
+
+  /**
+   * Throw `CORRUPT` for the first of `maps` that faulted; if none did (the
+   * fault hit another holder's mapping), remember the generation.
+   *
+   * @param maps the holder's mappings (undefined and null entries are skipped)
+   * @param fix what the message tells the user to do
+   */
+  settle(maps: Iterable<Mapping | undefined | null>, fix: string): void {
+    const gen = Atomics.load(this.word, 0);
+    for (const m of maps) m?.checkFault(fix);
+    this.seen = gen;
   }
 }
 

@@ -214,7 +214,7 @@ export class Platform {
             { path: this.#paths.base, cause: e },
           );
         }
-        manifest = ensureManifest(this.#paths.manifest);
+        manifest = ensureManifest(this.#paths.manifest, this.#paths.catalogLock);
         log = new Log(this.#paths.log, o.log);
       } catch (e) {
         if (!writeDenied(e) || !isDirectory(this.#paths.base)) throw e;
@@ -411,7 +411,7 @@ export class Platform {
         `Feed "${feedName}" is persisted; it has no ring`,
       );
     }
-    const removed = removeRing(ringName(ctx.paths.base, ctx.name));
+    const removed = removeRing(ringName(ctx));
     if (removed) this.#log.info(`ring of "${feedName}" removed`);
     return removed;
   }
@@ -452,7 +452,7 @@ export class Platform {
       const r = new RingReader(ctx, {}, () => {});
       try {
         info.ring = {
-          shm: ringName(ctx.paths.base, ctx.name),
+          shm: ringName(ctx),
           capacity: geo.capacity,
           bytes: geo.bytes,
           exists: r.capacity > 0,
@@ -585,7 +585,7 @@ export class Platform {
   }
 
   #context(feedName: string): FeedContext {
-    const ctx = feedContext(this.#entry(feedName), this.#paths, this.#log);
+    const ctx = feedContext(this.#entry(feedName), this.#paths, this.#log, this.manifest.ring_id);
     checkFeedDir(ctx.paths.feedDir(ctx.name));
     return this.readOnly ? { ...ctx, readOnly: true } : ctx;
   }

@@ -15,7 +15,7 @@ import type { DecodedRecord, DecodeFn } from "./codec.ts";
 import { checkChunkHeader, CHUNK_HEADER, FLAG, RH, u64 } from "./format.ts";
 import { readerOptions, readMax, streamOptions, timeRange } from "./input.ts";
 import { LiveIterator } from "./live.ts";
-import { Mapping } from "./mapping.ts";
+import { FaultWatch, Mapping } from "./mapping.ts";
 import { MarkerFile } from "./markers.ts";
 import { isNotFound, Registry } from "./registry.ts";
 import { checkRegistryMatches, scanTs } from "./scan.ts";
@@ -132,6 +132,7 @@ export class Reader {
   #sum: ChunkSummary = { base: 1, min: [], max: [], unsorted: [], ooo: false };
   #open = true;
   readonly #aborter = new AbortController();
+  readonly #faults = new FaultWatch();
 
   /** @internal Use `Platform.createReader`. */
   constructor(ctx: FeedContext, options: ReaderOptions, onClose: (r: Reader) => void) {
@@ -194,6 +195,7 @@ export class Reader {
       } else total += seg.hi - seg.lo;
       this.#unpin(seg.view);
     }
+    this.#checkFaults();
     return total;
   }
 
@@ -209,14 +211,20 @@ export class Reader {
             if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
             const o = CHUNK_HEADER + i * rs;
             const ts = u64(dv, o + tsOff);
-            if (ts >= start && ts <= end) yield decode(dv, u8, o);
+            if (ts < start || ts > end) continue;
+            const r = decode(dv, u8, o);
+            this.#checkFaults();
+            yield r;
           }
         } else {
           for (let i = seg.lo; i < seg.hi; i++) {
             if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
-            yield decode(dv, u8, CHUNK_HEADER + i * rs);
+            const r = decode(dv, u8, CHUNK_HEADER + i * rs);
+            this.#checkFaults();
+            yield r;
           }
         }
+        this.#checkFaults(); // records the filter skipped may have been read from zero pages
       } finally {
         this.#unpin(seg.view);
       }
@@ -366,7 +374,9 @@ export class Reader {
       if (!v) continue;
       const n = this.#committed(v);
       if (n === 0) continue;
-      return this.#decode(v.dv, v.u8, CHUNK_HEADER + (n - 1) * this.#rs);
+      const r = this.#decode(v.dv, v.u8, CHUNK_HEADER + (n - 1) * this.#rs);
+      this.#checkFaults();
+      return r;
     }
     return undefined;
   }
@@ -383,6 +393,7 @@ export class Reader {
     this.#check();
     const out: DecodedRecord[] = [];
     this.#pull(this.#cursor, readMax(max), out);
+    this.#checkFaults();
     return out;
   }
 
@@ -400,7 +411,10 @@ export class Reader {
     const cursor = o.playback ? this.#playbackStart() : this.#head();
     return new LiveIterator(
       {
-        pull: (out, max) => this.#pull(cursor, max, out),
+        pull: (out, max) => {
+          this.#pull(cursor, max, out);
+          this.#checkFaults();
+        },
         hasNews: () => this.#hasNews(cursor),
         block: (signal) => this.#block(cursor, signal),
         isOpen: () => this.#open,
@@ -595,6 +609,13 @@ export class Reader {
 
   #check(): void {
     if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
+  }
+
+  /** Throw CORRUPT if a file this reader maps was truncated under it (one atomic load when not). */
+  #checkFaults(): void {
+    if (!this.#faults.changed) return;
+    const maps = [this.#reg.map, this.#notify, ...[...this.#chunks.values()].map((v) => v.map)];
+    this.#faults.settle(maps, `run deepwater-repair --feed ${this.feed}`);
   }
 
   /** Unmap everything. Running iterators throw CLOSED on their next step. Idempotent. */

@@ -9,6 +9,7 @@
  * @module
  */
 import { crc32c, ENOENT } from "./ffi.ts";
+import { randomHex } from "./atomic_file.ts";
 import { DeepwaterError } from "./errors.ts";
 import { Mapping } from "./mapping.ts";
 import {
@@ -458,12 +459,6 @@ function writeSpec(dv: DataView, u8: Uint8Array, json: string): boolean {
   dv.setUint32(RH.specCrc, crc32c(bytes as Uint8Array<ArrayBuffer>), true);
   dv.setUint32(RH.specLength, bytes.length, true);
   return true;
-}
-
-/** 128 random bits as hex: temporary names nobody can predict and plant a link at. */
-export function randomHex(): string {
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
 /**

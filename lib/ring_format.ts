@@ -1,7 +1,9 @@
 /**
  * Shared-memory rings for `persist: false` feeds: layout and opening.
  *
- * A ring is one POSIX shared-memory object, `/dw-<crc32c(base path)>-<feed>`,
+ * A ring is one POSIX shared-memory object, `/dw-<ring_id>-<feed>` (the
+ * data directory's random identity from manifest.json, owner-only, created
+ * exclusively),
  * sized by the feed's `chunk_size_mb` (rounded to whole pages):
  * ```
  * 0     u32 magic "DWRN"  4 u32 format  8 u32 header size (4096)  12 u32 record size
@@ -22,7 +24,8 @@
  *
  * @module
  */
-import { crc32c, cstr, ENOENT, native } from "./ffi.ts";
+import { cstr, ENOENT, native } from "./ffi.ts";
+import type { FeedContext } from "./feed.ts";
 import { DeepwaterError } from "./errors.ts";
 import { Mapping } from "./mapping.ts";
 import { PAGE } from "./format.ts";
@@ -77,10 +80,23 @@ export function ringGeometry(chunkSizeMb: number, recordSize: number): RingGeome
   return { slotSize, capacity, bytes };
 }
 
-/** Shared-memory name of a feed's ring. */
-export function ringName(basePath: string, feed: string): string {
-  const h = crc32c(new TextEncoder().encode(basePath)).toString(16).padStart(8, "0");
-  return `/dw-${h}-${feed}`;
+/**
+ * Shared-memory name of a feed's ring: `/dw-<ring_id>-<feed>`.
+ *
+ * @param ctx the feed (its `ringId` comes from the manifest)
+ * @returns the name
+ * @throws {DeepwaterError} `IO` when the manifest has no ring_id (an older
+ *   directory opened by a process that may not write the manifest)
+ */
+export function ringName(ctx: FeedContext): string {
+  if (ctx.ringId === undefined) {
+    throw new DeepwaterError(
+      "IO",
+      `Cannot use the ring of "${ctx.name}": manifest "${ctx.paths.manifest}" has no ring_id and this process may not add it: open the data directory once with write access (new Platform) to add it`,
+      { path: ctx.paths.manifest },
+    );
+  }
+  return `/dw-${ctx.ringId}-${ctx.name}`;
 }
 
 /** An attached ring (either side). */

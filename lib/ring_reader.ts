@@ -21,7 +21,12 @@ import type { FeedContext } from "./feed.ts";
 import type { DecodedRecord, DecodeFn } from "./codec.ts";
 import { currentNonce, RG, ringGeometry, RingMap, ringName, SLOT_HEADER } from "./ring_format.ts";
 import { u64 } from "./format.ts";
+import { FaultWatch } from "./mapping.ts";
 import type { ReaderOptions, StreamOptions } from "./reader.ts";
+
+/** What to do about a truncated ring. */
+const RING_FIX =
+  "remove the ring (Platform.removeRing or deepwater-cleanup) and restart the writer";
 
 /** Options for a ring reader's `stream()`: the persisted ones plus overrun reporting. */
 export interface RingStreamOptions extends StreamOptions {
@@ -49,6 +54,7 @@ export class RingReader {
   #nonce: number | undefined;
   #lost = 0;
   #open = true;
+  readonly #faults = new FaultWatch();
 
   /** @internal Use `Platform.createReader`. */
   constructor(ctx: FeedContext, options: ReaderOptions, onClose: (r: RingReader) => void) {
@@ -59,7 +65,7 @@ export class RingReader {
     this.#rs = ctx.layout.recordSize;
     this.#scratch = new Uint8Array(this.#rs);
     this.#scratchDv = new DataView(this.#scratch.buffer);
-    this.#name = ringName(ctx.paths.base, ctx.name);
+    this.#name = ringName(ctx);
     this.#pos = this.#attach()?.head() ?? 0;
   }
 
@@ -135,6 +141,7 @@ export class RingReader {
       const ts = u64(this.#scratchDv, tsOff);
       if (ts >= start && ts <= end) yield this.#decode(this.#scratchDv, this.#scratch, 0);
     }
+    this.#checkFaults();
   }
 
   /** Number of retained records in [startUs, endUs]. */
@@ -155,6 +162,7 @@ export class RingReader {
       const n = (head - 1) >>> 0;
       if (this.#fetch(ring, n)) return this.#decode(this.#scratchDv, this.#scratch, 0);
     }
+    this.#checkFaults();
     return undefined;
   }
 
@@ -169,6 +177,7 @@ export class RingReader {
     this.#check();
     const out: DecodedRecord[] = [];
     this.#pull(readMax(max), out, undefined);
+    this.#checkFaults();
     return out;
   }
 
@@ -219,7 +228,10 @@ export class RingReader {
     let lastCheck = performance.now();
     return new LiveIterator(
       {
-        pull: (out, max) => this.#pull(max, out, o.onOverrun),
+        pull: (out, max) => {
+          this.#pull(max, out, o.onOverrun);
+          this.#checkFaults();
+        },
         hasNews: () => this.#ring !== undefined && this.#ring.head() !== this.#pos,
         block: (signal) => this.#ring ? this.#block(this.#ring, signal) : Promise.resolve(),
         idle: () => {
@@ -269,6 +281,15 @@ export class RingReader {
 
   #check(): void {
     if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
+  }
+
+  /**
+   * Throw CORRUPT if the ring was truncated under this reader. The seqlock
+   * already rejects zeroed slots; this tells the caller why records vanish.
+   */
+  #checkFaults(): void {
+    if (!this.#faults.changed) return;
+    this.#faults.settle([this.#ring?.map], RING_FIX);
   }
 
   /** Unmap; running iterators end or throw CLOSED. Idempotent. */

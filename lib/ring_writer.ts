@@ -11,6 +11,7 @@ import type { FeedContext } from "./feed.ts";
 import { currentNonce, RG, ringGeometry, RingMap, ringName, SLOT_HEADER } from "./ring_format.ts";
 import type { StoreFn } from "./codec.ts";
 import { writeIndexOption, writerOptions } from "./input.ts";
+import { FaultWatch } from "./mapping.ts";
 import { checkBatch, type WriteOptions, type WriterOptions } from "./writer.ts";
 
 /** Hot-path state shared with the generated `writeValues`. Internal. */
@@ -23,6 +24,10 @@ class RingCore {
   slotSize = 0;
   open = true;
   filled = false;
+  /** Watched after every write call: a truncated ring is CORRUPT. */
+  readonly faults = new FaultWatch();
+  /** Throws CORRUPT naming the ring; call only when `faults.changed`. */
+  faulted: () => void = () => {};
 
   constructor(ring: RingMap, readonly wake: () => void, readonly arityError: (n: number) => never) {
     this.attach(ring);
@@ -74,6 +79,7 @@ function makeWriteValues(core: RingCore, store: StoreFn, arity: number) {
   if (arguments.length !== ${arity}) c.arityError(arguments.length);
   store(c.dv, c.u8, c.begin(), ${args});
   c.end(true);
+  if (Atomics.load(c.faults.word, 0) !== c.faults.seen) c.faulted();
 };`,
   )(core, store) as (...values: unknown[]) => void;
 }
@@ -120,7 +126,7 @@ export class RingWriter {
       );
     }
     this.#lockFd = fd[0]!;
-    this.#name = ringName(ctx.paths.base, ctx.name);
+    this.#name = ringName(ctx);
     try {
       this.#ring = this.#create();
     } catch (e) {
@@ -133,6 +139,11 @@ export class RingWriter {
         `Cannot write record to "${ctx.name}": got ${n} values, expected ${ctx.codec.arity}`,
       );
     });
+    this.#core.faulted = () =>
+      this.#core.faults.settle(
+        [this.#ring.map],
+        "remove the ring (Platform.removeRing or deepwater-cleanup) and restart the writer",
+      );
     this.writeValues = makeWriteValues(this.#core, ctx.codec.store, ctx.codec.arity);
     this.#timer = setInterval(() => this.#checkName(), 1000);
     Deno.unrefTimer(this.#timer);
@@ -192,6 +203,7 @@ export class RingWriter {
     const c = this.#core;
     this.#ctx.codec.storeObject(c.dv, c.u8, c.begin(), record);
     c.end(true);
+    if (c.faults.changed) c.faulted();
   }
 
   /**
@@ -226,6 +238,7 @@ export class RingWriter {
       c.end(false);
     }
     if (n > 0) c.publish();
+    if (c.faults.changed) c.faulted();
   }
 
   /** No-op for rings (nothing to flush); kept for API symmetry. */

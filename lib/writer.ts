@@ -27,7 +27,7 @@ import {
   writeChunkHeader,
 } from "./format.ts";
 import { show, writeIndexOption, writerOptions } from "./input.ts";
-import { Mapping, type PendingMapping } from "./mapping.ts";
+import { FaultWatch, Mapping, type PendingMapping } from "./mapping.ts";
 import { MarkerFile } from "./markers.ts";
 import { isNotFound, Registry } from "./registry.ts";
 import type { StoreFn } from "./codec.ts";
@@ -82,6 +82,10 @@ class Core {
   maxTs = -Infinity;
   ooo = false;
   syncEachWrite = false;
+  /** Watched after every write call: a truncated chunk or registry is CORRUPT. */
+  readonly faults = new FaultWatch();
+  /** Throws CORRUPT naming the faulted mapping; call only when `faults.changed`. */
+  faulted: () => void = () => {};
 
   constructor(
     reg: Uint32Array,
@@ -115,6 +119,7 @@ function makeWriteValues(core: Core, store: StoreFn, arity: number, recordSize: 
   if (c.count === c.cap) c.rotate();
   const ts = store(c.dv, c.u8, ${CHUNK_HEADER} + c.count * ${recordSize}, ${args});
   c.commit(ts);
+  if (Atomics.load(c.faults.word, 0) !== c.faults.seen) c.faulted();
   if (c.syncEachWrite) c.rotate.sync();
 };`,
   )(core, store) as (...values: unknown[]) => void;
@@ -199,6 +204,11 @@ export class Writer {
       },
     );
     this.#core.syncEachWrite = this.#durability === "write";
+    this.#core.faulted = () =>
+      this.#core.faults.settle(
+        [this.#chunk, this.#reg.map],
+        `run deepwater-repair --feed ${this.feed}`,
+      );
     this.writeValues = makeWriteValues(
       this.#core,
       ctx.codec.store,
@@ -274,6 +284,7 @@ export class Writer {
     );
     c.commit(ts);
     if (index) this.#addMarker(marker, c.count - 1, ts);
+    if (c.faults.changed) c.faulted();
     if (c.syncEachWrite) this.flush();
   }
 
@@ -320,6 +331,7 @@ export class Writer {
       if (Atomics.load(c.reg, c.waitersIdx) !== 0) this.#wake();
       done += k;
     }
+    if (c.faults.changed) c.faulted();
     if (c.syncEachWrite) this.flush();
   }
 
@@ -450,6 +462,13 @@ export class Writer {
       if (id === undefined || id <= last) continue;
       const path = `${dir}/${e.name}`;
       const st = Deno.lstatSync(path);
+      if (st.isSymlink) {
+        throw new DeepwaterError(
+          "CORRUPT",
+          `Cannot open a writer for "${this.feed}": "${path}" is a symbolic link; Deepwater does not follow links inside its data directory: remove the link`,
+          { path },
+        );
+      }
       const f = st.isFile
         ? inspectChunkFile(path, id, st.size, this.#ctx.layout.recordSize, this.#ctx.layoutCrc)
         : undefined;
@@ -534,6 +553,7 @@ export class Writer {
   #rotate(): void {
     if (!this.#open) throw closedError(`Writer for "${this.feed}"`);
     const c = this.#core;
+    if (c.faults.changed) c.faulted(); // before the old chunk is unmapped and its fault forgotten
     const reg = this.#reg;
     const id = this.#chunkId;
     this.#ensureRoom(id + 1); // before sealing: a FULL registry leaves the chunk live

@@ -18,7 +18,7 @@
 const root = new URL("../", import.meta.url);
 const cDir = new URL("c/", root);
 const outDir = new URL("c/build/", root);
-const sources = ["map.c", "sync.c", "search.c", "error.c"];
+const sources = ["map.c", "fault.c", "sync.c", "search.c", "error.c"];
 const flags = [
   "-std=c11",
   "-Wall",

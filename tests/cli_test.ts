@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { Platform } from "../mod.ts";
 import { FLAG, RE, REG_HEADER } from "../lib/format.ts";
+import { ABI_VERSION } from "../lib/version.ts";
 import { child, lines, runCli, tempDir, tradeSpec, writeTrades } from "./helpers.ts";
 
 const HOUR = 3600e6;
@@ -53,7 +54,12 @@ Deno.test("deepwater-health: 0 healthy, 1 stale feed, 2 missing base path or bad
   assertEquals(r.code, 2);
   assert(r.stderr.includes("usage: deepwater-health"), r.stderr);
   r = await runCli("deepwater-health.ts", ["--version"]);
-  assert(/^deepwater-health \d+\.\d+\.\d+ \(format 1, abi 1\)/.test(r.stdout), r.stdout);
+  assert(
+    new RegExp(`^deepwater-health \\d+\\.\\d+\\.\\d+ \\(format 1, abi ${ABI_VERSION}\\)`).test(
+      r.stdout,
+    ),
+    r.stdout,
+  );
   r = await runCli("deepwater-health.ts", ["--base-path", d.path, "--min-free-gb", "1e9"]);
   assertEquals(r.code, 1);
 });

@@ -103,6 +103,7 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
       return false;
     }
   };
+  let ringId: string | undefined;
   check("manifest", () => {
     const m = readManifest(paths.manifest);
     if (!m) {
@@ -110,6 +111,7 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
         `"${paths.manifest}" is missing: open the directory with Deepwater once, or restore it`,
       );
     }
+    ringId = m.ring_id;
     return `format ${m.format_version} (this build reads ${FORMAT_VERSION}), written by ${m.package_version}`;
   });
   // Integrity is repair's dry run, so health is healthy exactly when repair
@@ -160,7 +162,7 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
     const nowUs = options.nowUs ?? Date.now() * 1000;
     const maxFuture = options.maxFutureSeconds ?? 60;
     for (const entry of entries) {
-      const ctx = feedContext(entry, paths, log);
+      const ctx = feedContext(entry, paths, log, ringId);
       const f: FeedHealth = {
         name: ctx.name,
         records: 0,

@@ -1,0 +1,85 @@
+import { assert, assertCode, assertEquals } from "./assert.ts";
+import { tempDir, tempPlatform, tradeSpec } from "./helpers.ts";
+
+const root = new URL("../", import.meta.url);
+
+/** Why a private tiny /dev/shm cannot be mounted here, or undefined when it can. */
+function tinyShmUnavailable(): string | undefined {
+  try {
+    const out = new Deno.Command("unshare", {
+      args: ["-m", "--", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /dev/shm"],
+      stdout: "null",
+      stderr: "piped",
+    }).outputSync();
+    if (out.success) return undefined;
+    return `unshare -m + mount not permitted: ${new TextDecoder().decode(out.stderr).trim()}`;
+  } catch (e) {
+    return `unshare is not available: ${e}`;
+  }
+}
+const noTinyShm = tinyShmUnavailable();
+if (noTinyShm) {
+  // deno-lint-ignore no-console -- the reason a test is skipped belongs in the output
+  console.error(`skipping the full /dev/shm test: ${noTinyShm}`);
+}
+
+Deno.test({
+  name: "A ring bigger than a full /dev/shm is an IO error at createWriter, never a SIGBUS later",
+  ignore: noTinyShm !== undefined,
+  fn: async () => {
+    using d = tempDir();
+    const out = await new Deno.Command("unshare", {
+      args: [
+        "-m",
+        "--",
+        "sh",
+        "-c",
+        'mount -t tmpfs -o size=1m tmpfs /dev/shm && exec "$@"',
+        "sh",
+        Deno.execPath(),
+        "run",
+        "-A",
+        "--config",
+        new URL("deno.json", root).pathname,
+        new URL("tests/children/shm_full.ts", root).pathname,
+        d.path,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout).trim();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertEquals(out.signal, null, `child died of ${out.signal}: ${stdout} ${stderr}`);
+    assert(stdout.startsWith("IO: "), `${stdout} ${stderr}`);
+    assert(stdout.includes("/dev/shm"), stdout);
+  },
+});
+
+Deno.test("A ring's shared-memory object pre-created by another user with mode 0666 is refused, not adopted", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec("ticks", 0.0625, { persist: false }));
+  const shm = p.getFeedInfo("ticks").ring!.shm;
+  const file = `/dev/shm${shm}`;
+  Deno.writeFileSync(file, new Uint8Array(0));
+  try {
+    Deno.chmodSync(file, 0o666);
+    Deno.chownSync(file, 65534, 65534); // nobody
+    assertCode(() => p.createWriter("ticks"), "CORRUPT", shm);
+    assertCode(() => [...p.createReader("ticks").read()], "CORRUPT", shm);
+    const st = Deno.statSync(file);
+    assertEquals([st.uid, st.size], [65534, 0]);
+  } finally {
+    Deno.removeSync(file);
+  }
+});
+
+Deno.test("A ring's shared-memory object is created owner-only (mode 0600)", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec("ticks", 0.0625, { persist: false }));
+  using w = p.createWriter("ticks");
+  w.writeValues(1, 1, 1);
+  const st = Deno.statSync(`/dev/shm${p.getFeedInfo("ticks").ring!.shm}`);
+  assertEquals([st.mode! & 0o777, st.uid], [0o600, Deno.uid()]);
+});
