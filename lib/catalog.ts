@@ -27,6 +27,36 @@ export const CATALOG_MAGIC = 0x44574354;
 const HEADER = 64;
 const ENTRY = 16384;
 
+/**
+ * The catalog header. Written whole by a rewrite (temporary file, renamed
+ * in); an append stores it again in place after the new entry is synced.
+ */
+export const CATALOG_FIELDS = {
+  /** u32 "DWCT". */
+  magic: 0,
+  /** u32 format version. */
+  version: 4,
+  /** u32 header size (64). */
+  headerSize: 8,
+  /** u32 entry size (16384). */
+  entrySize: 12,
+  /** u64 entries in use; an append stores it after the entry it counts is synced. */
+  count: 16,
+  /** u32 CRC32C of bytes 0..24, stored with every header. */
+  headerCrc: 24,
+} as const;
+const CF = CATALOG_FIELDS;
+
+/** A catalog entry (16 KiB), written whole before the header counts it. */
+export const CATALOG_ENTRY_FIELDS = {
+  /** u32 CRC32C of bytes 4..16384 (length, JSON and the zero padding). */
+  crc: 0,
+  /** u32 JSON length in bytes. */
+  length: 4,
+  /** The entry as UTF-8 JSON, then zeros. */
+  json: 8,
+} as const;
+
 /** One feed as the catalog records it. */
 export interface CatalogEntry {
   /** Normalised spec (lifecycle knobs as last applied). */
@@ -59,24 +89,28 @@ function headerCount(bytes: Uint8Array<ArrayBuffer>, path: string): number {
     path,
     fix: "run deepwater-repair",
   });
-  if (crc32c(bytes.slice(0, 24)) !== dv.getUint32(24, true)) {
+  if (crc32c(bytes.slice(0, CF.headerCrc)) !== dv.getUint32(CF.headerCrc, true)) {
     throw corrupt(path, "header checksum mismatch");
   }
-  if (dv.getUint32(12, true) !== ENTRY) throw corrupt(path, "unexpected entry size");
-  return Number(dv.getBigUint64(16, true));
+  if (dv.getUint32(CF.entrySize, true) !== ENTRY) throw corrupt(path, "unexpected entry size");
+  return Number(dv.getBigUint64(CF.count, true));
 }
 
 /** Entry `i`, or undefined when its checksum fails or it is not JSON. */
 function entryAt(bytes: Uint8Array<ArrayBuffer>, i: number): CatalogEntry | string {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const o = HEADER + i * ENTRY;
-  const len = dv.getUint32(o + 4, true);
+  const len = dv.getUint32(o + CATALOG_ENTRY_FIELDS.length, true);
   if (len > ENTRY - 8) return `entry ${i} length ${len}`;
-  if (crc32c(bytes.slice(o + 4, o + ENTRY)) !== dv.getUint32(o, true)) {
+  if (
+    crc32c(bytes.slice(o + CATALOG_ENTRY_FIELDS.length, o + ENTRY)) !==
+      dv.getUint32(o + CATALOG_ENTRY_FIELDS.crc, true)
+  ) {
     return `entry ${i} checksum mismatch`;
   }
   try {
-    return JSON.parse(new TextDecoder().decode(bytes.subarray(o + 8, o + 8 + len)));
+    const at = o + CATALOG_ENTRY_FIELDS.json;
+    return JSON.parse(new TextDecoder().decode(bytes.subarray(at, at + len)));
   } catch (e) {
     return `entry ${i} is not valid JSON (${e})`;
   }
@@ -135,12 +169,12 @@ export function salvageCatalog(path: string): CatalogEntry[] {
 function encodeHeader(count: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(HEADER);
   const dv = new DataView(bytes.buffer);
-  dv.setUint32(0, CATALOG_MAGIC, true);
-  dv.setUint32(4, FORMAT_VERSION, true);
-  dv.setUint32(8, HEADER, true);
-  dv.setUint32(12, ENTRY, true);
-  dv.setBigUint64(16, BigInt(count), true);
-  dv.setUint32(24, crc32c(bytes.slice(0, 24)), true);
+  dv.setUint32(CF.magic, CATALOG_MAGIC, true);
+  dv.setUint32(CF.version, FORMAT_VERSION, true);
+  dv.setUint32(CF.headerSize, HEADER, true);
+  dv.setUint32(CF.entrySize, ENTRY, true);
+  dv.setBigUint64(CF.count, BigInt(count), true);
+  dv.setUint32(CF.headerCrc, crc32c(bytes.slice(0, CF.headerCrc)), true);
   return bytes;
 }
 
@@ -157,9 +191,13 @@ function encodeEntry(e: CatalogEntry): Uint8Array<ArrayBuffer> {
     );
   }
   const dv = new DataView(bytes.buffer);
-  dv.setUint32(4, json.length, true);
-  bytes.set(json, 8);
-  dv.setUint32(0, crc32c(bytes.slice(4)), true);
+  dv.setUint32(CATALOG_ENTRY_FIELDS.length, json.length, true);
+  bytes.set(json, CATALOG_ENTRY_FIELDS.json);
+  dv.setUint32(
+    CATALOG_ENTRY_FIELDS.crc,
+    crc32c(bytes.slice(CATALOG_ENTRY_FIELDS.length)),
+    true,
+  );
   return bytes;
 }
 

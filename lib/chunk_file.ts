@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { CH, CHUNK_HEADER, CHUNK_MAGIC, MAX_CHUNK_RECORDS, u64 } from "./format.ts";
+import { CHUNK_FIELDS, CHUNK_HEADER, CHUNK_MAGIC, MAX_CHUNK_RECORDS, u64 } from "./format.ts";
 import { MAX_MAPPING } from "./mapping.ts";
 import { FORMAT_VERSION } from "./version.ts";
 
@@ -71,16 +71,16 @@ export function inspectChunkFile(
     id,
     path,
     size,
-    headerId: u64(dv, CH.id),
-    recordSize: dv.getUint32(CH.recordSize, true),
-    capacity: u64(dv, CH.capacity),
-    layoutCrc: dv.getUint32(CH.layoutCrc, true),
-    sealedCount: u64(dv, CH.sealedCount),
+    headerId: u64(dv, CHUNK_FIELDS.id),
+    recordSize: dv.getUint32(CHUNK_FIELDS.recordSize, true),
+    capacity: u64(dv, CHUNK_FIELDS.capacity),
+    layoutCrc: dv.getUint32(CHUNK_FIELDS.layoutCrc, true),
+    sealedCount: u64(dv, CHUNK_FIELDS.sealedCount),
   };
   const score = [
-    dv.getUint32(CH.magic, true) === CHUNK_MAGIC,
-    dv.getUint32(CH.version, true) === FORMAT_VERSION,
-    dv.getUint32(CH.headerSize, true) === CHUNK_HEADER,
+    dv.getUint32(CHUNK_FIELDS.magic, true) === CHUNK_MAGIC,
+    dv.getUint32(CHUNK_FIELDS.version, true) === FORMAT_VERSION,
+    dv.getUint32(CHUNK_FIELDS.headerSize, true) === CHUNK_HEADER,
     ev.headerId === id,
     ev.recordSize === recordSize,
     ev.layoutCrc === layoutCrc,

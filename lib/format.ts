@@ -56,40 +56,95 @@ export const REG_ENTRY = 64;
 /** Default number of registry slots (retained chunks). */
 export const REG_CAPACITY = 16384;
 
-/** Byte offsets in the registry header. */
-export const RH = {
+/**
+ * The registry header, field by field: byte offset of each field, with its
+ * width, who writes it and in what order. "Creator" is `Registry.create`
+ * (new feeds, repair's rebuild): it fills a file under a temporary name,
+ * stores `version` after every other header field, and renames it into
+ * place, so readers never see a half-made header.
+ */
+export const REGISTRY_FIELDS = {
+  /** u32 "DWRG". Creator, once. */
   magic: 0,
+  /** u32 format version. Creator, once, after the other header fields. */
   version: 4,
+  /** u32 header size (8192). Creator, once. */
   headerSize: 8,
+  /** u32 entry size (64). Creator, once. */
   entrySize: 12,
+  /** u32 chunk slots in the ring of entries. Creator, once. */
   capacity: 16,
+  /** u32 record size of the feed. Creator, once. */
   recordSize: 20,
+  /** u32 timestamp offset within a record. Creator, once. */
   tsOffset: 24,
+  /** u32 CRC32C of the layout descriptor. Creator, once. */
   layoutCrc: 28,
+  /** u64 creation time, µs. Creator, once. */
   created: 32,
+  /** u32 CRC32C of bytes 0..40. Creator, once, last. */
   headerCrc: 40,
+  /**
+   * u64 oldest retained chunk id (no checksum: cross-checked against the
+   * chunk files). Cleanup advances it with a release store after marking the
+   * chunks it passes deleted; repair restores it.
+   */
   firstChunk: 64,
+  /**
+   * u64 newest published chunk id, 0 = none (no checksum: cross-checked).
+   * The writer stores it (release) after the chunk's entry is complete and
+   * its predecessor sealed; repair restores it.
+   */
   lastChunk: 128,
+  /** u64 pid of the open writer (0 after a clean close). Writer; informational. */
   writerPid: 192,
+  /** u64 when that writer opened, µs. Writer; informational. */
   writerStart: 200,
+  /** u64 committed playback markers. Writer, release store after the marker entry is filled. */
   markerCount: 256,
+  /** u32 length of the stored spec (0 = none). Creator/createFeed: cleared first, stored last. */
   specLength: 1024,
+  /** u32 CRC32C of the stored spec. Stored before `specLength`. */
   specCrc: 1028,
+  /** The feed's catalog entry as JSON, up to 3064 bytes. Stored before `specLength`. */
   spec: 1032,
+  /** u32 futex word on its own page. The writer increments it (release) after commits readers wait for. */
   notifySeq: 4096,
+  /** u32 readers blocked on `notifySeq`. Readers add and subtract; the writer loads it after each commit. */
   waiters: 4160,
 } as const;
 
-/** Byte offsets within a registry entry. */
-export const RE = {
+/**
+ * A registry entry (64 bytes, one cache line; chunk id N lives in slot
+ * (N - 1) % capacity). The writer fills it with zeros, the id, capacity and
+ * creation time before it publishes the chunk; it seals it by storing the
+ * timestamps, then the flags, then the checksum over bytes 0..60.
+ */
+export const ENTRY_FIELDS = {
+  /** u64 chunk id (an entry is trusted only for the id it names). Writer, at publication. */
   id: 0,
+  /**
+   * u64 committed records: the commit word. The writer stores its low half
+   * (release) after each record's bytes; the high half is always zero.
+   */
   committed: 8,
+  /** u64 record capacity. Writer, at publication. */
   capacity: 16,
+  /** u64 smallest timestamp. Writer, at sealing. */
   minTs: 24,
+  /** u64 largest timestamp. Writer, at sealing. */
   maxTs: 32,
+  /** u64 creation time, µs. Writer, at publication. */
   created: 40,
+  /** u64 last timestamp in write order. Writer, at sealing. */
   lastTs: 48,
+  /**
+   * u32 flag bits (`FLAG`). OUT_OF_ORDER: the writer, before the commit of
+   * the first record out of order; SEALED: at sealing, after the timestamps;
+   * DELETED: cleanup or repair, with a fresh checksum.
+   */
   flags: 56,
+  /** u32 CRC32C of bytes 0..60, valid once sealed. Stored with every sealed change. */
   crc: 60,
 } as const;
 
@@ -102,15 +157,27 @@ export const FLAG = {
 
 /** Chunk header size; records start here. */
 export const CHUNK_HEADER = 64;
-/** Byte offsets in the chunk header. */
-export const CH = {
+/**
+ * The chunk header (64 bytes; records follow back to back). The writer
+ * writes it into the file it created before publishing the chunk, version
+ * last; repair rewrites a damaged one from the registry entry.
+ */
+export const CHUNK_FIELDS = {
+  /** u32 "DWCK". */
   magic: 0,
+  /** u32 format version, stored after the other fields. */
   version: 4,
+  /** u32 header size (64). */
   headerSize: 8,
+  /** u32 record size. */
   recordSize: 12,
+  /** u64 this chunk's id (must equal the id in its file name). */
   id: 16,
+  /** u64 record capacity (the file holds at least header + capacity records). */
   capacity: 24,
+  /** u32 CRC32C of the feed's layout descriptor. */
   layoutCrc: 32,
+  /** u64 final record count, written by the writer when it seals the chunk (0 while live). */
   sealedCount: 40,
 } as const;
 
@@ -171,13 +238,18 @@ export function writeChunkHeader(
   capacity: number,
   layoutCrc: number,
 ): void {
-  dv.setUint32(CH.magic, CHUNK_MAGIC, true);
-  dv.setUint32(CH.headerSize, CHUNK_HEADER, true);
-  dv.setUint32(CH.recordSize, recordSize, true);
-  dv.setBigUint64(CH.id, BigInt(id), true);
-  dv.setBigUint64(CH.capacity, BigInt(capacity), true);
-  dv.setUint32(CH.layoutCrc, layoutCrc, true);
-  dv.setUint32(CH.version, FORMAT_VERSION, true);
+  dv.setUint32(CHUNK_FIELDS.magic, CHUNK_MAGIC, true);
+  dv.setUint32(CHUNK_FIELDS.headerSize, CHUNK_HEADER, true);
+  dv.setUint32(CHUNK_FIELDS.recordSize, recordSize, true);
+  dv.setBigUint64(CHUNK_FIELDS.id, BigInt(id), true);
+  dv.setBigUint64(CHUNK_FIELDS.capacity, BigInt(capacity), true);
+  dv.setUint32(CHUNK_FIELDS.layoutCrc, layoutCrc, true);
+  dv.setUint32(CHUNK_FIELDS.version, FORMAT_VERSION, true);
+}
+
+/** Store a chunk's final record count in its header when it is sealed (repair reads it back). */
+export function sealChunkHeader(dv: DataView, count: number): void {
+  setU64(dv, CHUNK_FIELDS.sealedCount, count);
 }
 
 /** Read a u64 that the format guarantees fits a JS number. */
@@ -311,10 +383,10 @@ export function readChunkHeader(bytes: ArrayBuffer | Uint8Array, path: string): 
     fix: "run deepwater-repair",
   });
   return {
-    id: u64(dv, CH.id),
-    recordSize: dv.getUint32(CH.recordSize, true),
-    capacity: u64(dv, CH.capacity),
-    layoutCrc: dv.getUint32(CH.layoutCrc, true),
-    sealedCount: u64(dv, CH.sealedCount),
+    id: u64(dv, CHUNK_FIELDS.id),
+    recordSize: dv.getUint32(CHUNK_FIELDS.recordSize, true),
+    capacity: u64(dv, CHUNK_FIELDS.capacity),
+    layoutCrc: dv.getUint32(CHUNK_FIELDS.layoutCrc, true),
+    sealedCount: u64(dv, CHUNK_FIELDS.sealedCount),
   };
 }

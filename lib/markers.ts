@@ -19,6 +19,33 @@ import { FORMAT_VERSION } from "./version.ts";
 
 const HEADER = 64;
 const ENTRY = 24;
+/** The marker file header, written once by the writer that creates the file, version last. */
+export const MARKER_FIELDS = {
+  /** u32 marker magic. */
+  magic: 0,
+  /** u32 format version, stored last. */
+  version: 4,
+  /** u32 header size (64). */
+  headerSize: 8,
+  /** u32 entry size (24). */
+  entrySize: 12,
+  /** u64 entries the file holds. */
+  capacity: 16,
+} as const;
+
+/**
+ * A marker entry. The writer fills it, then publishes the count in the
+ * registry (`markerCount`, release), so a reader never sees a partial entry.
+ */
+export const MARKER_ENTRY_FIELDS = {
+  /** u64 chunk holding the marked record. */
+  chunk: 0,
+  /** u64 the record's index in that chunk. */
+  index: 8,
+  /** u64 the record's timestamp. */
+  ts: 16,
+} as const;
+
 /** Markers a feed can hold. */
 export const MARKER_CAPACITY = 1 << 20;
 
@@ -50,7 +77,10 @@ export class MarkerFile {
         path: map.path,
         fix,
       });
-      if (dv.getUint32(12, true) !== ENTRY || u64(dv, 16) !== MARKER_CAPACITY) {
+      if (
+        dv.getUint32(MARKER_FIELDS.entrySize, true) !== ENTRY ||
+        u64(dv, MARKER_FIELDS.capacity) !== MARKER_CAPACITY
+      ) {
         throw new DeepwaterError(
           "CORRUPT",
           `Marker file "${map.path}" is corrupt: unexpected entry size or capacity: ${fix}`,
@@ -77,11 +107,11 @@ export class MarkerFile {
       : Mapping.file(path, { length });
     if (write && map.buffer.byteLength >= 8 && new DataView(map.buffer).getUint32(0, true) === 0) {
       const dv = new DataView(map.buffer);
-      dv.setUint32(0, MARKER_MAGIC, true);
-      dv.setUint32(8, HEADER, true);
-      dv.setUint32(12, ENTRY, true);
-      setU64(dv, 16, MARKER_CAPACITY);
-      dv.setUint32(4, FORMAT_VERSION, true);
+      dv.setUint32(MARKER_FIELDS.magic, MARKER_MAGIC, true);
+      dv.setUint32(MARKER_FIELDS.headerSize, HEADER, true);
+      dv.setUint32(MARKER_FIELDS.entrySize, ENTRY, true);
+      setU64(dv, MARKER_FIELDS.capacity, MARKER_CAPACITY);
+      dv.setUint32(MARKER_FIELDS.version, FORMAT_VERSION, true);
     }
     return new MarkerFile(map);
   }
@@ -103,9 +133,9 @@ export class MarkerFile {
   set(i: number, m: Marker): void {
     this.checkRoom(i);
     const o = HEADER + i * ENTRY;
-    setU64(this.#dv, o, m.chunk);
-    setU64(this.#dv, o + 8, m.index);
-    setU64(this.#dv, o + 16, m.ts);
+    setU64(this.#dv, o + MARKER_ENTRY_FIELDS.chunk, m.chunk);
+    setU64(this.#dv, o + MARKER_ENTRY_FIELDS.index, m.index);
+    setU64(this.#dv, o + MARKER_ENTRY_FIELDS.ts, m.ts);
   }
 
   /** Read entry `i` (below a count loaded with acquire). */
@@ -118,7 +148,12 @@ export class MarkerFile {
       );
     }
     const o = HEADER + i * ENTRY;
-    return { chunk: u64(this.#dv, o), index: u64(this.#dv, o + 8), ts: u64(this.#dv, o + 16) };
+    const e = MARKER_ENTRY_FIELDS;
+    return {
+      chunk: u64(this.#dv, o + e.chunk),
+      index: u64(this.#dv, o + e.index),
+      ts: u64(this.#dv, o + e.ts),
+    };
   }
 
   /** Unmap. Idempotent. */

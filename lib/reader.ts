@@ -12,7 +12,7 @@ import { native, unwrap } from "./ffi.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
 import type { DecodedRecord, DecodeFn } from "./codec.ts";
-import { checkChunkHeader, CHUNK_HEADER, FLAG, RH, u64 } from "./format.ts";
+import { checkChunkHeader, CHUNK_HEADER, FLAG, REGISTRY_FIELDS, u64 } from "./format.ts";
 import { readerOptions, readMax, streamOptions, timeRange } from "./input.ts";
 import { LiveIterator } from "./live.ts";
 import { FaultWatch, Mapping } from "./mapping.ts";
@@ -521,22 +521,27 @@ export class Reader {
       return;
     }
     const u32 = new Uint32Array(notify.buffer);
-    Atomics.add(u32, RH.waiters >> 2, 1);
+    Atomics.add(u32, REGISTRY_FIELDS.waiters >> 2, 1);
     try {
-      const seq = Atomics.load(u32, RH.notifySeq >> 2);
+      const seq = Atomics.load(u32, REGISTRY_FIELDS.notifySeq >> 2);
       if (this.#hasNews(cursor) || signal?.aborted || !this.#open) return;
-      const abort = () => native().dw_futex_wake(notify.addr + BigInt(RH.notifySeq), 0x7fffffff);
+      const abort = () =>
+        native().dw_futex_wake(notify.addr + BigInt(REGISTRY_FIELDS.notifySeq), 0x7fffffff);
       signal?.addEventListener("abort", abort, { once: true });
       this.#aborter.signal.addEventListener("abort", abort, { once: true });
       try {
         // 100 ms timeout bounds how long a lost wake-up could delay us.
-        await native().dw_futex_wait(notify.addr + BigInt(RH.notifySeq), seq, 100_000_000n);
+        await native().dw_futex_wait(
+          notify.addr + BigInt(REGISTRY_FIELDS.notifySeq),
+          seq,
+          100_000_000n,
+        );
       } finally {
         signal?.removeEventListener("abort", abort);
         this.#aborter.signal.removeEventListener("abort", abort);
       }
     } finally {
-      if (notify.isOpen) Atomics.sub(u32, RH.waiters >> 2, 1);
+      if (notify.isOpen) Atomics.sub(u32, REGISTRY_FIELDS.waiters >> 2, 1);
     }
   }
 
@@ -545,7 +550,10 @@ export class Reader {
     if (this.#notify !== undefined) return this.#notify;
     if (this.#ctx.readOnly) return (this.#notify = null);
     try {
-      this.#notify = Mapping.file(this.#reg.path, { write: true, length: RH.notifySeq + 4096 });
+      this.#notify = Mapping.file(this.#reg.path, {
+        write: true,
+        length: REGISTRY_FIELDS.notifySeq + 4096,
+      });
     } catch {
       this.#notify = null;
     }

@@ -8,19 +8,19 @@
  *
  * @module
  */
-import { crc32c, ENOENT } from "./ffi.ts";
+import { crc32c, ENOENT, native } from "./ffi.ts";
 import { randomHex } from "./atomic_file.ts";
 import { DeepwaterError } from "./errors.ts";
 import { Mapping } from "./mapping.ts";
 import {
   checkHeader,
+  ENTRY_FIELDS,
   FLAG,
-  RE,
   REG_ENTRY,
   REG_HEADER,
+  REGISTRY_FIELDS,
   REGISTRY_MAGIC,
   registryBytes,
-  RH,
   setU64,
   u64,
 } from "./format.ts";
@@ -102,15 +102,17 @@ export class Registry {
       path,
       fix: "run deepwater-repair",
     });
-    const stored = dv.getUint32(RH.headerCrc, true);
-    if (crc32c(new Uint8Array(map.buffer.slice(0, RH.headerCrc))) !== stored) {
+    const stored = dv.getUint32(REGISTRY_FIELDS.headerCrc, true);
+    if (crc32c(new Uint8Array(map.buffer.slice(0, REGISTRY_FIELDS.headerCrc))) !== stored) {
       throw fail("header checksum mismatch");
     }
-    if (dv.getUint32(RH.entrySize, true) !== REG_ENTRY) throw fail("unexpected entry size");
-    this.capacity = dv.getUint32(RH.capacity, true);
-    this.recordSize = dv.getUint32(RH.recordSize, true);
-    this.tsOffset = dv.getUint32(RH.tsOffset, true);
-    this.layoutCrc = dv.getUint32(RH.layoutCrc, true);
+    if (dv.getUint32(REGISTRY_FIELDS.entrySize, true) !== REG_ENTRY) {
+      throw fail("unexpected entry size");
+    }
+    this.capacity = dv.getUint32(REGISTRY_FIELDS.capacity, true);
+    this.recordSize = dv.getUint32(REGISTRY_FIELDS.recordSize, true);
+    this.tsOffset = dv.getUint32(REGISTRY_FIELDS.tsOffset, true);
+    this.layoutCrc = dv.getUint32(REGISTRY_FIELDS.layoutCrc, true);
     if (this.capacity < 2 || map.length < registryBytes(this.capacity)) {
       throw fail(`capacity ${this.capacity} does not fit ${map.length} bytes`);
     }
@@ -138,18 +140,22 @@ export class Registry {
     });
     try {
       const dv = new DataView(m.buffer);
-      dv.setUint32(RH.magic, REGISTRY_MAGIC, true);
-      dv.setUint32(RH.headerSize, REG_HEADER, true);
-      dv.setUint32(RH.entrySize, REG_ENTRY, true);
-      dv.setUint32(RH.capacity, init.capacity, true);
-      dv.setUint32(RH.recordSize, init.recordSize, true);
-      dv.setUint32(RH.tsOffset, init.tsOffset, true);
-      dv.setUint32(RH.layoutCrc, init.layoutCrc, true);
-      setU64(dv, RH.created, Date.now() * 1000);
-      setU64(dv, RH.firstChunk, 1);
+      dv.setUint32(REGISTRY_FIELDS.magic, REGISTRY_MAGIC, true);
+      dv.setUint32(REGISTRY_FIELDS.headerSize, REG_HEADER, true);
+      dv.setUint32(REGISTRY_FIELDS.entrySize, REG_ENTRY, true);
+      dv.setUint32(REGISTRY_FIELDS.capacity, init.capacity, true);
+      dv.setUint32(REGISTRY_FIELDS.recordSize, init.recordSize, true);
+      dv.setUint32(REGISTRY_FIELDS.tsOffset, init.tsOffset, true);
+      dv.setUint32(REGISTRY_FIELDS.layoutCrc, init.layoutCrc, true);
+      setU64(dv, REGISTRY_FIELDS.created, Date.now() * 1000);
+      setU64(dv, REGISTRY_FIELDS.firstChunk, 1);
       if (init.spec !== undefined) writeSpec(dv, new Uint8Array(m.buffer), init.spec);
-      dv.setUint32(RH.version, FORMAT_VERSION, true);
-      dv.setUint32(RH.headerCrc, crc32c(new Uint8Array(m.buffer.slice(0, RH.headerCrc))), true);
+      dv.setUint32(REGISTRY_FIELDS.version, FORMAT_VERSION, true);
+      dv.setUint32(
+        REGISTRY_FIELDS.headerCrc,
+        crc32c(new Uint8Array(m.buffer.slice(0, REGISTRY_FIELDS.headerCrc))),
+        true,
+      );
       if (init.fill) {
         const reg = new Registry(tmp, m);
         init.fill(reg);
@@ -209,12 +215,12 @@ export class Registry {
 
   /** Oldest retained chunk id (acquire). */
   firstChunk(): number {
-    return Atomics.load(this.u32, RH.firstChunk >> 2);
+    return Atomics.load(this.u32, REGISTRY_FIELDS.firstChunk >> 2);
   }
 
   /** Newest published chunk id, 0 when none (acquire). */
   lastChunk(): number {
-    return Atomics.load(this.u32, RH.lastChunk >> 2);
+    return Atomics.load(this.u32, REGISTRY_FIELDS.lastChunk >> 2);
   }
 
   /**
@@ -242,9 +248,10 @@ export class Registry {
    */
   entryIntact(id: number): boolean {
     const o = this.slot(id);
-    if (u64(this.dv, o + RE.id) !== id) return false;
-    const flags = this.dv.getUint32(o + RE.flags, true);
-    return !(flags & FLAG.SEALED) || this.entryCrc(id) === this.dv.getUint32(o + RE.crc, true);
+    if (u64(this.dv, o + ENTRY_FIELDS.id) !== id) return false;
+    const flags = this.dv.getUint32(o + ENTRY_FIELDS.flags, true);
+    return !(flags & FLAG.SEALED) ||
+      this.entryCrc(id) === this.dv.getUint32(o + ENTRY_FIELDS.crc, true);
   }
 
   /** A `CORRUPT` error naming this registry. */
@@ -258,12 +265,12 @@ export class Registry {
 
   /** Publish a new oldest chunk id (cleanup, repair). */
   setFirstChunk(id: number): void {
-    Atomics.store(this.u32, RH.firstChunk >> 2, id);
+    Atomics.store(this.u32, REGISTRY_FIELDS.firstChunk >> 2, id);
   }
 
   /** Publish a new newest chunk id (repair adopting chunks past a damaged `last_chunk`). */
   setLastChunk(id: number): void {
-    Atomics.store(this.u32, RH.lastChunk >> 2, id);
+    Atomics.store(this.u32, REGISTRY_FIELDS.lastChunk >> 2, id);
   }
 
   /** Publish a committed count (repair). */
@@ -278,15 +285,15 @@ export class Registry {
   rewriteEntry(e: ChunkEntry): void {
     const o = this.slot(e.id);
     const dv = this.dv;
-    setU64(dv, o + RE.id, e.id);
-    setU64(dv, o + RE.capacity, e.capacity);
-    setU64(dv, o + RE.minTs, e.minTs);
-    setU64(dv, o + RE.maxTs, e.maxTs);
-    setU64(dv, o + RE.lastTs, e.lastTs);
-    setU64(dv, o + RE.created, e.created);
-    setU64(dv, o + RE.committed, e.committed);
-    dv.setUint32(o + RE.flags, e.flags, true);
-    dv.setUint32(o + RE.crc, e.flags & FLAG.SEALED ? this.entryCrc(e.id) : 0, true);
+    setU64(dv, o + ENTRY_FIELDS.id, e.id);
+    setU64(dv, o + ENTRY_FIELDS.capacity, e.capacity);
+    setU64(dv, o + ENTRY_FIELDS.minTs, e.minTs);
+    setU64(dv, o + ENTRY_FIELDS.maxTs, e.maxTs);
+    setU64(dv, o + ENTRY_FIELDS.lastTs, e.lastTs);
+    setU64(dv, o + ENTRY_FIELDS.created, e.created);
+    setU64(dv, o + ENTRY_FIELDS.committed, e.committed);
+    dv.setUint32(o + ENTRY_FIELDS.flags, e.flags, true);
+    dv.setUint32(o + ENTRY_FIELDS.crc, e.flags & FLAG.SEALED ? this.entryCrc(e.id) : 0, true);
     Atomics.store(this.u32, this.flagsIndex(e.id), e.flags);
     Atomics.store(this.u32, this.commitIndex(e.id), e.committed);
   }
@@ -295,8 +302,8 @@ export class Registry {
   markDeleted(id: number): void {
     const o = this.slot(id);
     const flags = this.flags(id) | FLAG.DELETED;
-    this.dv.setUint32(o + RE.flags, flags, true);
-    this.dv.setUint32(o + RE.crc, this.entryCrc(id), true);
+    this.dv.setUint32(o + ENTRY_FIELDS.flags, flags, true);
+    this.dv.setUint32(o + ENTRY_FIELDS.crc, this.entryCrc(id), true);
     Atomics.store(this.u32, this.flagsIndex(id), flags);
   }
 
@@ -310,22 +317,38 @@ export class Registry {
 
   /** The pid recorded by the last writer that opened the feed (0: none or closed cleanly). */
   writerPid(): number {
-    return u64(this.dv, RH.writerPid);
+    return u64(this.dv, REGISTRY_FIELDS.writerPid);
   }
 
   /** Forget the recorded writer (it closed, or repair found it dead). */
   clearWriter(): void {
-    setU64(this.dv, RH.writerPid, 0);
+    setU64(this.dv, REGISTRY_FIELDS.writerPid, 0);
+  }
+
+  /** u32 index of the count of readers waiting on the notify word (the writer's hot path loads it). */
+  get waitersIndex(): number {
+    return REGISTRY_FIELDS.waiters >> 2;
+  }
+
+  /** Whether any reader waits on the notify word. */
+  hasWaiters(): boolean {
+    return Atomics.load(this.u32, REGISTRY_FIELDS.waiters >> 2) !== 0;
+  }
+
+  /** Bump the notify word and wake every reader waiting on it (the writer, after a commit). */
+  wake(): void {
+    Atomics.add(this.u32, REGISTRY_FIELDS.notifySeq >> 2, 1);
+    native().dw_futex_wake(this.map.addr + BigInt(REGISTRY_FIELDS.notifySeq), 0x7fffffff);
   }
 
   /** Committed playback markers (acquire). */
   markerCount(): number {
-    return Atomics.load(this.u32, RH.markerCount >> 2);
+    return Atomics.load(this.u32, REGISTRY_FIELDS.markerCount >> 2);
   }
 
   /** Publish a new playback-marker count (the writer, after filling the entry). */
   setMarkerCount(n: number): void {
-    Atomics.store(this.u32, RH.markerCount >> 2, n);
+    Atomics.store(this.u32, REGISTRY_FIELDS.markerCount >> 2, n);
   }
 
   /**
@@ -334,10 +357,12 @@ export class Registry {
    * when `spec.json` is gone too.
    */
   storedSpec(): string | undefined {
-    const len = this.dv.getUint32(RH.specLength, true);
+    const len = this.dv.getUint32(REGISTRY_FIELDS.specLength, true);
     if (len === 0 || len > SPEC_ROOM) return undefined;
-    const bytes = new Uint8Array(this.map.buffer.slice(RH.spec, RH.spec + len));
-    if (crc32c(bytes) !== this.dv.getUint32(RH.specCrc, true)) return undefined;
+    const bytes = new Uint8Array(
+      this.map.buffer.slice(REGISTRY_FIELDS.spec, REGISTRY_FIELDS.spec + len),
+    );
+    if (crc32c(bytes) !== this.dv.getUint32(REGISTRY_FIELDS.specCrc, true)) return undefined;
     return new TextDecoder().decode(bytes);
   }
 
@@ -360,12 +385,12 @@ export class Registry {
 
   /** u32 index of chunk `id`'s commit word (low half). */
   commitIndex(id: number): number {
-    return (this.slot(id) + RE.committed) >> 2;
+    return (this.slot(id) + ENTRY_FIELDS.committed) >> 2;
   }
 
   /** u32 index of chunk `id`'s flags word. */
   flagsIndex(id: number): number {
-    return (this.slot(id) + RE.flags) >> 2;
+    return (this.slot(id) + ENTRY_FIELDS.flags) >> 2;
   }
 
   /** Committed record count of chunk `id` (acquire). */
@@ -385,22 +410,22 @@ export class Registry {
     const o = this.slot(id);
     const dv = this.dv;
     return {
-      id: u64(dv, o + RE.id),
+      id: u64(dv, o + ENTRY_FIELDS.id),
       committed,
-      capacity: u64(dv, o + RE.capacity),
-      minTs: u64(dv, o + RE.minTs),
-      maxTs: u64(dv, o + RE.maxTs),
-      lastTs: u64(dv, o + RE.lastTs),
-      created: u64(dv, o + RE.created),
+      capacity: u64(dv, o + ENTRY_FIELDS.capacity),
+      minTs: u64(dv, o + ENTRY_FIELDS.minTs),
+      maxTs: u64(dv, o + ENTRY_FIELDS.maxTs),
+      lastTs: u64(dv, o + ENTRY_FIELDS.lastTs),
+      created: u64(dv, o + ENTRY_FIELDS.created),
       flags,
-      crc: dv.getUint32(o + RE.crc, true),
+      crc: dv.getUint32(o + ENTRY_FIELDS.crc, true),
     };
   }
 
   /** CRC32C of an entry's first 60 bytes as currently stored. */
   entryCrc(id: number): number {
     const o = this.slot(id);
-    return crc32c(new Uint8Array(this.map.buffer.slice(o, o + RE.crc)));
+    return crc32c(new Uint8Array(this.map.buffer.slice(o, o + ENTRY_FIELDS.crc)));
   }
 
   /**
@@ -411,22 +436,22 @@ export class Registry {
     const o = this.slot(id);
     const dv = this.dv;
     new Uint8Array(this.map.buffer, o, REG_ENTRY).fill(0);
-    setU64(dv, o + RE.id, id);
-    setU64(dv, o + RE.capacity, capacity);
-    setU64(dv, o + RE.created, Date.now() * 1000);
-    Atomics.store(this.u32, RH.lastChunk >> 2, id);
+    setU64(dv, o + ENTRY_FIELDS.id, id);
+    setU64(dv, o + ENTRY_FIELDS.capacity, capacity);
+    setU64(dv, o + ENTRY_FIELDS.created, Date.now() * 1000);
+    Atomics.store(this.u32, REGISTRY_FIELDS.lastChunk >> 2, id);
   }
 
   /** Seal chunk `id`: final timestamps, SEALED flag, checksum. */
   seal(id: number, minTs: number, maxTs: number, lastTs: number, extraFlags: number): void {
     const o = this.slot(id);
     const dv = this.dv;
-    setU64(dv, o + RE.minTs, minTs);
-    setU64(dv, o + RE.maxTs, maxTs);
-    setU64(dv, o + RE.lastTs, lastTs);
+    setU64(dv, o + ENTRY_FIELDS.minTs, minTs);
+    setU64(dv, o + ENTRY_FIELDS.maxTs, maxTs);
+    setU64(dv, o + ENTRY_FIELDS.lastTs, lastTs);
     const flags = this.flags(id) | extraFlags | FLAG.SEALED;
-    dv.setUint32(o + RE.flags, flags, true);
-    dv.setUint32(o + RE.crc, this.entryCrc(id), true);
+    dv.setUint32(o + ENTRY_FIELDS.flags, flags, true);
+    dv.setUint32(o + ENTRY_FIELDS.crc, this.entryCrc(id), true);
     Atomics.store(this.u32, this.flagsIndex(id), flags);
   }
 
@@ -437,8 +462,8 @@ export class Registry {
 
   /** Record the writer's pid and start time (informational). */
   setWriter(pid: number): void {
-    setU64(this.dv, RH.writerPid, pid);
-    setU64(this.dv, RH.writerStart, Date.now() * 1000);
+    setU64(this.dv, REGISTRY_FIELDS.writerPid, pid);
+    setU64(this.dv, REGISTRY_FIELDS.writerStart, Date.now() * 1000);
   }
 
   /** Unmap. Idempotent. */
@@ -448,16 +473,16 @@ export class Registry {
 }
 
 /** Room for the stored spec in the registry header. */
-const SPEC_ROOM = RH.notifySeq - RH.spec;
+const SPEC_ROOM = REGISTRY_FIELDS.notifySeq - REGISTRY_FIELDS.spec;
 
 function writeSpec(dv: DataView, u8: Uint8Array, json: string): boolean {
   const bytes = new TextEncoder().encode(json);
-  dv.setUint32(RH.specLength, 0, true);
+  dv.setUint32(REGISTRY_FIELDS.specLength, 0, true);
   if (bytes.length > SPEC_ROOM) return false;
-  u8.set(bytes, RH.spec);
-  u8.fill(0, RH.spec + bytes.length, RH.spec + SPEC_ROOM);
-  dv.setUint32(RH.specCrc, crc32c(bytes as Uint8Array<ArrayBuffer>), true);
-  dv.setUint32(RH.specLength, bytes.length, true);
+  u8.set(bytes, REGISTRY_FIELDS.spec);
+  u8.fill(0, REGISTRY_FIELDS.spec + bytes.length, REGISTRY_FIELDS.spec + SPEC_ROOM);
+  dv.setUint32(REGISTRY_FIELDS.specCrc, crc32c(bytes as Uint8Array<ArrayBuffer>), true);
+  dv.setUint32(REGISTRY_FIELDS.specLength, bytes.length, true);
   return true;
 }
 

@@ -28,7 +28,7 @@ import { cstr, ENOENT, native } from "./ffi.ts";
 import type { FeedContext } from "./feed.ts";
 import { DeepwaterError } from "./errors.ts";
 import { Mapping } from "./mapping.ts";
-import { PAGE } from "./format.ts";
+import { checkHeader, PAGE } from "./format.ts";
 import { FORMAT_VERSION } from "./version.ts";
 
 /** Ring magic (0x4457524e). */
@@ -36,18 +36,30 @@ export const RING_MAGIC = 0x4457524e;
 /** Ring header size; slots start here. */
 export const RING_HEADER = 4096;
 /** Byte offsets in the ring header. */
-export const RG = {
+export const RING_FIELDS = {
+  /** u32 "DWRN". The writer that creates the object, once. */
   magic: 0,
+  /** u32 format version. The creating writer, once, last of the header (release). */
   version: 4,
+  /** u32 header size (4096). Creating writer, once. */
   headerSize: 8,
+  /** u32 record size. Creating writer, once. */
   recordSize: 12,
+  /** u32 bytes per slot (slot header + record, padded to 8). Creating writer, once. */
   slotSize: 16,
+  /** u32 slots, a power of two. Creating writer, once. */
   capacity: 20,
+  /** u32 CRC32C of the layout descriptor. Creating writer, once. */
   layoutCrc: 24,
+  /** u32 random incarnation id. Creating writer, once. */
   nonce: 28,
+  /** u32 records published, modulo 2^32. The writer, release store after each record's slot. */
   head: 64,
+  /** u32 1 once the ring has wrapped. The writer, before the head that wraps it. */
   filled: 72,
+  /** u32 futex word. The writer increments it (release) after commits readers wait for. */
   notifySeq: 128,
+  /** u32 readers blocked on `notifySeq`. Readers add and subtract; the writer loads it. */
   waiters: 192,
 } as const;
 /** Bytes before the record inside a slot. */
@@ -128,21 +140,17 @@ export class RingMap {
         `Ring "${map.path}" ${why}: remove it (platform.removeRing() on its feed, or delete /dev/shm${map.path}) and restart the writer (deepwater-cleanup and deepwater-repair leave rings alone)`,
         { path: map.path },
       );
-    if (map.length < RING_HEADER || dv.getUint32(RG.magic, true) !== RING_MAGIC) {
-      throw bad("has a bad header");
-    }
-    if (dv.getUint32(RG.version, true) !== FORMAT_VERSION) {
-      throw new DeepwaterError(
-        "VERSION_MISMATCH",
-        `Ring "${map.path}" has format version ${
-          dv.getUint32(RG.version, true)
-        }; this Deepwater reads ${FORMAT_VERSION}`,
-        { path: map.path },
-      );
-    }
+    checkHeader(map.buffer, {
+      magic: RING_MAGIC,
+      headerSize: RING_HEADER,
+      what: "Ring",
+      path: map.path,
+      fix:
+        `remove it (platform.removeRing() on its feed, or delete /dev/shm${map.path}) and restart the writer (deepwater-cleanup and deepwater-repair leave rings alone)`,
+    });
     if (
-      dv.getUint32(RG.recordSize, true) !== recordSize ||
-      dv.getUint32(RG.layoutCrc, true) !== layoutCrc
+      dv.getUint32(RING_FIELDS.recordSize, true) !== recordSize ||
+      dv.getUint32(RING_FIELDS.layoutCrc, true) !== layoutCrc
     ) {
       throw new DeepwaterError(
         "SCHEMA_DRIFT",
@@ -150,11 +158,14 @@ export class RingMap {
         { path: map.path },
       );
     }
-    this.capacity = dv.getUint32(RG.capacity, true);
-    this.slotSize = dv.getUint32(RG.slotSize, true);
-    this.nonce = dv.getUint32(RG.nonce, true);
+    this.capacity = dv.getUint32(RING_FIELDS.capacity, true);
+    this.slotSize = dv.getUint32(RING_FIELDS.slotSize, true);
+    this.nonce = dv.getUint32(RING_FIELDS.nonce, true);
+    // Every slot offset the ring computes must land inside the mapping with
+    // room for its header and a whole record.
     if (
       this.capacity < 2 || (this.capacity & (this.capacity - 1)) !== 0 ||
+      this.slotSize < SLOT_HEADER + recordSize || this.slotSize % 8 !== 0 ||
       map.length < RING_HEADER + this.capacity * this.slotSize
     ) throw bad("has an impossible geometry");
   }
@@ -186,18 +197,18 @@ export class RingMap {
       throw e;
     }
     const dv = new DataView(map.buffer);
-    if (create && dv.getUint32(RG.version, true) === 0) {
+    if (create && dv.getUint32(RING_FIELDS.version, true) === 0) {
       // Fresh object (all zeros): initialise, version last. The writer lock
       // guarantees a single initialiser.
-      dv.setUint32(RG.magic, RING_MAGIC, true);
-      dv.setUint32(RG.headerSize, RING_HEADER, true);
-      dv.setUint32(RG.recordSize, recordSize, true);
-      dv.setUint32(RG.slotSize, geo.slotSize, true);
-      dv.setUint32(RG.capacity, geo.capacity, true);
-      dv.setUint32(RG.layoutCrc, layoutCrc, true);
-      dv.setUint32(RG.nonce, crypto.getRandomValues(new Uint32Array(1))[0]! | 1, true);
-      Atomics.store(new Uint32Array(map.buffer), RG.version >> 2, FORMAT_VERSION);
-    } else if (!create && dv.getUint32(RG.version, true) === 0) {
+      dv.setUint32(RING_FIELDS.magic, RING_MAGIC, true);
+      dv.setUint32(RING_FIELDS.headerSize, RING_HEADER, true);
+      dv.setUint32(RING_FIELDS.recordSize, recordSize, true);
+      dv.setUint32(RING_FIELDS.slotSize, geo.slotSize, true);
+      dv.setUint32(RING_FIELDS.capacity, geo.capacity, true);
+      dv.setUint32(RING_FIELDS.layoutCrc, layoutCrc, true);
+      dv.setUint32(RING_FIELDS.nonce, crypto.getRandomValues(new Uint32Array(1))[0]! | 1, true);
+      Atomics.store(new Uint32Array(map.buffer), RING_FIELDS.version >> 2, FORMAT_VERSION);
+    } else if (!create && dv.getUint32(RING_FIELDS.version, true) === 0) {
       map.close();
       return undefined; // a writer is still initialising it: treat as not there yet
     }
@@ -211,7 +222,7 @@ export class RingMap {
 
   /** Published record count, modulo 2^32 (acquire). */
   head(): number {
-    return Atomics.load(this.u32, RG.head >> 2);
+    return Atomics.load(this.u32, RING_FIELDS.head >> 2);
   }
 
   /** Byte offset of the slot of record `n` (any integer; taken modulo capacity). */
@@ -237,7 +248,7 @@ export function currentNonce(name: string): number | undefined {
     return undefined;
   }
   try {
-    return new DataView(map.buffer).getUint32(RG.nonce, true);
+    return new DataView(map.buffer).getUint32(RING_FIELDS.nonce, true);
   } finally {
     map.close();
   }

@@ -19,7 +19,14 @@ import { LiveIterator } from "./live.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
 import type { DecodedRecord, DecodeFn } from "./codec.ts";
-import { currentNonce, RG, ringGeometry, RingMap, ringName, SLOT_HEADER } from "./ring_format.ts";
+import {
+  currentNonce,
+  RING_FIELDS,
+  ringGeometry,
+  RingMap,
+  ringName,
+  SLOT_HEADER,
+} from "./ring_format.ts";
 import { u64 } from "./format.ts";
 import { FaultWatch } from "./mapping.ts";
 import type { ReaderOptions, StreamOptions } from "./reader.ts";
@@ -110,7 +117,7 @@ export class RingReader {
   /** Oldest retained record number (serial, modulo 2^32) and the head. */
   #window(ring: RingMap): [number, number] {
     const head = ring.head();
-    const filled = Atomics.load(ring.u32, RG.filled >> 2) === 1;
+    const filled = Atomics.load(ring.u32, RING_FIELDS.filled >> 2) === 1;
     return [filled ? (head - ring.capacity) >>> 0 : 0, head];
   }
 
@@ -263,19 +270,19 @@ export class RingReader {
 
   async #block(ring: RingMap, signal: AbortSignal | undefined): Promise<void> {
     const u32 = ring.u32;
-    Atomics.add(u32, RG.waiters >> 2, 1);
-    const addr = ring.map.addr + BigInt(RG.notifySeq);
+    Atomics.add(u32, RING_FIELDS.waiters >> 2, 1);
+    const addr = ring.map.addr + BigInt(RING_FIELDS.notifySeq);
     const wake = () => native().dw_futex_wake(addr, 0x7fffffff);
     signal?.addEventListener("abort", wake, { once: true });
     this.#aborter.signal.addEventListener("abort", wake, { once: true });
     try {
-      const seq = Atomics.load(u32, RG.notifySeq >> 2);
+      const seq = Atomics.load(u32, RING_FIELDS.notifySeq >> 2);
       if (ring.head() !== this.#pos || signal?.aborted || !this.#open) return;
       await native().dw_futex_wait(addr, seq, 250_000_000n);
     } finally {
       signal?.removeEventListener("abort", wake);
       this.#aborter.signal.removeEventListener("abort", wake);
-      if (ring.map.isOpen) Atomics.sub(u32, RG.waiters >> 2, 1);
+      if (ring.map.isOpen) Atomics.sub(u32, RING_FIELDS.waiters >> 2, 1);
     }
   }
 

@@ -8,7 +8,14 @@
 import { cstr, native, unwrap } from "./ffi.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
-import { currentNonce, RG, ringGeometry, RingMap, ringName, SLOT_HEADER } from "./ring_format.ts";
+import {
+  currentNonce,
+  RING_FIELDS,
+  ringGeometry,
+  RingMap,
+  ringName,
+  SLOT_HEADER,
+} from "./ring_format.ts";
 import type { StoreFn } from "./codec.ts";
 import { writeIndexOption, writerOptions } from "./input.ts";
 import { FaultWatch } from "./mapping.ts";
@@ -41,7 +48,7 @@ class RingCore {
     this.n = ring.head();
     this.mask = ring.capacity - 1;
     this.slotSize = ring.slotSize;
-    this.filled = ring.dv.getUint32(RG.filled, true) === 1;
+    this.filled = ring.dv.getUint32(RING_FIELDS.filled, true) === 1;
   }
 
   /** Mark slot n as being written; returns the payload offset. */
@@ -59,14 +66,14 @@ class RingCore {
     this.n++;
     if (!this.filled && this.n > this.mask) {
       this.filled = true;
-      Atomics.store(this.u32, RG.filled >> 2, 1);
+      Atomics.store(this.u32, RING_FIELDS.filled >> 2, 1);
     }
     if (publish) this.publish();
   }
 
   publish(): void {
-    Atomics.store(this.u32, RG.head >> 2, this.n >>> 0);
-    if (Atomics.load(this.u32, RG.waiters >> 2) !== 0) this.wake();
+    Atomics.store(this.u32, RING_FIELDS.head >> 2, this.n >>> 0);
+    if (Atomics.load(this.u32, RING_FIELDS.waiters >> 2) !== 0) this.wake();
   }
 }
 
@@ -246,8 +253,8 @@ export class RingWriter {
 
   #wake(): void {
     const u32 = this.#ring.u32;
-    Atomics.add(u32, RG.notifySeq >> 2, 1);
-    native().dw_futex_wake(this.#ring.map.addr + BigInt(RG.notifySeq), 0x7fffffff);
+    Atomics.add(u32, RING_FIELDS.notifySeq >> 2, 1);
+    native().dw_futex_wake(this.#ring.map.addr + BigInt(RING_FIELDS.notifySeq), 0x7fffffff);
   }
 
   /** Release the lock and the mapping; the ring and its records stay. Idempotent. */

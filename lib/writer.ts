@@ -16,14 +16,11 @@ import { cstr, native, unwrap } from "./ffi.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
 import {
-  CH,
   CHUNK_HEADER,
   chunkGeometry,
   chunkIdOf,
   FLAG,
-  RH,
-  setU64,
-  u64,
+  sealChunkHeader,
   writeChunkHeader,
 } from "./format.ts";
 import { show, writeIndexOption, writerOptions } from "./input.ts";
@@ -76,7 +73,7 @@ class Core {
   cap = 0;
   reg: Uint32Array;
   commitIdx = 0;
-  waitersIdx = RH.waiters >> 2;
+  waitersIdx: number;
   lastTs = -1;
   minTs = Infinity;
   maxTs = -Infinity;
@@ -88,13 +85,16 @@ class Core {
   faulted: () => void = () => {};
 
   constructor(
-    reg: Uint32Array,
+    registry: Registry,
     readonly rotate: () => void,
     readonly onOutOfOrder: () => void,
     readonly wake: () => void,
     readonly arityError: (n: number) => never,
   ) {
-    this.reg = reg;
+    // The hot path stores the commit word and loads the waiter count through
+    // the indices the registry hands out (see Registry.commitIndex).
+    this.reg = registry.u32;
+    this.waitersIdx = registry.waitersIndex;
   }
 
   /** Bookkeeping and publish for one record with timestamp `ts`. */
@@ -190,7 +190,7 @@ export class Writer {
     }
     const rotate = Object.assign(() => this.#rotate(), { sync: () => this.flush() });
     this.#core = new Core(
-      this.#reg.u32,
+      this.#reg,
       rotate,
       () => this.#markOutOfOrder(),
       () => this.#wake(),
@@ -394,7 +394,7 @@ export class Writer {
     this.#warming = undefined;
     this.#chunk?.close();
     this.#markers?.close();
-    setU64(this.#reg.dv, RH.writerPid, 0); // a recorded pid with a free lock means a crash
+    this.#reg.clearWriter(); // a recorded pid with a free lock means a crash
     this.#reg.close();
     native().dw_lock_close(this.#lockFd);
     this.#onClose(this);
@@ -557,7 +557,7 @@ export class Writer {
     const reg = this.#reg;
     const id = this.#chunkId;
     this.#ensureRoom(id + 1); // before sealing: a FULL registry leaves the chunk live
-    setU64(c.dv, CH.sealedCount, c.count); // self-describing for repair
+    sealChunkHeader(c.dv, c.count); // self-describing for repair
     reg.seal(id, c.minTs, c.maxTs, c.lastTs, c.ooo ? FLAG.OUT_OF_ORDER : 0);
     if (this.#durability !== "page-cache") this.flush();
     const old = this.#chunk!;
@@ -621,8 +621,7 @@ export class Writer {
 
   #wake(): void {
     const reg = this.#reg;
-    Atomics.add(reg.u32, RH.notifySeq >> 2, 1);
-    native().dw_futex_wake(reg.map.addr + BigInt(RH.notifySeq), 0x7fffffff);
+    reg.wake();
   }
 
   /**
@@ -632,7 +631,7 @@ export class Writer {
    */
   #nextMarker(): number {
     this.#markers ??= MarkerFile.open(this.#ctx.paths.markers(this.feed), true);
-    const n = u64(this.#reg.dv, RH.markerCount);
+    const n = this.#reg.markerCount();
     this.#markers.checkRoom(n);
     return n;
   }
@@ -641,8 +640,8 @@ export class Writer {
   #addMarker(n: number, index: number, ts: number): void {
     const reg = this.#reg;
     this.#markers!.set(n, { chunk: this.#chunkId, index, ts });
-    Atomics.store(reg.u32, RH.markerCount >> 2, n + 1);
-    if (Atomics.load(reg.u32, RH.waiters >> 2) !== 0) this.#wake();
+    reg.setMarkerCount(n + 1);
+    if (reg.hasWaiters()) this.#wake();
   }
 }
 

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "./assert.ts";
 import { Platform } from "../mod.ts";
-import { FLAG, RE, REG_HEADER } from "../lib/format.ts";
+import { ENTRY_FIELDS, FLAG, REG_HEADER } from "../lib/format.ts";
 import { ABI_VERSION } from "../lib/version.ts";
 import { child, lines, runCli, tempDir, tradeSpec, writeTrades } from "./helpers.ts";
 
@@ -69,7 +69,7 @@ Deno.test("deepwater-health and deepwater-repair detect and fix a registry entry
   seeded(d.path);
   const reg = `${d.path}/feeds/trades/registry.dwr`;
   const bytes = Deno.readFileSync(reg);
-  bytes[REG_HEADER + RE.maxTs] = bytes[REG_HEADER + RE.maxTs]! ^ 0x40; // chunk 1's max timestamp
+  bytes[REG_HEADER + ENTRY_FIELDS.maxTs] = bytes[REG_HEADER + ENTRY_FIELDS.maxTs]! ^ 0x40; // chunk 1's max timestamp
   Deno.writeFileSync(reg, bytes);
   let r = await runCli("deepwater-health.ts", ["--base-path", d.path, "--check-feeds"]);
   assertEquals(r.code, 1);

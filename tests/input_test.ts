@@ -8,7 +8,7 @@
 import { assert, assertCode, assertEquals } from "./assert.ts";
 import { DeepwaterError, Platform, type RingReader } from "../mod.ts";
 import { computeLayout, type NormalizedSpec } from "../lib/spec.ts";
-import { RH } from "../lib/format.ts";
+import { REGISTRY_FIELDS } from "../lib/format.ts";
 import { MARKER_CAPACITY } from "../lib/markers.ts";
 import { tempDir, tempPlatform, tradeSpec } from "./helpers.ts";
 
@@ -599,7 +599,7 @@ Deno.test("write(rec, { createIndex: true }) commits nothing when the marker fil
   const f = Deno.openSync(reg, { read: true, write: true });
   const word = new Uint8Array(8);
   new DataView(word.buffer).setBigUint64(0, BigInt(MARKER_CAPACITY), true);
-  f.seekSync(RH.markerCount, Deno.SeekMode.Start);
+  f.seekSync(REGISTRY_FIELDS.markerCount, Deno.SeekMode.Start);
   f.writeSync(word);
   f.close();
   using w = p.createWriter("book");

@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { DeepwaterError, Platform } from "../mod.ts";
-import { FLAG, RE, REG_HEADER, RH } from "../lib/format.ts";
+import { ENTRY_FIELDS, FLAG, REG_HEADER, REGISTRY_FIELDS } from "../lib/format.ts";
 import { child, runCli, tempDir, tradeSpec, writeTrades } from "./helpers.ts";
 
 const REG = (dir: string) => `${dir}/feeds/trades/registry.dwr`;
@@ -57,8 +57,8 @@ Deno.test("A committed count far beyond its chunk is CORRUPT for every reading p
   using d = tempDir();
   seeded(d.path, 6000); // chunks 1, 2 sealed; 3 live
   // Chunk 1's commit word (sealed) and chunk 3's (live): far past what the files hold.
-  poke(REG(d.path), REG_HEADER + RE.committed, 0x7fffffff);
-  poke(REG(d.path), REG_HEADER + 2 * 64 + RE.committed, 0x7ffffff0);
+  poke(REG(d.path), REG_HEADER + ENTRY_FIELDS.committed, 0x7fffffff);
+  poke(REG(d.path), REG_HEADER + 2 * 64 + ENTRY_FIELDS.committed, 0x7ffffff0);
   for (const [op, ...args] of [["info"], ["read", 1500, 1600], ["count", 1500, 9000], ["latest"]]) {
     const o = await probe(d.path, op as string, ...(args as number[]));
     assertEquals([o.ok, o.code], [false, "CORRUPT"], `${op}: ${JSON.stringify(o)}`);
@@ -77,7 +77,7 @@ Deno.test("A committed count far beyond its chunk is CORRUPT for every reading p
 Deno.test("A damaged last_chunk or first_chunk is CORRUPT for readers and health, never a loop over 2^32 ids", async () => {
   using d = tempDir();
   seeded(d.path, 6000);
-  poke(REG(d.path), RH.lastChunk, 0xffffffff);
+  poke(REG(d.path), REGISTRY_FIELDS.lastChunk, 0xffffffff);
   const o = await probe(d.path, "count");
   assertEquals([o.ok, o.code], [false, "CORRUPT"], JSON.stringify(o));
   const r = await runCli(
@@ -87,8 +87,8 @@ Deno.test("A damaged last_chunk or first_chunk is CORRUPT for readers and health
     20_000,
   );
   assertEquals(r.code, 1, r.stdout + r.stderr);
-  poke(REG(d.path), RH.lastChunk, 3);
-  poke(REG(d.path), RH.firstChunk, 9);
+  poke(REG(d.path), REGISTRY_FIELDS.lastChunk, 3);
+  poke(REG(d.path), REGISTRY_FIELDS.firstChunk, 9);
   const o2 = await probe(d.path, "latest");
   assertEquals([o2.ok, o2.code], [false, "CORRUPT"], JSON.stringify(o2));
 });
@@ -107,7 +107,7 @@ Deno.test("stream() moves past a chunk deleted in the middle of a feed instead o
   const r = await runCli("deepwater-repair.ts", ["--base-path", d.path, "--all"]);
   assertEquals(r.code, 0, r.stdout + r.stderr);
   const reg = Deno.readFileSync(REG(d.path));
-  const flags = new DataView(reg.buffer).getUint32(REG_HEADER + 64 + RE.flags, true);
+  const flags = new DataView(reg.buffer).getUint32(REG_HEADER + 64 + ENTRY_FIELDS.flags, true);
   assert(flags & FLAG.DELETED, "repair marks the missing chunk deleted");
   // Playback starts at the marker in chunk 1 and must reach chunk 3: 2728 + 1544 records.
   const o = await probe(d.path, "stream", 7000 - 2728, 5000);

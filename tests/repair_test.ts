@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { DeepwaterError, Platform } from "../mod.ts";
-import { CH, FLAG, RE, REG_HEADER, RH } from "../lib/format.ts";
+import { CHUNK_FIELDS, ENTRY_FIELDS, FLAG, REG_HEADER, REGISTRY_FIELDS } from "../lib/format.ts";
 import { runCli, tempDir, tradeSpec, writeTrades } from "./helpers.ts";
 
 const HOUR = 3600e6;
@@ -71,7 +71,7 @@ async function repairedClean(dir: string): Promise<string[]> {
 Deno.test("Repair adopts chunk files past a damaged (lowered) last_chunk instead of deleting them", async () => {
   using d = tempDir();
   seeded(d.path, 10_000); // chunks 1..4
-  poke32(reg(d.path), RH.lastChunk, 1);
+  poke32(reg(d.path), REGISTRY_FIELDS.lastChunk, 1);
   const kinds = await repairedClean(d.path);
   assert(kinds.includes("chunk-adopted"), kinds.join());
   assertEquals(prices(d.path), range(10_000));
@@ -111,7 +111,7 @@ Deno.test("A repair killed at any instant while rebuilding a registry converges 
 Deno.test("A damaged first_chunk (raised) is unhealthy and repair keeps the chunks below it", async () => {
   using d = tempDir();
   seeded(d.path, 10_000);
-  poke32(reg(d.path), RH.firstChunk, 3);
+  poke32(reg(d.path), REGISTRY_FIELDS.firstChunk, 3);
   const kinds = await repairedClean(d.path);
   assert(kinds.includes("span-corrupt"), kinds.join());
   assertEquals(prices(d.path), range(10_000));
@@ -120,7 +120,7 @@ Deno.test("A damaged first_chunk (raised) is unhealthy and repair keeps the chun
 Deno.test("A DELETED bit set without its checksum is not trusted: the chunk is kept", async () => {
   using d = tempDir();
   seeded(d.path, 10_000);
-  const at = slot(2) + RE.flags;
+  const at = slot(2) + ENTRY_FIELDS.flags;
   poke32(reg(d.path), at, peek32(reg(d.path), at) | FLAG.DELETED);
   const kinds = await repairedClean(d.path);
   assert(kinds.includes("entry-checksum"), kinds.join());
@@ -130,7 +130,7 @@ Deno.test("A DELETED bit set without its checksum is not trusted: the chunk is k
 Deno.test("A damaged byte in a chunk header is rebuilt from the registry entry, not set aside", async () => {
   using d = tempDir();
   seeded(d.path, 10_000);
-  poke32(chunk(d.path, 2), CH.magic, 0xdeadbeef);
+  poke32(chunk(d.path, 2), CHUNK_FIELDS.magic, 0xdeadbeef);
   const kinds = await repairedClean(d.path);
   assert(kinds.includes("chunk-header-rebuilt"), kinds.join());
   assertEquals(prices(d.path), range(10_000));
@@ -139,7 +139,7 @@ Deno.test("A damaged byte in a chunk header is rebuilt from the registry entry, 
 Deno.test("A lowered capacity in a chunk header loses to the checksummed entry", async () => {
   using d = tempDir();
   seeded(d.path, 10_000);
-  poke32(chunk(d.path, 2), CH.capacity, 100);
+  poke32(chunk(d.path, 2), CHUNK_FIELDS.capacity, 100);
   const kinds = await repairedClean(d.path);
   assert(kinds.includes("chunk-header-rebuilt"), kinds.join());
   assertEquals(prices(d.path), range(10_000));
@@ -148,7 +148,7 @@ Deno.test("A lowered capacity in a chunk header loses to the checksummed entry",
 Deno.test("A sealed entry's damaged count loses to the chunk's own sealed count", async () => {
   using d = tempDir();
   seeded(d.path, 10_000);
-  poke32(reg(d.path), slot(2) + RE.committed, 5);
+  poke32(reg(d.path), slot(2) + ENTRY_FIELDS.committed, 5);
   const kinds = await repairedClean(d.path);
   assert(kinds.includes("entry-checksum"), kinds.join());
   assertEquals(prices(d.path), range(10_000));
@@ -191,7 +191,7 @@ Deno.test("Cleanup never deletes a chunk whose registry entry fails its checksum
   using d = tempDir();
   const now = Date.now() * 1000;
   seeded(d.path, 10_000, (i) => now - 5 * HOUR + i); // every sealed chunk expired
-  const at = slot(1) + RE.maxTs;
+  const at = slot(1) + ENTRY_FIELDS.maxTs;
   poke32(reg(d.path), at, peek32(reg(d.path), at) ^ 1);
   const r = await runCli("deepwater-cleanup.ts", ["--base-path", d.path, "--json"]);
   assertEquals(r.code, 0, r.stdout + r.stderr);
@@ -264,7 +264,7 @@ Deno.test("A catalog rebuild keeps a feed whose spec.json is gone: intact catalo
 Deno.test("A writer never overwrites chunk files it did not publish (last_chunk damaged to 0)", () => {
   using d = tempDir();
   seeded(d.path, 6000);
-  poke32(reg(d.path), RH.lastChunk, 0);
+  poke32(reg(d.path), REGISTRY_FIELDS.lastChunk, 0);
   using p = platformAt(d.path);
   let err: unknown;
   try {
@@ -273,14 +273,14 @@ Deno.test("A writer never overwrites chunk files it did not publish (last_chunk 
     err = e;
   }
   assert(err instanceof DeepwaterError && err.code === "CORRUPT", String(err));
-  poke32(reg(d.path), RH.lastChunk, 3);
+  poke32(reg(d.path), REGISTRY_FIELDS.lastChunk, 3);
   assertEquals(prices(d.path), range(6000));
 });
 
 Deno.test("A live commit word one too high (an unwritten zero record) is unhealthy and repair clamps it", async () => {
   using d = tempDir();
   seeded(d.path, 6000); // live chunk 3 holds 6000 - 2 * 2728 = 544 records
-  const at = slot(3) + RE.committed;
+  const at = slot(3) + ENTRY_FIELDS.committed;
   poke32(reg(d.path), at, peek32(reg(d.path), at) + 1);
   assertEquals(prices(d.path).at(-1), 0, "the damage shows as a zero record");
   const kinds = await repairedClean(d.path);

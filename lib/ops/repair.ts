@@ -36,14 +36,13 @@ import { recoverEntry } from "../recover.ts";
 import { cstr, DW, native } from "../ffi.ts";
 import { type FeedContext, feedContext } from "../feed.ts";
 import {
-  CH,
   CHUNK_HEADER,
   chunkIdOf,
   FLAG,
   MAX_CHUNK_RECORDS,
   PAGE,
   REG_CAPACITY,
-  setU64,
+  sealChunkHeader,
   writeChunkHeader,
 } from "../format.ts";
 import { Log } from "../log.ts";
@@ -723,7 +722,7 @@ class FeedRepair {
     using m = Mapping.file(path, { length: CHUNK_HEADER, write: true });
     const dv = new DataView(m.buffer);
     writeChunkHeader(dv, id, this.#rs, capacity, this.#ctx.layoutCrc);
-    setU64(dv, CH.sealedCount, sealedCount);
+    sealChunkHeader(dv, sealedCount);
   }
 
   /**
