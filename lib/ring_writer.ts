@@ -30,6 +30,8 @@ class RingCore {
   mask = 0;
   slotSize = 0;
   open = true;
+  /** Set when the ring could not be re-created: every later write throws it. */
+  failure: DeepwaterError | undefined;
   filled = false;
   /** Watched after every write call: a truncated ring is CORRUPT. */
   readonly faults = new FaultWatch();
@@ -53,7 +55,7 @@ class RingCore {
 
   /** Mark slot n as being written; returns the payload offset. */
   begin(): number {
-    if (!this.open) throw closedError("Ring writer");
+    if (!this.open || this.failure) throw this.failure ?? closedError("Ring writer");
     const off = 4096 + ((this.n >>> 0) & this.mask) * this.slotSize;
     Atomics.store(this.u32, off >> 2, (2 * this.n + 1) >>> 0);
     return off + SLOT_HEADER;
@@ -169,7 +171,21 @@ export class RingWriter {
     );
     this.#wake(); // let readers blocked on the old ring notice
     const old = this.#ring;
-    this.#ring = this.#create();
+    try {
+      this.#ring = this.#create();
+    } catch (e) {
+      // A timer must not throw (that would end the process): the next write
+      // call reports it instead, and the ring is looked at again next second.
+      const why = e instanceof Error ? e.message : String(e);
+      this.#core.failure = new DeepwaterError(
+        e instanceof DeepwaterError ? e.code : "IO",
+        `Ring writer for "${this.feed}" cannot re-create its removed ring: ${why}`,
+        { cause: e },
+      );
+      this.#ctx.log.error(this.#core.failure.message);
+      return;
+    }
+    this.#core.failure = undefined;
     this.#core.attach(this.#ring);
     old.close();
   }
@@ -220,7 +236,7 @@ export class RingWriter {
    */
   writeBatch(bytes: Uint8Array): void {
     const c = this.#core;
-    if (!c.open) throw closedError(`Ring writer for "${this.feed}"`);
+    if (!c.open || c.failure) throw c.failure ?? closedError(`Ring writer for "${this.feed}"`);
     const rs = this.#ctx.layout.recordSize;
     checkBatch(bytes, this.feed);
     if (bytes.length % rs !== 0) {

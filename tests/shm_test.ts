@@ -83,3 +83,28 @@ Deno.test("A ring's shared-memory object is created owner-only (mode 0600)", () 
   const st = Deno.statSync(`/dev/shm${p.getFeedInfo("ticks").ring!.shm}`);
   assertEquals([st.mode! & 0o777, st.uid], [0o600, Deno.uid()]);
 });
+
+Deno.test("A ring writer whose removed ring cannot be re-created reports it on the next write instead of ending the process", async () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec("ticks", 0.0625, { persist: false }));
+  using w = p.createWriter("ticks");
+  w.writeValues(1, 1, 1);
+  const file = `/dev/shm${p.getFeedInfo("ticks").ring!.shm}`;
+  Deno.removeSync(file);
+  Deno.writeFileSync(file, new Uint8Array(0)); // a foreign object takes the name
+  Deno.chmodSync(file, 0o666);
+  try {
+    await new Promise((r) => setTimeout(r, 1300)); // the writer looks at its ring every second
+    assertCode(() => w.writeValues(2, 2, 2), "CORRUPT", "cannot re-create its removed ring");
+    Deno.removeSync(file); // once the name is free again, the writer recovers
+    await new Promise((r) => setTimeout(r, 1100));
+    w.writeValues(3, 3, 3);
+  } finally {
+    try {
+      Deno.removeSync(file);
+    } catch {
+      // already removed
+    }
+  }
+});
