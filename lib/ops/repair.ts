@@ -438,7 +438,7 @@ class FeedRepair {
       const plan = this.#plan(id, intactEntry(reg, id), state, files.get(id), id === last, live);
       if (plan) plans.set(id, plan);
     }
-    const outside = this.#outside(reg, files, first, last);
+    const outside = this.#outside((id) => intactEntry(reg, id), files, first, last);
     const stale = !live && reg.writerPid() !== 0;
     if (stale) {
       this.#find(
@@ -490,8 +490,10 @@ class FeedRepair {
     }
     const headerOk = file.headerValid;
     if (!entry && !file.ours) {
-      // Nothing says this file is chunk `id`: its slot is retired, and the
-      // file itself is judged with the files outside the retained range.
+      // Nothing says this file is chunk `id`: its slot is retired and the
+      // file left where it is for an operator (a blank one is quarantined
+      // with the files outside the retained range on the next run).
+      if (!file.blank) this.#foreign(file);
       return { entry: deletedEntry(id, undefined) };
     }
     // Capacity: a checksummed (sealed) entry, else a valid header, else an
@@ -646,19 +648,16 @@ class FeedRepair {
    * removed (an interrupted cleanup); anything else is quarantined.
    */
   #outside(
-    reg: Registry,
+    entryOf: (id: number) => ChunkEntry | undefined,
     files: Map<number, FileEvidence>,
     first: number,
     last: number,
   ): { remove: FileEvidence[]; quarantine: [FileEvidence, string][] } {
     const out = { remove: [] as FileEvidence[], quarantine: [] as [FileEvidence, string][] };
     for (const [id, f] of [...files].sort((a, b) => a[0] - b[0])) {
-      if (id >= first && id <= last && last !== 0) {
-        const e = intactEntry(reg, id);
-        if (!(e && e.flags & FLAG.DELETED)) continue;
-      }
+      const e = entryOf(id);
+      if (id >= first && id <= last && last !== 0 && !(e && e.flags & FLAG.DELETED)) continue;
       if (id === last + 1 && !f.holdsData) continue; // a writer's prepared next chunk
-      const e = intactEntry(reg, id);
       if (e && e.flags & FLAG.DELETED && f.ours && this.#expired(e)) {
         this.#find(
           "cleanup-unfinished",
@@ -668,13 +667,7 @@ class FeedRepair {
         continue;
       }
       if (!f.ours && !f.blank) {
-        this.#find(
-          "foreign-file",
-          `${
-            name(f)
-          } is named like a chunk but is not one of this feed's chunks; left untouched: move it out of "${this.#dir}"`,
-          false,
-        );
+        this.#foreign(f);
         continue;
       }
       const why = f.holdsData
@@ -684,6 +677,16 @@ class FeedRepair {
       out.quarantine.push([f, why]);
     }
     return out;
+  }
+
+  #foreign(f: FileEvidence): void {
+    this.#find(
+      "foreign-file",
+      `${
+        name(f)
+      } is named like a chunk but is not one of this feed's chunks; left untouched: move it out of "${this.#dir}"`,
+      false,
+    );
   }
 
   /** Past the feed's retention, as cleanup judges it (so removing it only finishes a cleanup). */
@@ -754,28 +757,11 @@ class FeedRepair {
       );
       plans.set(id, plan ?? { entry: deletedEntry(id, undefined) });
     }
-    const outside = new Map([...files].filter(([id]) => id < first || id > last));
     this.#find(
       "registry-rebuilt",
       `${why}; rebuilt from ${ids.length} chunk file(s) (chunks ${first}..${last})`,
     );
-    const empty = { remove: [], quarantine: [] as [FileEvidence, string][] };
-    for (const [id, f] of [...outside].sort((a, b) => a[0] - b[0])) {
-      if (id === last + 1 && !f.holdsData) continue;
-      if (!f.ours && !f.blank) {
-        this.#find(
-          "foreign-file",
-          `${
-            name(f)
-          } is named like a chunk but is not one of this feed's chunks; left untouched: move it out of "${this.#dir}"`,
-          false,
-        );
-        continue;
-      }
-      const why = `chunk ${id} lies outside the rebuilt range ${first}..${last}`;
-      this.#find("orphan-chunk", `${name(f)}: ${why}; moving it to quarantine`);
-      empty.quarantine.push([f, why]);
-    }
+    const outside = this.#outside(() => undefined, files, first, last);
     if (this.#dryRun) return;
     const path = ctx.paths.registry(ctx.name);
     const old = lstat(path);
@@ -808,7 +794,7 @@ class FeedRepair {
     for (const [id, p] of plans) {
       if (p.quarantine) this.#quarantine(ctx.paths.chunk(ctx.name, id), p.quarantine);
     }
-    this.#finishOutside(empty);
+    this.#finishOutside(outside);
   }
 }
 
