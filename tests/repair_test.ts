@@ -287,3 +287,43 @@ Deno.test("A live commit word one too high (an unwritten zero record) is unhealt
   assert(kinds.includes("committed-beyond-data"), kinds.join());
   assertEquals(prices(d.path), range(6000));
 });
+
+Deno.test("Repair finishes a cleanup stopped between marking a chunk deleted and unlinking it, without resurrecting it", async () => {
+  using d = tempDir();
+  const now = Date.now() * 1000;
+  seeded(d.path, 10_000, (i) => (i < 2 * 2728 ? now - 5 * HOUR : now) + i); // chunks 1, 2 expired
+  const saved = Deno.readFileSync(chunk(d.path, 1));
+  const r = await runCli("deepwater-cleanup.ts", ["--base-path", d.path]);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  Deno.writeFileSync(chunk(d.path, 1), saved); // as if the unlink never happened
+  const fixed = await repairAll(d.path);
+  assertEquals(fixed.code, 0, fixed.stdout + fixed.stderr);
+  const kinds = JSON.parse(fixed.stdout).findings.map((f: { kind: string }) => f.kind);
+  assertEquals(kinds, ["cleanup-unfinished"]);
+  assertEquals(JSON.parse((await repairAll(d.path, "--dry-run")).stdout).findings, []);
+  assertEquals(prices(d.path), range(10_000 - 2 * 2728, 2 * 2728));
+  assertEquals(peek32(reg(d.path), REGISTRY_FIELDS.firstChunk), 3);
+});
+
+Deno.test("repair --dry-run on a feed whose writer is rotating fast finds nothing", async () => {
+  using d = tempDir();
+  seeded(d.path, 10);
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./children/busy_writer.ts", import.meta.url).pathname, d.path],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = proc.stdout.getReader();
+  await reader.read(); // the writer is running
+  try {
+    for (let i = 0; i < 6; i++) {
+      const r = await repairAll(d.path, "--dry-run");
+      assertEquals(JSON.parse(r.stdout).findings, [], `run ${i}: ${r.stdout}`);
+    }
+  } finally {
+    proc.kill("SIGKILL");
+    await proc.status;
+    reader.releaseLock();
+    await proc.stdout.cancel();
+  }
+});

@@ -332,13 +332,17 @@ class FeedRepair {
       reg.close();
       return;
     }
+    // Read last_chunk before listing the files: with a live writer, a chunk
+    // published after the listing is then simply newer than what we check.
+    const lastSeen = reg?.lastChunk() ?? 0;
     const files = this.#files();
     try {
       if (!reg) {
         this.#rebuild(files, regProblem!);
         return;
       }
-      this.#reconcile(reg, files, live);
+      if (live) { for (const id of files.keys()) if (id > lastSeen) files.delete(id); }
+      this.#reconcile(reg, files, live, lastSeen);
     } finally {
       reg?.close();
     }
@@ -383,21 +387,21 @@ class FeedRepair {
   }
 
   /** The registry header is readable: check every entry and file against each other. */
-  #reconcile(reg: Registry, files: Map<number, FileEvidence>, live: boolean): void {
+  #reconcile(
+    reg: Registry,
+    files: Map<number, FileEvidence>,
+    live: boolean,
+    regLast: number,
+  ): void {
     const regFirst = Math.max(1, reg.firstChunk());
-    let regLast = reg.lastChunk();
-    let spanOk = regLast === 0 || (regFirst <= regLast && regLast - regFirst < reg.capacity);
-    if (live) {
-      // A live writer may have rotated since: take its newest publication.
-      regLast = reg.lastChunk();
-      spanOk = regLast === 0 || (regFirst <= regLast && regLast - regFirst < reg.capacity);
-    }
+    const spanOk = regLast === 0 || (regFirst <= regLast && regLast - regFirst < reg.capacity);
     // Chunks that evidence says are retained: intact entries with their files,
     // and files recognisably ours that hold data.
     const evidence = new Set<number>();
     for (const [id, f] of files) {
-      const known = reg.entryIntact(id) && !(reg.flags(id) & FLAG.DELETED);
-      if ((known && f.ours) || (f.ours && f.holdsData)) evidence.add(id);
+      const intact = reg.entryIntact(id);
+      const deleted = intact && (reg.flags(id) & FLAG.DELETED) !== 0;
+      if (!deleted && f.ours && (intact || f.holdsData)) evidence.add(id);
     }
     if (spanOk) {
       for (let id = regFirst; id <= regLast; id++) {
@@ -414,8 +418,11 @@ class FeedRepair {
     // or a writer killed between filling a chunk and publishing it cannot
     // happen: records are written only after publication).
     for (const id of evidence) if (id > last && files.get(id)!.holdsData) last = id;
-    // Chunks below first_chunk whose intact entries still retain them.
-    for (const id of evidence) if (id < first && reg.entryIntact(id)) first = id;
+    // Chunks below first_chunk whose intact entries still retain them (not
+    // ones retention marked deleted and had yet to unlink).
+    for (const id of evidence) {
+      if (id < first && reg.entryIntact(id) && !(reg.flags(id) & FLAG.DELETED)) first = id;
+    }
     if (last !== 0 && last - first >= reg.capacity) first = last - reg.capacity + 1;
     if (last === 0) first = Math.max(1, regFirst);
     if (first !== regFirst || last !== regLast) {
@@ -427,7 +434,9 @@ class FeedRepair {
     if (live && (first !== regFirst || last !== regLast)) return; // never second-guess a live writer further
     const plans = new Map<number, Plan>();
     const total = Math.max(0, last - first + 1);
-    for (let id = first; id <= last && last !== 0; id++) {
+    // A running writer owns its newest chunk (it may be sealing it right now).
+    const checkUpTo = live ? last - 1 : last;
+    for (let id = first; id <= checkUpTo && last !== 0; id++) {
       this.#report.chunksChecked++;
       this.#onProgress?.(id - first + 1, total, this.#ctx.name);
       const state = reg.entryIntact(id)
