@@ -219,6 +219,15 @@ int dw_msync(uint64_t addr, uint64_t len, int sync);
 int dw_lock_open(const char *path, int exclusive, int nonblock, int32_t *out_fd);
 
 /**
+ * Whether another process holds an exclusive lock on `path`, without taking
+ * it and without creating the file: opens read-only (O_NOFOLLOW), tries a
+ * non-blocking shared flock and releases it at once. out_held[0] = 1 when an
+ * exclusive holder exists, 0 when not (or when the file does not exist).
+ * Returns 0 or -errno (-ELOOP for a symbolic link).
+ */
+int dw_lock_probe(const char *path, int32_t *out_held);
+
+/**
  * Release a lock taken by dw_lock_open and close its descriptor.
  */
 int dw_lock_close(int32_t fd);

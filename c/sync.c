@@ -29,6 +29,30 @@ int dw_lock_open(const char *path, int exclusive, int nonblock, int32_t *out_fd)
 }
 
 /* See deepwater.h. */
+int dw_lock_probe(const char *path, int32_t *out_held) {
+    if (!path || !out_held) return DW_EINVAL;
+    /* Read-only and never created: a probe works for a user who may only read. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno != ENOENT) return -errno;
+        out_held[0] = 0; /* no lock file: nobody has ever held it */
+        return 0;
+    }
+    int rc = 0;
+    while (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+        if (errno == EINTR) continue;
+        if (errno == EWOULDBLOCK) out_held[0] = 1;
+        else rc = -errno;
+        close(fd);
+        return rc;
+    }
+    flock(fd, LOCK_UN);
+    close(fd);
+    out_held[0] = 0;
+    return 0;
+}
+
+/* See deepwater.h. */
 int dw_lock_close(int32_t fd) {
     if (fd < 0) return DW_EINVAL;
     flock(fd, LOCK_UN);

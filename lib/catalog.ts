@@ -17,9 +17,9 @@
  */
 import { crc32c, cstr, native, unwrap } from "./ffi.ts";
 import { DeepwaterError } from "./errors.ts";
-import type { NormalizedSpec } from "./spec.ts";
 import { FORMAT_VERSION } from "./version.ts";
 import { checkHeader } from "./format.ts";
+import { computeLayout, type NormalizedSpec, normalizeSpec } from "./spec.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 
 /** Catalog magic (0x44574354). */
@@ -96,7 +96,32 @@ function headerCount(bytes: Uint8Array<ArrayBuffer>, path: string): number {
   return Number(dv.getBigUint64(CF.count, true));
 }
 
-/** Entry `i`, or undefined when its checksum fails or it is not JSON. */
+/**
+ * Check a catalog entry's shape and contents: its spec must pass the same
+ * validation `createFeed` applies (so a forged `feed_name` can never become
+ * a path), and its descriptor must be the one that spec gives.
+ *
+ * @param raw the parsed JSON of an entry
+ * @returns the entry with its spec normalised; throws `INVALID_SPEC` or
+ *   `CORRUPT` describing what is wrong
+ */
+export function validateEntry(raw: unknown): CatalogEntry {
+  const e = raw as Partial<CatalogEntry> | null;
+  if (typeof e !== "object" || e === null || Array.isArray(e)) {
+    throw new DeepwaterError("CORRUPT", "it is not an object");
+  }
+  if (typeof e.descriptor !== "string" || typeof e.created !== "string") {
+    throw new DeepwaterError("CORRUPT", "its descriptor or creation time is missing");
+  }
+  const spec = normalizeSpec(e.spec);
+  const descriptor = computeLayout(spec).descriptor;
+  if (descriptor !== e.descriptor) {
+    throw new DeepwaterError("CORRUPT", "its layout descriptor does not match its spec");
+  }
+  return { spec, descriptor, created: e.created };
+}
+
+/** Entry `i` (validated), or why it is unusable. */
 function entryAt(bytes: Uint8Array<ArrayBuffer>, i: number): CatalogEntry | string {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const o = HEADER + i * ENTRY;
@@ -110,9 +135,9 @@ function entryAt(bytes: Uint8Array<ArrayBuffer>, i: number): CatalogEntry | stri
   }
   try {
     const at = o + CATALOG_ENTRY_FIELDS.json;
-    return JSON.parse(new TextDecoder().decode(bytes.subarray(at, at + len)));
+    return validateEntry(JSON.parse(new TextDecoder().decode(bytes.subarray(at, at + len))));
   } catch (e) {
-    return `entry ${i} is not valid JSON (${e})`;
+    return `entry ${i} is not a valid feed entry (${e instanceof Error ? e.message : e})`;
   }
 }
 
@@ -156,10 +181,9 @@ export function salvageCatalog(path: string): CatalogEntry[] {
   const names = new Set<string>();
   for (let i = 0; HEADER + (i + 1) * ENTRY <= bytes.length; i++) {
     const e = entryAt(bytes, i);
-    const name = typeof e === "object" ? e?.spec?.feed_name : undefined;
-    if (typeof name === "string" && !names.has(name)) {
-      names.add(name);
-      out.push(e as CatalogEntry);
+    if (typeof e === "object" && !names.has(e.spec.feed_name)) {
+      names.add(e.spec.feed_name);
+      out.push(e);
     }
   }
   return out;

@@ -50,6 +50,8 @@ const symbols = {
   dw_msync: { parameters: ["u64", "u64", "i32"], result: "i32" },
   /** int dw_lock_open(const char *path, int exclusive, int nonblock, int32_t *out_fd) */
   dw_lock_open: { parameters: ["buffer", "i32", "i32", "buffer"], result: "i32" },
+  /** int dw_lock_probe(const char *path, int32_t *out_held) */
+  dw_lock_probe: { parameters: ["buffer", "buffer"], result: "i32" },
   /** int dw_lock_close(int32_t fd) */
   dw_lock_close: { parameters: ["i32"], result: "i32" },
   /** int dw_load_acquire_u64(uint64_t addr, uint64_t *out) */

@@ -4,11 +4,10 @@
  *
  * @module
  */
-import type { CatalogEntry } from "./catalog.ts";
+import { type CatalogEntry, validateEntry } from "./catalog.ts";
 import { layoutCrc } from "./feed.ts";
 import type { BasePaths } from "./paths.ts";
 import { Registry } from "./registry.ts";
-import { computeLayout, normalizeSpec } from "./spec.ts";
 
 /**
  * A feed's catalog entry from the best evidence in its directory: a
@@ -45,17 +44,12 @@ function checkedEntry(
   feed: string,
   regLayout: number | undefined,
 ): CatalogEntry | undefined {
-  const e = raw as Partial<CatalogEntry> | null;
-  if (typeof e !== "object" || e === null || typeof e.descriptor !== "string") return undefined;
-  const spec = normalizeSpec(e.spec);
-  if (spec.feed_name !== feed) return undefined;
-  const layout = computeLayout(spec);
-  if (layout.descriptor !== e.descriptor) return undefined;
-  if (spec.persist && regLayout !== undefined && layoutCrc(layout.descriptor) !== regLayout) {
+  const entry = validateEntry(raw);
+  if (entry.spec.feed_name !== feed) return undefined;
+  if (entry.spec.persist && regLayout !== undefined && layoutCrc(entry.descriptor) !== regLayout) {
     return undefined;
   }
-  const created = typeof e.created === "string" ? e.created : new Date(0).toISOString();
-  return { spec, descriptor: e.descriptor, created };
+  return entry;
 }
 
 function registryLayoutCrc(paths: BasePaths, feed: string): number | undefined {

@@ -250,10 +250,14 @@ export class Registry {
     const o = this.slot(id);
     if (u64(this.dv, o + ENTRY_FIELDS.id) !== id) return false;
     const flags = this.dv.getUint32(o + ENTRY_FIELDS.flags, true);
-    return !(flags & FLAG.SEALED) ||
-      this.entryCrc(id) === this.dv.getUint32(o + ENTRY_FIELDS.crc, true);
+    if (flags & FLAG.SEALED) {
+      return this.entryCrc(id) === this.dv.getUint32(o + ENTRY_FIELDS.crc, true);
+    }
+    // A live entry has no checksum: only OUT_OF_ORDER may be set on it (the
+    // writer sets nothing else before sealing; DELETED is only ever stored
+    // on a sealed entry with a fresh checksum), so any other bit is damage.
+    return (flags & ~FLAG.OUT_OF_ORDER) === 0;
   }
-
   /** A `CORRUPT` error naming this registry. */
   corrupt(why: string): DeepwaterError {
     return new DeepwaterError(
@@ -381,6 +385,11 @@ export class Registry {
   /** Byte offset of chunk `id`'s slot. */
   slot(id: number): number {
     return REG_HEADER + ((id - 1) % this.capacity) * REG_ENTRY;
+  }
+
+  /** The chunk id stored in slot `k` (0 .. capacity-1), whatever it is. */
+  slotId(k: number): number {
+    return u64(this.dv, REG_HEADER + k * REG_ENTRY + ENTRY_FIELDS.id);
   }
 
   /** u32 index of chunk `id`'s commit word (low half). */

@@ -241,3 +241,28 @@ Deno.test("A readOnly Platform refuses createFeed, createWriter and removeRing w
   await live.return?.();
   rw.removeRing("ring");
 });
+
+Deno.test({
+  name: "deepwater-health as a user who may only read sees a running writer as running, not dead",
+  ignore: !canSwitchUser,
+  async fn() {
+    using s = await readOnlySetup();
+    seed(s.data, 50);
+    const p = new Platform(s.data, { log: { console: false }, signals: "none" });
+    try {
+      using w = p.createWriter("trades"); // holds the writer lock and records its pid
+      w.writeValues(50, 101, 50);
+      const r = await runAsNobody(s, "cli/deepwater-health.ts", [
+        "--base-path",
+        s.data,
+        "--check-feeds",
+        "--min-free-gb",
+        "0",
+      ]);
+      assertEquals(r.code, 0, r.stdout + r.stderr);
+      assert(!r.stdout.includes("stale-writer"), r.stdout);
+    } finally {
+      p.close();
+    }
+  },
+});

@@ -327,3 +327,99 @@ Deno.test("repair --dry-run on a feed whose writer is rotating fast finds nothin
     await proc.stdout.cancel();
   }
 });
+
+Deno.test("A DELETED flag on an entry that is not sealed is damage: cleanup and repair keep the chunk", async () => {
+  for (const id of [3, 1]) { // the live chunk, then a sealed one (flags SEALED -> DELETED)
+    using d = tempDir();
+    const now = Date.now() * 1000;
+    seeded(d.path, 6000, (i) => now - HOUR / 2 + i); // nothing expired (1 h retention)
+    poke32(reg(d.path), slot(id) + ENTRY_FIELDS.flags, FLAG.DELETED);
+    const c = await runCli("deepwater-cleanup.ts", ["--base-path", d.path]);
+    assert(c.code === 0 || c.code === 1, c.stdout + c.stderr);
+    assert(Deno.statSync(chunk(d.path, id)).isFile, `cleanup kept chunk ${id}`);
+    await repairedClean(d.path);
+    assertEquals(prices(d.path), range(6000), `chunk ${id}`);
+  }
+});
+
+Deno.test("One damaged word in the live chunk's header never outvotes its entry, file size and commit word", async () => {
+  for (
+    const [field, value] of [["capacity", 1], ["sealedCount", 1], ["sealedCount", 2000]] as const
+  ) {
+    using d = tempDir();
+    seeded(d.path, 6000); // live chunk 3 holds 544 records
+    poke32(chunk(d.path, 3), CHUNK_FIELDS[field], value);
+    await repairedClean(d.path);
+    assertEquals(prices(d.path), range(6000), `${field} = ${value}`);
+  }
+});
+
+Deno.test("A plausible but wrong last_chunk (no entry or file behind it) is rebuilt from the evidence", async () => {
+  using d = tempDir();
+  seeded(d.path, 6000); // chunks 1..3
+  poke32(reg(d.path), REGISTRY_FIELDS.lastChunk, 4091);
+  assertEquals(await health(d.path), 1);
+  const r = await repairAll(d.path);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  const kinds = JSON.parse(r.stdout).findings.map((f: { kind: string }) => f.kind);
+  assertEquals(kinds, ["span-corrupt"]);
+  assertEquals(peek32(reg(d.path), REGISTRY_FIELDS.lastChunk), 3);
+  assertEquals(prices(d.path), range(6000));
+});
+
+Deno.test("repair --dry-run never creates a missing writer.lock", async () => {
+  using d = tempDir();
+  seeded(d.path, 10);
+  Deno.removeSync(`${d.path}/feeds/trades/writer.lock`);
+  const r = await repairAll(d.path, "--dry-run");
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  assertEquals(
+    [...Deno.readDirSync(`${d.path}/feeds/trades`)].some((e) => e.name === "writer.lock"),
+    false,
+  );
+});
+
+Deno.test("A catalog entry whose feed name is a path is CORRUPT; nothing is created outside the base", async () => {
+  using top = tempDir();
+  const base = `${top.path}/base`;
+  seeded(base, 10);
+  const outside = `${top.path}/escape`;
+  Deno.mkdirSync(outside);
+  const { encodeCatalog } = await import("../lib/catalog.ts");
+  const forged = {
+    spec: { ...tradeSpec("x"), feed_name: "../../escape", persist: true, retention_hours: 72 },
+    descriptor: "x",
+    created: "2020-01-01T00:00:00Z",
+  };
+  Deno.writeFileSync(`${base}/catalog.dwc`, encodeCatalog([forged as never]));
+  for (
+    const [tool, args] of [["deepwater-cleanup.ts", []], ["deepwater-repair.ts", [
+      "--all",
+    ]]] as const
+  ) {
+    await runCli(tool, ["--base-path", base, ...args]);
+    assertEquals([...Deno.readDirSync(outside)].map((e) => e.name), [], tool);
+  }
+  assertEquals(prices(base), range(10)); // repair restored the real feed from its directory
+});
+
+Deno.test("A catalog entry with a valid checksum but a malformed spec is CORRUPT, and repair recovers the feed", async () => {
+  for (
+    const bad of [null, {}, {
+      spec: { ...tradeSpec(), fields: "zz" },
+      descriptor: "x",
+      created: "x",
+    }]
+  ) {
+    using d = tempDir();
+    seeded(d.path, 10);
+    const { encodeCatalog } = await import("../lib/catalog.ts");
+    Deno.writeFileSync(`${d.path}/catalog.dwc`, encodeCatalog([bad as never]));
+    const h = await runCli("deepwater-health.ts", ["--base-path", d.path]);
+    assertEquals(h.code, 1, h.stdout + h.stderr);
+    assert(!h.stdout.includes("TypeError") && !h.stderr.includes("TypeError"), h.stdout + h.stderr);
+    const r = await repairAll(d.path);
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+    assertEquals(prices(d.path), range(10), JSON.stringify(bad));
+  }
+});

@@ -130,15 +130,22 @@ function cleanFeed(
   try {
     const cutoff = nowUs - spec.retention_hours * 3600e6;
     const { first, last } = reg.span();
-    if (!report.dryRun) finishInterrupted(paths, spec.feed_name, reg, first, ctx.recordSize);
+    if (!report.dryRun && spec.retention_hours > 0) {
+      finishInterrupted(paths, spec.feed_name, reg, first, ctx.recordSize, cutoff);
+    }
     for (let id = first; id <= last && last !== 0; id++) {
       const e = reg.entry(id);
-      if (e.flags & FLAG.DELETED && reg.entryIntact(id)) {
-        if (!report.dryRun) removeFinished(paths.chunk(spec.feed_name, id));
-        continue;
-      }
       const expired = spec.retention_hours > 0 && id < last && (e.flags & FLAG.SEALED) !== 0 &&
         e.maxTs < cutoff;
+      if (e.flags & FLAG.DELETED) {
+        // Finish an earlier deletion only where this run would have made it
+        // (intact entry, expired, a file whose header names the chunk).
+        const path = paths.chunk(spec.feed_name, id);
+        if (!report.dryRun && expired && !untrusted(reg, id, path, ctx.recordSize)) {
+          removeFinished(path);
+        }
+        continue;
+      }
       if (!expired) {
         feed.kept++;
         continue;
@@ -179,14 +186,14 @@ function finishInterrupted(
   reg: Registry,
   first: number,
   recordSize: number,
+  cutoff: number,
 ): void {
   for (const e of Deno.readDirSync(paths.feedDir(feed))) {
     const id = chunkIdOf(e.name);
     if (id === undefined || id >= first || !e.isFile) continue;
-    if (!reg.entryIntact(id) || !(reg.flags(id) & FLAG.DELETED)) continue;
+    if (!(reg.flags(id) & FLAG.DELETED) || reg.entry(id).maxTs >= cutoff) continue;
     const path = paths.chunk(feed, id);
-    const f = inspectChunkFile(path, id, Deno.lstatSync(path).size, recordSize, reg.layoutCrc);
-    if (f.headerValid) removeFinished(path);
+    if (!untrusted(reg, id, path, recordSize)) removeFinished(path);
   }
 }
 

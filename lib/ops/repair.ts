@@ -33,7 +33,7 @@
  */
 import { Catalog, type CatalogEntry, salvageCatalog } from "../catalog.ts";
 import { recoverEntry } from "../recover.ts";
-import { cstr, DW, native } from "../ffi.ts";
+import { cstr, DW, native, unwrap } from "../ffi.ts";
 import { type FeedContext, feedContext } from "../feed.ts";
 import {
   CHUNK_HEADER,
@@ -284,24 +284,35 @@ class FeedRepair {
       );
       return;
     }
-    // Never race a live writer: hold its lock for the whole repair. A dry run
-    // inspects a live feed as it is, changing nothing.
+    // Never race a live writer: a real run holds its lock for the whole
+    // repair. A dry run only asks whether a writer holds it (read-only, never
+    // creating the file, so it works for a user who may only read) and then
+    // inspects the feed as it is, changing nothing.
+    const lockPath = paths.writerLock(name);
+    let live: boolean;
+    let locked = false;
     const writerFd = new Int32Array(1);
-    const rc = native().dw_lock_open(cstr(paths.writerLock(name)), 1, 1, writerFd);
-    const live = rc === DW.ELOCKED;
-    if (live && !this.#dryRun) {
-      this.#find(
-        "writer-active",
-        "a writer process holds the lock; stop it and run repair again",
-        false,
+    if (this.#dryRun) {
+      const held = new Int32Array(1);
+      unwrap(
+        native().dw_lock_probe(cstr(lockPath), held),
+        "Cannot probe the writer lock",
+        lockPath,
       );
-      return;
-    }
-    const locked = rc === 0;
-    if (!locked && !live && !this.#dryRun) {
-      throw new DeepwaterError("IO", `Cannot lock "${paths.writerLock(name)}"`, {
-        path: paths.writerLock(name),
-      });
+      live = held[0] === 1;
+    } else {
+      const rc = native().dw_lock_open(cstr(lockPath), 1, 1, writerFd);
+      live = rc === DW.ELOCKED;
+      if (live) {
+        this.#find(
+          "writer-active",
+          "a writer process holds the lock; stop it and run repair again",
+          false,
+        );
+        return;
+      }
+      unwrap(rc, "Cannot lock the writer lock", lockPath);
+      locked = true;
     }
     const maintFd = this.#dryRun ? undefined : lock(paths.maintenanceLock(name));
     try {
@@ -394,7 +405,12 @@ class FeedRepair {
     regLast: number,
   ): void {
     const regFirst = Math.max(1, reg.firstChunk());
-    const spanOk = regLast === 0 || (regFirst <= regLast && regLast - regFirst < reg.capacity);
+    // Neither word has a checksum: each must be backed by its own chunk's
+    // intact entry or file, or the range is rebuilt from the evidence.
+    const backed = (id: number) => reg.entryIntact(id) || files.has(id);
+    const spanOk = regLast === 0 ||
+      (regFirst <= regLast && regLast - regFirst < reg.capacity && backed(regFirst) &&
+        backed(regLast));
     // Chunks that evidence says are retained: intact entries with their files,
     // and files recognisably ours that hold data.
     const evidence = new Set<number>();
@@ -406,6 +422,12 @@ class FeedRepair {
     if (spanOk) {
       for (let id = regFirst; id <= regLast; id++) {
         if (reg.entryIntact(id) && !(reg.flags(id) & FLAG.DELETED)) evidence.add(id);
+      }
+    } else {
+      // Every slot that holds an intact entry for its own id (bounded by the file's capacity).
+      for (let k = 0; k < reg.capacity; k++) {
+        const id = reg.slotId(k);
+        if (id > 0 && reg.entryIntact(id) && !(reg.flags(id) & FLAG.DELETED)) evidence.add(id);
       }
     }
     let first = regFirst, last = regLast;
@@ -508,10 +530,17 @@ class FeedRepair {
     // Capacity: a checksummed (sealed) entry, else a valid header, else an
     // unsealed entry that names this chunk, else what the file size holds.
     const fromSize = Math.min(Math.floor((file.size - CHUNK_HEADER) / rs), MAX_CHUNK_RECORDS);
+    // A size the writer would have made for a capacity: one that matches the
+    // file outvotes one that does not (a single damaged word either side).
+    const matchesFile = (cap: number) =>
+      cap >= 1 && CHUNK_HEADER + cap * rs <= MAX_MAPPING &&
+      Math.ceil((CHUNK_HEADER + cap * rs) / PAGE) * PAGE === file.size;
     let capacity: number;
     if (entry && entry.flags & FLAG.SEALED && entry.capacity >= 1) capacity = entry.capacity;
-    else if (headerOk) capacity = file.capacity;
+    else if (entry && matchesFile(entry.capacity)) capacity = entry.capacity;
+    else if (headerOk && matchesFile(file.capacity)) capacity = file.capacity;
     else if (entry && entry.capacity >= 1) capacity = entry.capacity;
+    else if (headerOk) capacity = file.capacity;
     else capacity = fromSize;
     if (capacity < 1 || CHUNK_HEADER + capacity * rs > MAX_MAPPING) {
       this.#find(
@@ -547,13 +576,17 @@ class FeedRepair {
     }
     // Count: a checksummed entry, else the header's sealed count, else the
     // live commit word checked against the data, else the data itself.
-    const sealed = !isLast || (entry !== undefined && (entry.flags & FLAG.SEALED) !== 0) ||
-      (headerOk && file.sealedCount > 0);
+    // The newest chunk is live unless its entry (or, with no entry, its
+    // header) says it was sealed; an entry that names it outvotes the header.
+    const headerSealed = headerOk && file.sealedCount > 0;
+    const sealed = !isLast ||
+      (entry ? (entry.flags & FLAG.SEALED) !== 0 : headerSealed);
     let count: number;
     let source: string;
     if (entry && entry.flags & FLAG.SEALED) [count, source] = [entry.committed, "entry"];
-    else if (headerOk && file.sealedCount > 0) [count, source] = [file.sealedCount, "header"];
+    else if (!isLast && headerSealed) [count, source] = [file.sealedCount, "header"];
     else if (entry) [count, source] = [entry.committed, "commit word"];
+    else if (headerSealed) [count, source] = [file.sealedCount, "header"];
     else [count, source] = [-1, "data"];
     if (count > fits) {
       if (file.size < need && count <= capacity) {
@@ -625,7 +658,9 @@ class FeedRepair {
       );
       changed = true;
     }
-    if (!headerOk || file.capacity !== capacity || (sealed && file.sealedCount !== count)) {
+    if (
+      !headerOk || file.capacity !== capacity || file.sealedCount !== (sealed ? count : 0)
+    ) {
       const wrong = !headerOk ? "is damaged" : "disagrees with its registry entry";
       this.#find(
         "chunk-header-rebuilt",
@@ -667,7 +702,7 @@ class FeedRepair {
       const e = entryOf(id);
       if (id >= first && id <= last && last !== 0 && !(e && e.flags & FLAG.DELETED)) continue;
       if (id === last + 1 && !f.holdsData) continue; // a writer's prepared next chunk
-      if (e && e.flags & FLAG.DELETED && f.ours && this.#expired(e)) {
+      if (e && e.flags & FLAG.DELETED && f.headerValid && id < last && this.#expired(e)) {
         this.#find(
           "cleanup-unfinished",
           `${name(f)}: retention deleted chunk ${id} but its file remains; removing it`,
