@@ -66,6 +66,7 @@ export async function run(
   const t0 = performance.now();
   const proc = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--config", repoPath("deno.json"), repoPath(script), ...args],
+    env: { NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
