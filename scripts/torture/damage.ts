@@ -566,14 +566,17 @@ export function damageOnce(
       };
     });
     add("plant.symlink-chunk", 0.5, () => {
-      const path = join(dir, chunkName(r.last + 1));
+      // The writer may have prepared the next chunk already: plant past it.
+      let id = r.last + 1;
+      while (id < r.last + 4 && exists(join(dir, chunkName(id)))) id++;
+      const path = join(dir, chunkName(id));
       const victim = join(s.outside, `victim-${f.name}`);
-      if (exists(path)) {
+      if (exists(path) || exists(victim)) {
         return {
           target: "plant.symlink-chunk",
           op: "plant",
           feed,
-          detail: `${path} exists; nothing planted`,
+          detail: `nothing planted: ${exists(path) ? `${path} exists` : "planted already"}`,
         };
       }
       const bytes = new Uint8Array(8192).fill(0xab);
