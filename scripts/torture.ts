@@ -289,7 +289,7 @@ async function trial(k: number): Promise<TrialResult> {
     if (changed) fail("disagree", `health or repair --dry-run changed the directory: ${changed}`);
     if (verdicts[0] && verdicts[1]) agree("before repair", h1, d1, res, fail);
     let pre: ReaderOut | undefined;
-    if (rand() < 0.5) {
+    if (rand() < 0.7) {
       pre = await reader(base, feeds, t0, rand, judge);
       if (pre) judgeEarlyRead(pre, h1, feeds, acked, t0, expiredBelowTs, fail);
     }

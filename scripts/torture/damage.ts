@@ -438,7 +438,12 @@ export function damageOnce(
             detail: `${reg}: chunk ${id}'s entry ${flip(rand, reg, slot, slot + REG.entrySize)}`,
           };
         }
-        const [name, off, w] = pick(rand, REG.entry);
+        // The words readers, cleanup and repair trust most are hit most.
+        const [name, off, w] = pick(rand, [
+          ...REG.entry,
+          ...REG.entry.filter(([n]) => /^(committed|capacity|flags|crc)$/.test(n)),
+          REG.entry[1],
+        ]);
         const extra = name === "flags"
           ? (() => {
             const v = readWord(reg, slot + off, 4);
