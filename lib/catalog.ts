@@ -88,10 +88,8 @@ function headerCount(bytes: Uint8Array<ArrayBuffer>, path: string): number {
     what: "Catalog",
     path,
     fix: "run deepwater-repair",
+    checksumAt: CF.headerCrc,
   });
-  if (crc32c(bytes.slice(0, CF.headerCrc)) !== dv.getUint32(CF.headerCrc, true)) {
-    throw corrupt(path, "header checksum mismatch");
-  }
   if (dv.getUint32(CF.entrySize, true) !== ENTRY) throw corrupt(path, "unexpected entry size");
   return Number(dv.getBigUint64(CF.count, true));
 }

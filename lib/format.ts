@@ -40,6 +40,7 @@
  * @module
  */
 import { DeepwaterError } from "./errors.ts";
+import { crc32c } from "./ffi.ts";
 import { FORMAT_VERSION } from "./version.ts";
 
 /** Registry magic: bytes "GRWD" on disk, 0x44575247 as a little-endian u32. */
@@ -276,6 +277,12 @@ export interface HeaderRule {
   path: string;
   /** What to tell the user to do when the header is bad. */
   fix: string;
+  /**
+   * A CRC32C over bytes `0..at`, stored at `at`: checked before the version,
+   * so a damaged version word is `CORRUPT` (the checksum says so), and only
+   * an intact header from another format is `VERSION_MISMATCH`.
+   */
+  checksumAt?: number;
 }
 
 /**
@@ -299,6 +306,12 @@ export function checkHeader(bytes: ArrayBuffer | Uint8Array, rule: HeaderRule): 
     throw fail(`${dv.byteLength} bytes is shorter than its ${rule.headerSize}-byte header`);
   }
   if (dv.getUint32(0, true) !== rule.magic) throw fail("bad magic number");
+  if (rule.checksumAt !== undefined) {
+    const u8 = new Uint8Array(dv.buffer, dv.byteOffset, rule.checksumAt).slice();
+    if (crc32c(u8) !== dv.getUint32(rule.checksumAt, true)) {
+      throw fail("header checksum mismatch");
+    }
+  }
   const version = dv.getUint32(4, true);
   if (version !== FORMAT_VERSION) {
     throw new DeepwaterError(

@@ -32,7 +32,7 @@ const RING_ID = /^[0-9a-f]{32}$/;
  * the format version it records cannot be recovered from the other files.
  */
 const REWRITE_MANIFEST =
-  `restore it from a backup; or, if this directory was written by Deepwater ${PACKAGE_VERSION} (format ${FORMAT_VERSION}), delete it and open the directory once with write access to write a new one`;
+  `run deepwater-repair, which writes a new one when every registry and chunk says format ${FORMAT_VERSION} (or restore it from a backup)`;
 
 /**
  * Read and check a manifest.
@@ -43,8 +43,9 @@ const REWRITE_MANIFEST =
 export function readManifest(path: string): Manifest | undefined {
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
+    text = readSmallFile(path);
   } catch (e) {
+    if (e instanceof DeepwaterError) throw e;
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw new DeepwaterError("IO", `Cannot read manifest "${path}": ${e}`, { path, cause: e });
   }
@@ -174,4 +175,26 @@ function addRingId(path: string, lockPath: string): Manifest {
   } finally {
     native().dw_lock_close(fd[0]!);
   }
+}
+
+/** Largest manifest read: a link to an endless file must not exhaust memory. */
+const MAX_MANIFEST = 64 * 1024;
+
+/** A regular file's text, at most {@linkcode MAX_MANIFEST} bytes, never through a link. */
+function readSmallFile(path: string): string {
+  const st = Deno.lstatSync(path);
+  if (!st.isFile || st.size > MAX_MANIFEST) {
+    throw new DeepwaterError(
+      "CORRUPT",
+      `Manifest "${path}" is ${
+        st.isSymlink
+          ? "a symbolic link, which Deepwater does not follow inside its data directory"
+          : !st.isFile
+          ? "not a regular file"
+          : `${st.size} bytes, more than any manifest holds`
+      }: run deepwater-repair to write a new one`,
+      { path },
+    );
+  }
+  return Deno.readTextFileSync(path);
 }

@@ -156,6 +156,18 @@ export class MarkerFile {
     };
   }
 
+  /**
+   * Markers written, counted from the file itself (repair rebuilding a
+   * registry): entries are filled in order, each after its record was
+   * committed, so the count is the first entry still all zero.
+   */
+  written(): number {
+    for (let i = 0; i < MARKER_CAPACITY; i++) {
+      if (u64(this.#dv, HEADER + i * ENTRY + MARKER_ENTRY_FIELDS.chunk) === 0) return i;
+    }
+    return MARKER_CAPACITY;
+  }
+
   /** Unmap. Idempotent. */
   close(): void {
     this.#map.close();

@@ -447,8 +447,10 @@ export class Reader {
     this.#markers ??= MarkerFile.open(this.#ctx.paths.markers(this.feed), false);
     const m = this.#markers.get(n - 1);
     const { first, last } = reg.span();
-    // A marker outside what the registry retains is stale or damaged: never trust it past the data.
-    if (m.chunk < first || m.chunk > last || m.index > reg.committed(m.chunk)) {
+    // Retention removed the marked snapshot: there is nothing to replay from.
+    if (m.chunk < first || reg.flags(m.chunk) & FLAG.DELETED) return this.#head();
+    // A marker past the data is damage: never trust it.
+    if (m.chunk > last || m.index > reg.committed(m.chunk)) {
       throw new DeepwaterError(
         "CORRUPT",
         `Playback marker ${

@@ -89,7 +89,8 @@ export class Registry {
     this.path = path;
     this.map = map;
     this.dv = new DataView(map.buffer);
-    this.u32 = new Uint32Array(map.buffer);
+    // Whole words only: a file of odd length is caught by the checks below.
+    this.u32 = new Uint32Array(map.buffer, 0, map.length >>> 2);
     const dv = this.dv;
     const fail = (why: string) =>
       new DeepwaterError("CORRUPT", `Registry "${path}" is corrupt: ${why}: run deepwater-repair`, {
@@ -101,11 +102,8 @@ export class Registry {
       what: "Registry",
       path,
       fix: "run deepwater-repair",
+      checksumAt: REGISTRY_FIELDS.headerCrc,
     });
-    const stored = dv.getUint32(REGISTRY_FIELDS.headerCrc, true);
-    if (crc32c(new Uint8Array(map.buffer.slice(0, REGISTRY_FIELDS.headerCrc))) !== stored) {
-      throw fail("header checksum mismatch");
-    }
     if (dv.getUint32(REGISTRY_FIELDS.entrySize, true) !== REG_ENTRY) {
       throw fail("unexpected entry size");
     }

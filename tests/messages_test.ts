@@ -9,13 +9,17 @@ function open(dir: string): Platform {
   return new Platform(dir, { log: { console: false }, signals: "none" });
 }
 
-Deno.test("A damaged manifest's message says to restore it, not to run deepwater-repair (which never touches it)", () => {
+Deno.test("A damaged manifest's message names deepwater-repair, and repair writes a new one", async () => {
   using d = tempDir();
   open(d.path).close();
   for (const text of ["{not json", JSON.stringify({ package_version: "0.1.0" })]) {
     Deno.writeTextFileSync(`${d.path}/manifest.json`, text);
     const e = assertCode(() => open(d.path), "CORRUPT", `${d.path}/manifest.json`);
-    assert(!/run deepwater-repair/.test(e.message) && e.message.includes("restore"), e.message);
+    assert(/run deepwater-repair/.test(e.message), e.message);
+    const r = await runCli("deepwater-repair.ts", ["--base-path", d.path, "--all"]);
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+    assert(r.stdout.includes("manifest-corrupt"), r.stdout);
+    open(d.path).close();
   }
 });
 

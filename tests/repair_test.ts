@@ -423,3 +423,68 @@ Deno.test("A catalog entry with a valid checksum but a malformed spec is CORRUPT
     assertEquals(prices(d.path), range(10), JSON.stringify(bad));
   }
 });
+
+Deno.test("A registry of odd length or with a damaged version word is CORRUPT and rebuilt, never a RangeError or VERSION_MISMATCH", async () => {
+  for (const damage of ["truncate", "version"] as const) {
+    using d = tempDir();
+    seeded(d.path, 6000);
+    if (damage === "truncate") Deno.truncateSync(reg(d.path), 4095);
+    else poke32(reg(d.path), REGISTRY_FIELDS.version, 1001);
+    const r = await runCli("deepwater.ts", ["info", "trades", "--base-path", d.path]);
+    assert(r.stderr.includes("CORRUPT") && !r.stderr.includes("RangeError"), r.stderr);
+    const kinds = await repairedClean(d.path);
+    assert(kinds.includes("registry-rebuilt"), kinds.join());
+    assertEquals(prices(d.path), range(6000), damage);
+  }
+});
+
+Deno.test("A manifest replaced by a link to an endless file is CORRUPT at once, and repair writes a new one", async () => {
+  using d = tempDir();
+  seeded(d.path, 100);
+  Deno.removeSync(`${d.path}/manifest.json`);
+  Deno.symlinkSync("/dev/zero", `${d.path}/manifest.json`);
+  let err: unknown;
+  try {
+    platformAt(d.path);
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof DeepwaterError && err.code === "CORRUPT", String(err));
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("manifest-corrupt"), kinds.join());
+  assertEquals(prices(d.path), range(100));
+});
+
+Deno.test("Damaged playback markers (a count past the file, a deleted file) are dropped by repair; a rebuilt registry keeps the markers", async () => {
+  const seedWithMarkers = (dir: string) => {
+    using p = platformAt(dir);
+    p.createFeed(tradeSpec("trades", 0.0625, { index_playback: true }));
+    using w = p.createWriter("trades");
+    for (let i = 0; i < 6000; i++) {
+      if (i % 1000 === 0) {
+        w.write({ price: i, size: 1, timestamp_us: 1000 + i }, { createIndex: true });
+      } else w.writeValues(i, 1, 1000 + i);
+    }
+  };
+  const playback = (dir: string) => {
+    using p = platformAt(dir);
+    using r = p.createReader("trades");
+    const it = r.stream({ playback: true, signal: AbortSignal.timeout(2000) });
+    return it.next().then((x) => (x.done ? undefined : x.value.price));
+  };
+  for (const damage of ["count", "delete", "rebuild"] as const) {
+    using d = tempDir();
+    seedWithMarkers(d.path);
+    if (damage === "count") poke32(reg(d.path), REGISTRY_FIELDS.markerCount, 0x0fffffff);
+    else if (damage === "delete") Deno.removeSync(`${d.path}/feeds/trades/markers.dwm`);
+    else Deno.removeSync(reg(d.path));
+    const kinds = await repairedClean(d.path);
+    if (damage === "rebuild") {
+      assert(kinds.includes("registry-rebuilt"), kinds.join());
+      assertEquals(await playback(d.path), 5000, "playback from the newest marker");
+    } else {
+      assert(kinds.includes("markers-damaged"), kinds.join());
+    }
+    assertEquals(prices(d.path), range(6000), damage);
+  }
+});

@@ -46,6 +46,9 @@ import {
   writeChunkHeader,
 } from "../format.ts";
 import { Log } from "../log.ts";
+import { ensureManifest, readManifest } from "../manifest.ts";
+import { MARKER_CAPACITY, MarkerFile } from "../markers.ts";
+import { FORMAT_VERSION } from "../version.ts";
 import { Mapping, MAX_MAPPING } from "../mapping.ts";
 import { BasePaths } from "../paths.ts";
 import { type ChunkEntry, isNotFound, Registry } from "../registry.ts";
@@ -88,6 +91,8 @@ export type FindingKind =
   | "not-a-file"
   | "foreign-file"
   | "stale-writer"
+  | "manifest-corrupt"
+  | "markers-damaged"
   | "writer-active";
 
 /** One problem found. */
@@ -135,6 +140,7 @@ export function repair(basePath: string, options: RepairOptions): RepairReport {
   };
   const log = new Log(paths.log, { console: false, file: !dryRun });
   try {
+    repairManifest(paths, dryRun, report);
     const entries = repairCatalog(paths, dryRun, report);
     if (options.feeds !== "all") {
       for (const n of options.feeds) {
@@ -162,6 +168,32 @@ export function repair(basePath: string, options: RepairOptions): RepairReport {
     log.close();
   }
   return report;
+}
+
+/**
+ * A damaged (or, beside feed directories, missing) manifest is replaced by a
+ * new one for this build's format: every registry and chunk header repair
+ * then opens checks that format itself. The old file goes to quarantine.
+ */
+function repairManifest(paths: BasePaths, dryRun: boolean, report: RepairReport): void {
+  let why: string;
+  try {
+    if (readManifest(paths.manifest) || feedDirs(paths).length === 0) return;
+    why = "manifest.json is missing";
+  } catch (e) {
+    if (!(e instanceof DeepwaterError) || e.code !== "CORRUPT") throw e;
+    why = e.message;
+  }
+  report.findings.push({
+    feed: "",
+    kind: "manifest-corrupt",
+    detail: `${why}; writing a new one for format ${FORMAT_VERSION}`,
+    fixed: !dryRun,
+  });
+  if (dryRun) return;
+  const kept = quarantine(paths, "", paths.manifest, why);
+  if (kept) report.quarantined.push(kept);
+  ensureManifest(paths.manifest, paths.catalogLock);
 }
 
 function repairCatalog(paths: BasePaths, dryRun: boolean, report: RepairReport): CatalogEntry[] {
@@ -470,6 +502,7 @@ class FeedRepair {
       if (plan) plans.set(id, plan);
     }
     const outside = this.#outside((id) => intactEntry(reg, id), files, first, last);
+    const markers = live ? undefined : this.#markersProblem(reg, first, last);
     const stale = !live && reg.writerPid() !== 0;
     if (stale) {
       this.#find(
@@ -484,6 +517,7 @@ class FeedRepair {
       if (first !== regFirst) w.setFirstChunk(first);
       if (last !== regLast) w.setLastChunk(last);
       this.#finishOutside(outside);
+      if (markers !== undefined) this.#dropMarkers(w, markers);
       if (stale) w.clearWriter();
     } finally {
       w.close();
@@ -723,6 +757,69 @@ class FeedRepair {
     return out;
   }
 
+  /**
+   * Why the playback markers cannot be trusted (a damaged file, a count past
+   * it, a newest marker past the data), or undefined when they can. Records
+   * are never affected: markers only say where playback starts.
+   */
+  #markersProblem(reg: Registry, first: number, last: number): string | undefined {
+    const path = this.#ctx.paths.markers(this.#ctx.name);
+    const count = reg.markerCount();
+    const st = lstat(path);
+    let why: string | undefined;
+    if (!st) {
+      why = count > 0
+        ? `the registry counts ${count} markers but markers.dwm is missing`
+        : undefined;
+    } else if (!st.isFile) why = "markers.dwm is not a regular file";
+    else if (count > MARKER_CAPACITY) {
+      why = `the registry counts ${count} markers, more than the file holds`;
+    } else {
+      try {
+        const m = MarkerFile.open(path, false);
+        try {
+          const newest = count > 0 ? m.get(count - 1) : undefined;
+          if (newest && (newest.chunk > last || newest.chunk < 1)) {
+            why =
+              `the newest marker points at chunk ${newest.chunk}, past the data (${first}..${last})`;
+          }
+        } finally {
+          m.close();
+        }
+      } catch (e) {
+        if (!(e instanceof DeepwaterError)) throw e;
+        why = e.message;
+      }
+    }
+    if (why !== undefined) {
+      this.#find(
+        "markers-damaged",
+        `${why}; moving markers.dwm to quarantine (playback starts at the live end until the next marker; no record is affected)`,
+      );
+    }
+    return why;
+  }
+
+  #dropMarkers(reg: Registry, why: string): void {
+    const path = this.#ctx.paths.markers(this.#ctx.name);
+    if (lstat(path)?.isFile) this.#quarantine(path, why);
+    reg.setMarkerCount(0);
+  }
+
+  /** Markers the feed's marker file holds (0 when it has none or it is unreadable). */
+  #writtenMarkers(): number {
+    try {
+      const m = MarkerFile.open(this.#ctx.paths.markers(this.#ctx.name), false);
+      try {
+        return m.written();
+      } finally {
+        m.close();
+      }
+    } catch {
+      return 0;
+    }
+  }
+
   #foreign(f: FileEvidence): void {
     this.#find(
       "foreign-file",
@@ -829,6 +926,7 @@ class FeedRepair {
       replace: true,
       fill: (reg) => {
         for (const p of plans.values()) reg.rewriteEntry(p.entry);
+        reg.setMarkerCount(this.#writtenMarkers());
         if (last !== 0) {
           reg.setFirstChunk(first);
           reg.setLastChunk(last);
