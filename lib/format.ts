@@ -125,8 +125,12 @@ export const ENTRY_FIELDS = {
   /** u64 chunk id (an entry is trusted only for the id it names). Writer, at publication. */
   id: 0,
   /**
-   * u64 committed records: the commit word. The writer stores its low half
-   * (release) after each record's bytes; the high half is always zero.
+   * Committed records: the commit word. u32 low half: the writer stores it
+   * (release) after each record's bytes; readers load only this half. u32
+   * high half (since 0.2.0; zero in data written before): a copy the writer
+   * stores with a plain store right after, read by repair only, so one
+   * damaged word can be told from a writer killed between the two stores
+   * (the copy is then one behind).
    */
   committed: 8,
   /** u64 record capacity. Writer, at publication. */

@@ -275,9 +275,15 @@ export class Registry {
     Atomics.store(this.u32, REGISTRY_FIELDS.lastChunk >> 2, id);
   }
 
-  /** Publish a committed count (repair). */
+  /** Publish a committed count (repair), with its copy. */
   setCommitted(id: number, count: number): void {
     Atomics.store(this.u32, this.commitIndex(id), count);
+    this.u32[this.commitIndex(id) + 1] = count;
+  }
+
+  /** The writer's copy of chunk `id`'s committed count (0 in data written before 0.2.0). */
+  committedCopy(id: number): number {
+    return this.u32[this.commitIndex(id) + 1]!;
   }
 
   /**
@@ -293,7 +299,8 @@ export class Registry {
     setU64(dv, o + ENTRY_FIELDS.maxTs, e.maxTs);
     setU64(dv, o + ENTRY_FIELDS.lastTs, e.lastTs);
     setU64(dv, o + ENTRY_FIELDS.created, e.created);
-    setU64(dv, o + ENTRY_FIELDS.committed, e.committed);
+    dv.setUint32(o + ENTRY_FIELDS.committed, e.committed, true);
+    dv.setUint32(o + ENTRY_FIELDS.committed + 4, e.committed, true); // the repair copy
     dv.setUint32(o + ENTRY_FIELDS.flags, e.flags, true);
     dv.setUint32(o + ENTRY_FIELDS.crc, e.flags & FLAG.SEALED ? this.entryCrc(e.id) : 0, true);
     Atomics.store(this.u32, this.flagsIndex(e.id), e.flags);

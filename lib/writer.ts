@@ -73,6 +73,8 @@ class Core {
   cap = 0;
   reg: Uint32Array;
   commitIdx = 0;
+  /** u32 index of the commit word's high half, where the writer keeps a copy for repair. */
+  copyIdx = 1;
   waitersIdx: number;
   lastTs = -1;
   minTs = Infinity;
@@ -104,6 +106,9 @@ class Core {
     if (ts > this.maxTs) this.maxTs = ts;
     this.lastTs = ts;
     Atomics.store(this.reg, this.commitIdx, ++this.count);
+    // The copy in the high half is for repair only (a plain store: readers
+    // never load it): one damaged commit word can then be told from a crash.
+    this.reg[this.copyIdx] = this.count;
     if (Atomics.load(this.reg, this.waitersIdx) !== 0) this.wake();
   }
 }
@@ -328,6 +333,7 @@ export class Writer {
       c.lastTs = s.last;
       c.count += k;
       Atomics.store(c.reg, c.commitIdx, c.count);
+      c.reg[c.copyIdx] = c.count; // the repair copy, as in Core.commit
       if (Atomics.load(c.reg, c.waitersIdx) !== 0) this.#wake();
       done += k;
     }
@@ -533,6 +539,7 @@ export class Writer {
     c.count = count;
     c.cap = capacity;
     c.commitIdx = this.#reg.commitIndex(id);
+    c.copyIdx = c.commitIdx + 1;
   }
 
   #beginPrefetch(id: number): void {

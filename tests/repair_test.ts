@@ -488,3 +488,15 @@ Deno.test("Damaged playback markers (a count past the file, a deleted file) are 
     assertEquals(prices(d.path), range(6000), damage);
   }
 });
+
+Deno.test("A live commit word damaged lower is unhealthy and restored from the writer's copy", async () => {
+  for (const lower of [1, 100]) {
+    using d = tempDir();
+    seeded(d.path, 6000); // live chunk 3 holds 544 records
+    poke32(reg(d.path), slot(3) + ENTRY_FIELDS.committed, 544 - lower);
+    assertEquals(prices(d.path).length, 6000 - lower, "the damage hides records");
+    const kinds = await repairedClean(d.path);
+    assert(kinds.includes("committed-below-data"), kinds.join());
+    assertEquals(prices(d.path), range(6000), `${lower} lower`);
+  }
+});

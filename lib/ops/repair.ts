@@ -82,6 +82,7 @@ export type FindingKind =
   | "chunk-header-rebuilt"
   | "committed-beyond-file"
   | "committed-beyond-data"
+  | "committed-below-data"
   | "chunk-short"
   | "entry-mismatch"
   | "entry-checksum"
@@ -498,7 +499,15 @@ class FeedRepair {
         : entryNamesChunk(reg, id)
         ? "checksum"
         : "absent";
-      const plan = this.#plan(id, intactEntry(reg, id), state, files.get(id), id === last, live);
+      const plan = this.#plan(
+        id,
+        intactEntry(reg, id),
+        state,
+        files.get(id),
+        id === last,
+        live,
+        reg.committedCopy(id),
+      );
       if (plan) plans.set(id, plan);
     }
     const outside = this.#outside((id) => intactEntry(reg, id), files, first, last);
@@ -535,6 +544,7 @@ class FeedRepair {
     file: FileEvidence | undefined,
     isLast: boolean,
     live: boolean,
+    committedCopy = 0,
   ): Plan | undefined {
     const rs = this.#rs;
     const deleted = entry !== undefined && (entry.flags & FLAG.DELETED) !== 0;
@@ -645,6 +655,18 @@ class FeedRepair {
       if (count < 0) {
         count = lastNonZero(u8, fits, rs);
         if (entry || !headerOk || !sealed) changed = true;
+      } else if (
+        !sealed && source === "commit word" && committedCopy > count &&
+        committedCopy <= fits && !isZero(u8, committedCopy - 1, rs)
+      ) {
+        // The writer stores the copy right after the commit word, so a copy
+        // ahead of the word (over written records) means the word was damaged.
+        this.#find(
+          "committed-below-data",
+          `live chunk ${id}'s commit word says ${count} records but the writer's copy says ${committedCopy} and they are written; restoring ${committedCopy}`,
+        );
+        count = committedCopy;
+        changed = true;
       } else if (!sealed && !live && count > 0 && isZero(u8, count - 1, rs)) {
         // The commit word is the one unchecksummed counter: a record of all
         // zero bytes at its end is unwritten space, not data.
@@ -771,8 +793,16 @@ class FeedRepair {
       why = count > 0
         ? `the registry counts ${count} markers but markers.dwm is missing`
         : undefined;
-    } else if (!st.isFile) why = "markers.dwm is not a regular file";
-    else if (count > MARKER_CAPACITY) {
+    } else if (!st.isFile) {
+      this.#find(
+        "not-a-file",
+        `markers.dwm is ${
+          st.isSymlink ? "a symbolic link" : "not a regular file"
+        }; left untouched: move it out of "${this.#dir}" (playback markers are then dropped)`,
+        false,
+      );
+      return undefined;
+    } else if (count > MARKER_CAPACITY) {
       why = `the registry counts ${count} markers, more than the file holds`;
     } else {
       try {
