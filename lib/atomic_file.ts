@@ -72,6 +72,31 @@ export function writeFileAtomic(
   }
 }
 
+/**
+ * Read a small metadata file written whole (a manifest, a spec copy, a note)
+ * without following a link and without reading more than `max` bytes, so a
+ * link to an endless file can neither hang nor exhaust memory.
+ *
+ * @param path the file
+ * @param max the most bytes such a file holds
+ * @returns its text; throws `NotFound` when missing, and
+ *   {@linkcode UnusableFileError} when it is a link, not a regular file, or too long
+ */
+export function readSmallFile(path: string, max = 64 * 1024): string {
+  const st = Deno.lstatSync(path);
+  if (st.isSymlink) {
+    throw new UnusableFileError("it is a symbolic link, which Deepwater does not follow");
+  }
+  if (!st.isFile) throw new UnusableFileError("it is not a regular file");
+  if (st.size > max) {
+    throw new UnusableFileError(`${st.size} bytes is more than such a file holds`);
+  }
+  return Deno.readTextFileSync(path);
+}
+
+/** What {@linkcode readSmallFile} throws for a file it will not read; callers name the file. */
+export class UnusableFileError extends Error {}
+
 /** 128 random bits as 32 hex digits: a temp name no other user can predict. */
 export function randomHex(): string {
   const b = crypto.getRandomValues(new Uint8Array(16));

@@ -125,12 +125,8 @@ export const ENTRY_FIELDS = {
   /** u64 chunk id (an entry is trusted only for the id it names). Writer, at publication. */
   id: 0,
   /**
-   * Committed records: the commit word. u32 low half: the writer stores it
-   * (release) after each record's bytes; readers load only this half. u32
-   * high half (since 0.2.0; zero in data written before): a copy the writer
-   * stores with a plain store right after, read by repair only, so one
-   * damaged word can be told from a writer killed between the two stores
-   * (the copy is then one behind).
+   * u64 committed records: the commit word. The writer stores its low half
+   * (release) after each record's bytes; the high half is always zero.
    */
   committed: 8,
   /** u64 record capacity. Writer, at publication. */
@@ -141,7 +137,13 @@ export const ENTRY_FIELDS = {
   maxTs: 32,
   /** u64 creation time, µs. Writer, at publication. */
   created: 40,
-  /** u64 last timestamp in write order. Writer, at sealing. */
+  /**
+   * u64 last timestamp in write order. Writer, at sealing. While the chunk is
+   * live (since 0.2.0; zero in data written before), its low half holds a
+   * copy of the commit word that the writer stores with a plain store right
+   * after each commit, read by repair only, so one damaged commit word can be
+   * told from a writer killed between the two stores (the copy one behind).
+   */
   lastTs: 48,
   /**
    * u32 flag bits (`FLAG`). OUT_OF_ORDER: the writer, before the commit of

@@ -5,7 +5,7 @@
  */
 import { DeepwaterError } from "./errors.ts";
 import { cstr, native, unwrap } from "./ffi.ts";
-import { randomHex, writeFileAtomic } from "./atomic_file.ts";
+import { randomHex, readSmallFile, UnusableFileError, writeFileAtomic } from "./atomic_file.ts";
 import { FORMAT_VERSION, PACKAGE_VERSION } from "./version.ts";
 
 /** Contents of manifest.json. */
@@ -43,7 +43,7 @@ const REWRITE_MANIFEST =
 export function readManifest(path: string): Manifest | undefined {
   let text: string;
   try {
-    text = readSmallFile(path);
+    text = readManifestText(path);
   } catch (e) {
     if (e instanceof DeepwaterError) throw e;
     if (e instanceof Deno.errors.NotFound) return undefined;
@@ -177,24 +177,18 @@ function addRingId(path: string, lockPath: string): Manifest {
   }
 }
 
-/** Largest manifest read: a link to an endless file must not exhaust memory. */
-const MAX_MANIFEST = 64 * 1024;
-
-/** A regular file's text, at most {@linkcode MAX_MANIFEST} bytes, never through a link. */
-function readSmallFile(path: string): string {
-  const st = Deno.lstatSync(path);
-  if (!st.isFile || st.size > MAX_MANIFEST) {
+/** The manifest's text: bounded, never through a link. */
+function readManifestText(path: string): string {
+  try {
+    return readSmallFile(path);
+  } catch (e) {
+    if (!(e instanceof UnusableFileError)) throw e;
     throw new DeepwaterError(
       "CORRUPT",
-      `Manifest "${path}" is ${
-        st.isSymlink
-          ? "a symbolic link, which Deepwater does not follow inside its data directory"
-          : !st.isFile
-          ? "not a regular file"
-          : `${st.size} bytes, more than any manifest holds`
-      }: run deepwater-repair to write a new one`,
-      { path },
+      `Manifest "${path}" is unusable: ${e.message}: ${REWRITE_MANIFEST}`,
+      {
+        path,
+      },
     );
   }
-  return Deno.readTextFileSync(path);
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { readSmallFile } from "./atomic_file.ts";
 import { type CatalogEntry, validateEntry } from "./catalog.ts";
 import { layoutCrc } from "./feed.ts";
 import type { BasePaths } from "./paths.ts";
@@ -22,7 +23,7 @@ import { Registry } from "./registry.ts";
 export function recoverEntry(paths: BasePaths, feed: string): CatalogEntry | undefined {
   const regLayout = registryLayoutCrc(paths, feed);
   const candidates: (() => string | undefined)[] = [
-    () => Deno.readTextFileSync(paths.specCopy(feed)),
+    () => readSmallFile(paths.specCopy(feed)),
     () => storedSpecOf(paths.registry(feed)),
   ];
   for (const read of candidates) {

@@ -275,15 +275,24 @@ export class Registry {
     Atomics.store(this.u32, REGISTRY_FIELDS.lastChunk >> 2, id);
   }
 
-  /** Publish a committed count (repair), with its copy. */
+  /** Publish a committed count (repair), with its copy while the chunk is live. */
   setCommitted(id: number, count: number): void {
     Atomics.store(this.u32, this.commitIndex(id), count);
-    this.u32[this.commitIndex(id) + 1] = count;
+    if (!(this.flags(id) & FLAG.SEALED)) this.u32[this.copyIndex(id)] = count;
   }
 
-  /** The writer's copy of chunk `id`'s committed count (0 in data written before 0.2.0). */
+  /**
+   * The writer's copy of a live chunk's committed count, kept in the entry's
+   * `lastTs` slot until sealing (0 for a sealed chunk, and in data written
+   * before 0.2.0).
+   */
   committedCopy(id: number): number {
-    return this.u32[this.commitIndex(id) + 1]!;
+    return this.flags(id) & FLAG.SEALED ? 0 : this.u32[this.copyIndex(id)]!;
+  }
+
+  /** u32 index where the writer keeps that copy (the low half of the entry's `lastTs`). */
+  copyIndex(id: number): number {
+    return (this.slot(id) + ENTRY_FIELDS.lastTs) >> 2;
   }
 
   /**
@@ -299,8 +308,7 @@ export class Registry {
     setU64(dv, o + ENTRY_FIELDS.maxTs, e.maxTs);
     setU64(dv, o + ENTRY_FIELDS.lastTs, e.lastTs);
     setU64(dv, o + ENTRY_FIELDS.created, e.created);
-    dv.setUint32(o + ENTRY_FIELDS.committed, e.committed, true);
-    dv.setUint32(o + ENTRY_FIELDS.committed + 4, e.committed, true); // the repair copy
+    setU64(dv, o + ENTRY_FIELDS.committed, e.committed);
     dv.setUint32(o + ENTRY_FIELDS.flags, e.flags, true);
     dv.setUint32(o + ENTRY_FIELDS.crc, e.flags & FLAG.SEALED ? this.entryCrc(e.id) : 0, true);
     Atomics.store(this.u32, this.flagsIndex(e.id), e.flags);

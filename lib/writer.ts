@@ -73,7 +73,7 @@ class Core {
   cap = 0;
   reg: Uint32Array;
   commitIdx = 0;
-  /** u32 index of the commit word's high half, where the writer keeps a copy for repair. */
+  /** u32 index of the live entry's `lastTs` low half, where the writer keeps a copy for repair. */
   copyIdx = 1;
   waitersIdx: number;
   lastTs = -1;
@@ -106,8 +106,9 @@ class Core {
     if (ts > this.maxTs) this.maxTs = ts;
     this.lastTs = ts;
     Atomics.store(this.reg, this.commitIdx, ++this.count);
-    // The copy in the high half is for repair only (a plain store: readers
-    // never load it): one damaged commit word can then be told from a crash.
+    // The copy (in the live entry's lastTs slot, unused until sealing) is for
+    // repair only, a plain store readers never load: one damaged commit word
+    // can then be told from a crash.
     this.reg[this.copyIdx] = this.count;
     if (Atomics.load(this.reg, this.waitersIdx) !== 0) this.wake();
   }
@@ -539,7 +540,7 @@ export class Writer {
     c.count = count;
     c.cap = capacity;
     c.commitIdx = this.#reg.commitIndex(id);
-    c.copyIdx = c.commitIdx + 1;
+    c.copyIdx = this.#reg.copyIndex(id);
   }
 
   #beginPrefetch(id: number): void {

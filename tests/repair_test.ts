@@ -500,3 +500,59 @@ Deno.test("A live commit word damaged lower is unhealthy and restored from the w
     assertEquals(prices(d.path), range(6000), `${lower} lower`);
   }
 });
+
+Deno.test("A last_chunk damaged onto the writer's blank prepared chunk converges in one repair", async () => {
+  using d = tempDir();
+  seeded(d.path, 6000); // chunks 1..3
+  // What a writer killed while preparing its next chunk leaves: a blank file.
+  Deno.writeFileSync(chunk(d.path, 4), new Uint8Array(65536));
+  poke32(reg(d.path), REGISTRY_FIELDS.lastChunk, 4);
+  await repairedClean(d.path);
+  assertEquals(prices(d.path), range(6000));
+});
+
+Deno.test("A commit word overwritten whole (64 bits) is restored from the writer's copy in the live entry", async () => {
+  using d = tempDir();
+  seeded(d.path, 6000); // live chunk 3 holds 544 records
+  poke32(reg(d.path), slot(3) + ENTRY_FIELDS.committed, 1);
+  poke32(reg(d.path), slot(3) + ENTRY_FIELDS.committed + 4, 0);
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("committed-below-data"), kinds.join());
+  assertEquals(prices(d.path), range(6000));
+});
+
+Deno.test("Chunks below a damaged first_chunk are kept even when their own entries are damaged too", async () => {
+  using d = tempDir();
+  seeded(d.path, 6000);
+  poke32(reg(d.path), slot(1) + ENTRY_FIELDS.id, 99); // chunk 1's entry no longer names it
+  poke32(reg(d.path), REGISTRY_FIELDS.firstChunk, 2);
+  await repairedClean(d.path);
+  assertEquals(prices(d.path), range(6000));
+});
+
+Deno.test("With the registry lost, a chunk whose header is damaged in several fields is identified by its data", async () => {
+  using d = tempDir();
+  seeded(d.path, 10_000); // chunks 1..4
+  Deno.removeSync(reg(d.path));
+  for (const [field, value] of [["magic", 7], ["version", 9], ["layoutCrc", 5]] as const) {
+    poke32(chunk(d.path, 2), CHUNK_FIELDS[field], value);
+  }
+  await repairedClean(d.path);
+  assertEquals(prices(d.path), range(10_000));
+});
+
+Deno.test("A spec.json linked to an endless file, with the catalog damaged, is refused at once, never read", async () => {
+  using d = tempDir();
+  seeded(d.path, 100);
+  Deno.removeSync(`${d.path}/feeds/trades/spec.json`);
+  Deno.symlinkSync("/dev/zero", `${d.path}/feeds/trades/spec.json`);
+  Deno.truncateSync(`${d.path}/catalog.dwc`, 64);
+  const r = await runCli(
+    "deepwater-repair.ts",
+    ["--base-path", d.path, "--all", "--json"],
+    {},
+    20_000,
+  );
+  assertEquals(r.code, 0, r.stdout + r.stderr); // the registry's stored copy of the spec recovers it
+  assertEquals(prices(d.path), range(100));
+});

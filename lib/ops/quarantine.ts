@@ -6,6 +6,7 @@
  * @module
  */
 import { DeepwaterError } from "../errors.ts";
+import { readSmallFile } from "../atomic_file.ts";
 import type { BasePaths } from "../paths.ts";
 
 /** A file held in quarantine. */
@@ -77,7 +78,7 @@ export function listQuarantine(paths: BasePaths): QuarantinedFile[] {
       else if (e.isFile && !e.name.endsWith(".why.txt")) {
         let why = "";
         try {
-          why = Deno.readTextFileSync(`${p}.why.txt`).match(/^why: (.*)$/m)?.[1] ?? "";
+          why = readSmallFile(`${p}.why.txt`).match(/^why: (.*)$/m)?.[1] ?? "";
         } catch {
           // no note
         }

@@ -427,7 +427,48 @@ class FeedRepair {
       }
       out.set(id, inspectChunkFile(path, id, st.size, this.#rs, this.#ctx.layoutCrc));
     }
+    this.#identifyByData(out);
     return out;
+  }
+
+  /**
+   * A file whose header is too damaged to name it (several fields at once)
+   * is still this feed's chunk when its records say so: timestamps in order,
+   * after those of the nearest chunk before it and before those of the
+   * nearest chunk after it. Only files between recognised chunks qualify, so
+   * a stray file is never adopted on its own say-so.
+   */
+  #identifyByData(files: Map<number, FileEvidence>): void {
+    const ours = [...files.values()].filter((f) => f.ours && f.holdsData).sort((a, b) =>
+      a.id - b.id
+    );
+    for (const f of files.values()) {
+      if (f.ours || f.blank || f.size < CHUNK_HEADER + this.#rs) continue;
+      const prev = ours.filter((o) => o.id < f.id).at(-1);
+      const next = ours.find((o) => o.id > f.id);
+      if (!prev || !next) continue;
+      const mine = this.#tsSpan(f);
+      const before = this.#tsSpan(prev), after = this.#tsSpan(next);
+      if (
+        mine && before && after && mine.sorted && before.sorted && after.sorted &&
+        mine.first >= before.last && mine.last <= after.first
+      ) {
+        f.ours = true;
+        f.holdsData = true;
+      }
+    }
+  }
+
+  /** First and last timestamps of a chunk file's written records, read from the data. */
+  #tsSpan(f: FileEvidence): { first: number; last: number; sorted: boolean } | undefined {
+    const cap = Math.min(Math.floor((f.size - CHUNK_HEADER) / this.#rs), MAX_CHUNK_RECORDS);
+    const length = CHUNK_HEADER + cap * this.#rs;
+    if (cap < 1 || length > MAX_MAPPING) return undefined;
+    using m = Mapping.file(f.path, { length });
+    const n = lastNonZero(new Uint8Array(m.buffer), cap, this.#rs);
+    if (n === 0) return undefined;
+    const t = scanTs(m.addr + BigInt(CHUNK_HEADER), n, this.#rs, this.#ctx.layout.tsOffset);
+    return t.big ? undefined : { first: t.first, last: t.last, sorted: t.sorted };
   }
 
   /** The registry header is readable: check every entry and file against each other. */
@@ -440,7 +481,7 @@ class FeedRepair {
     const regFirst = Math.max(1, reg.firstChunk());
     // Neither word has a checksum: each must be backed by its own chunk's
     // intact entry or file, or the range is rebuilt from the evidence.
-    const backed = (id: number) => reg.entryIntact(id) || files.has(id);
+    const backed = (id: number) => reg.entryIntact(id) || files.get(id)?.ours === true;
     const spanOk = regLast === 0 ||
       (regFirst <= regLast && regLast - regFirst < reg.capacity && backed(regFirst) &&
         backed(regLast));
@@ -475,9 +516,7 @@ class FeedRepair {
     for (const id of evidence) if (id > last && files.get(id)!.holdsData) last = id;
     // Chunks below first_chunk whose intact entries still retain them (not
     // ones retention marked deleted and had yet to unlink).
-    for (const id of evidence) {
-      if (id < first && reg.entryIntact(id) && !(reg.flags(id) & FLAG.DELETED)) first = id;
-    }
+    for (const id of evidence) if (id < first) first = id;
     if (last !== 0 && last - first >= reg.capacity) first = last - reg.capacity + 1;
     if (last === 0) first = Math.max(1, regFirst);
     if (first !== regFirst || last !== regLast) {
@@ -568,8 +607,12 @@ class FeedRepair {
       // Nothing says this file is chunk `id`: its slot is retired and the
       // file left where it is for an operator (a blank one is quarantined
       // with the files outside the retained range on the next run).
-      if (!file.blank) this.#foreign(file);
-      return { entry: deletedEntry(id, undefined) };
+      if (!file.blank) {
+        this.#foreign(file);
+        return { entry: deletedEntry(id, undefined) };
+      }
+      this.#find("orphan-chunk", `${name(file)} holds nothing; moving it to quarantine`);
+      return { entry: deletedEntry(id, undefined), quarantine: "it holds nothing" };
     }
     // Capacity: a checksummed (sealed) entry, else a valid header, else an
     // unsealed entry that names this chunk, else what the file size holds.
@@ -690,6 +733,7 @@ class FeedRepair {
       } else {
         const s = count > 0 && m ? scanTs(data, count, rs, this.#ctx.layout.tsOffset) : undefined;
         plan.entry.flags = s && !s.sorted ? FLAG.OUT_OF_ORDER : 0;
+        plan.entry.lastTs = count; // the writer's copy of the commit word, while live
       }
     } finally {
       m?.close();
