@@ -29,6 +29,10 @@ export interface FileEvidence {
   layoutCrc: number;
   /** Sealed count stored in the header. */
   sealedCount: number;
+  /** The count the writer was publishing, from the header (0 before 0.2.0). */
+  publishing: number;
+  /** The count the writer last published, from the header (0 before 0.2.0). */
+  liveCount: number;
   /** Every header field is right for this feed and id. */
   headerValid: boolean;
   /** Recognisably this feed's chunk `id`: at least four of six identifying fields match. */
@@ -76,6 +80,8 @@ export function inspectChunkFile(
     capacity: u64(dv, CHUNK_FIELDS.capacity),
     layoutCrc: dv.getUint32(CHUNK_FIELDS.layoutCrc, true),
     sealedCount: u64(dv, CHUNK_FIELDS.sealedCount),
+    publishing: dv.getUint32(CHUNK_FIELDS.publishing, true),
+    liveCount: dv.getUint32(CHUNK_FIELDS.liveCount, true),
   };
   const score = [
     dv.getUint32(CHUNK_FIELDS.magic, true) === CHUNK_MAGIC,

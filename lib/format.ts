@@ -137,13 +137,7 @@ export const ENTRY_FIELDS = {
   maxTs: 32,
   /** u64 creation time, µs. Writer, at publication. */
   created: 40,
-  /**
-   * u64 last timestamp in write order. Writer, at sealing. While the chunk is
-   * live (since 0.2.0; zero in data written before), its low half holds a
-   * copy of the commit word that the writer stores with a plain store right
-   * after each commit, read by repair only, so one damaged commit word can be
-   * told from a writer killed between the two stores (the copy one behind).
-   */
+  /** u64 last timestamp in write order. Writer, at sealing. */
   lastTs: 48,
   /**
    * u32 flag bits (`FLAG`). OUT_OF_ORDER: the writer, before the commit of
@@ -186,6 +180,21 @@ export const CHUNK_FIELDS = {
   layoutCrc: 32,
   /** u64 final record count, written by the writer when it seals the chunk (0 while live). */
   sealedCount: 40,
+  /**
+   * u32 the count being published (since 0.2.0; zero in chunks written
+   * before): the writer stores it with a plain store right before each commit
+   * word store, so a reader that loads it after the word finds it at least as
+   * high; a commit word above it is damage, never unwritten records.
+   */
+  publishing: 48,
+  /**
+   * u32 the count last published (since 0.2.0; zero before): a plain store
+   * right after each commit word store. Repair restores a commit word damaged
+   * lower from it, and rebuilds a lost registry's count from it. A writer
+   * killed between the two stores leaves `publishing` above it: those records
+   * were never published and stay hidden.
+   */
+  liveCount: 52,
 } as const;
 
 /** Page size files are rounded to. */

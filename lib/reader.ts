@@ -12,7 +12,14 @@ import { native, unwrap } from "./ffi.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
 import type { DecodedRecord, DecodeFn } from "./codec.ts";
-import { checkChunkHeader, CHUNK_HEADER, FLAG, REGISTRY_FIELDS, u64 } from "./format.ts";
+import {
+  checkChunkHeader,
+  CHUNK_FIELDS,
+  CHUNK_HEADER,
+  FLAG,
+  REGISTRY_FIELDS,
+  u64,
+} from "./format.ts";
 import { readerOptions, readMax, streamOptions, timeRange } from "./input.ts";
 import { LiveIterator } from "./live.ts";
 import { FaultWatch, Mapping } from "./mapping.ts";
@@ -337,6 +344,15 @@ export class Reader {
     if (n > view.cap) {
       throw this.#reg.corrupt(
         `chunk ${view.id} of "${this.feed}" commits ${n} records but holds ${view.cap}`,
+      );
+    }
+    // The writer stores each count it is about to publish in the chunk header
+    // before the commit word, so that copy (loaded after the word) is at least
+    // as high; a word above it would hand out unwritten records.
+    const publishing = view.dv.getUint32(CHUNK_FIELDS.publishing, true);
+    if (publishing !== 0 && n > publishing) {
+      throw this.#reg.corrupt(
+        `chunk ${view.id} of "${this.feed}" commits ${n} records but its own header counts ${publishing}`,
       );
     }
     return n;

@@ -275,24 +275,9 @@ export class Registry {
     Atomics.store(this.u32, REGISTRY_FIELDS.lastChunk >> 2, id);
   }
 
-  /** Publish a committed count (repair), with its copy while the chunk is live. */
+  /** Publish a committed count (repair). */
   setCommitted(id: number, count: number): void {
     Atomics.store(this.u32, this.commitIndex(id), count);
-    if (!(this.flags(id) & FLAG.SEALED)) this.u32[this.copyIndex(id)] = count;
-  }
-
-  /**
-   * The writer's copy of a live chunk's committed count, kept in the entry's
-   * `lastTs` slot until sealing (0 for a sealed chunk, and in data written
-   * before 0.2.0).
-   */
-  committedCopy(id: number): number {
-    return this.flags(id) & FLAG.SEALED ? 0 : this.u32[this.copyIndex(id)]!;
-  }
-
-  /** u32 index where the writer keeps that copy (the low half of the entry's `lastTs`). */
-  copyIndex(id: number): number {
-    return (this.slot(id) + ENTRY_FIELDS.lastTs) >> 2;
   }
 
   /**

@@ -16,6 +16,7 @@ import { cstr, native, unwrap } from "./ffi.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
 import {
+  CHUNK_FIELDS,
   CHUNK_HEADER,
   chunkGeometry,
   chunkIdOf,
@@ -65,6 +66,10 @@ export interface WriteOptions {
   createIndex?: boolean;
 }
 
+/** u32 indices of the chunk header's counts around each commit (see CHUNK_FIELDS). */
+const PUBLISHING_INDEX = CHUNK_FIELDS.publishing >> 2;
+const LIVE_COUNT_INDEX = CHUNK_FIELDS.liveCount >> 2;
+
 /** Hot-path state shared with the generated `writeValues`. Internal. */
 class Core {
   dv: DataView = new DataView(new ArrayBuffer(0));
@@ -73,8 +78,8 @@ class Core {
   cap = 0;
   reg: Uint32Array;
   commitIdx = 0;
-  /** u32 index of the live entry's `lastTs` low half, where the writer keeps a copy for repair. */
-  copyIdx = 1;
+  /** u32 view of the chunk being written: its header keeps a copy of the count. */
+  chunk32: Uint32Array = new Uint32Array(0);
   waitersIdx: number;
   lastTs = -1;
   minTs = Infinity;
@@ -105,11 +110,11 @@ class Core {
     if (ts < this.minTs) this.minTs = ts;
     if (ts > this.maxTs) this.maxTs = ts;
     this.lastTs = ts;
+    // Plain stores of the count into the chunk header around the commit word:
+    // readers check the word against the first, repair restores from the second.
+    this.chunk32[PUBLISHING_INDEX] = this.count + 1;
     Atomics.store(this.reg, this.commitIdx, ++this.count);
-    // The copy (in the live entry's lastTs slot, unused until sealing) is for
-    // repair only, a plain store readers never load: one damaged commit word
-    // can then be told from a crash.
-    this.reg[this.copyIdx] = this.count;
+    this.chunk32[LIVE_COUNT_INDEX] = this.count;
     if (Atomics.load(this.reg, this.waitersIdx) !== 0) this.wake();
   }
 }
@@ -332,9 +337,10 @@ export class Writer {
       if (s.min < c.minTs) c.minTs = s.min;
       if (s.max > c.maxTs) c.maxTs = s.max;
       c.lastTs = s.last;
+      c.chunk32[PUBLISHING_INDEX] = c.count + k; // the header's counts, as in Core.commit
       c.count += k;
       Atomics.store(c.reg, c.commitIdx, c.count);
-      c.reg[c.copyIdx] = c.count; // the repair copy, as in Core.commit
+      c.chunk32[LIVE_COUNT_INDEX] = c.count;
       if (Atomics.load(c.reg, c.waitersIdx) !== 0) this.#wake();
       done += k;
     }
@@ -384,6 +390,7 @@ export class Writer {
     c.cap = 0; // the next write call reaches #rotate, which throws CLOSED
     c.dv = new DataView(new ArrayBuffer(0));
     c.u8 = new Uint8Array(0);
+    c.chunk32 = new Uint32Array(0);
     if (this.#timer !== undefined) clearInterval(this.#timer);
     if (this.#next) {
       // Wait for the worker: unlinking before it creates the file would leave
@@ -540,7 +547,9 @@ export class Writer {
     c.count = count;
     c.cap = capacity;
     c.commitIdx = this.#reg.commitIndex(id);
-    c.copyIdx = this.#reg.copyIndex(id);
+    c.chunk32 = new Uint32Array(m.buffer, 0, CHUNK_HEADER >> 2);
+    c.chunk32[PUBLISHING_INDEX] = count;
+    c.chunk32[LIVE_COUNT_INDEX] = count;
   }
 
   #beginPrefetch(id: number): void {

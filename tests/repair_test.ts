@@ -282,7 +282,13 @@ Deno.test("A live commit word one too high (an unwritten zero record) is unhealt
   seeded(d.path, 6000); // live chunk 3 holds 6000 - 2 * 2728 = 544 records
   const at = slot(3) + ENTRY_FIELDS.committed;
   poke32(reg(d.path), at, peek32(reg(d.path), at) + 1);
-  assertEquals(prices(d.path).at(-1), 0, "the damage shows as a zero record");
+  let err: unknown;
+  try {
+    prices(d.path); // readers refuse a word above what the chunk was publishing
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof DeepwaterError && err.code === "CORRUPT", String(err));
   const kinds = await repairedClean(d.path);
   assert(kinds.includes("committed-beyond-data"), kinds.join());
   assertEquals(prices(d.path), range(6000));
@@ -511,7 +517,7 @@ Deno.test("A last_chunk damaged onto the writer's blank prepared chunk converges
   assertEquals(prices(d.path), range(6000));
 });
 
-Deno.test("A commit word overwritten whole (64 bits) is restored from the writer's copy in the live entry", async () => {
+Deno.test("A commit word overwritten whole (64 bits) is restored from the copy in the chunk header", async () => {
   using d = tempDir();
   seeded(d.path, 6000); // live chunk 3 holds 544 records
   poke32(reg(d.path), slot(3) + ENTRY_FIELDS.committed, 1);
@@ -555,4 +561,31 @@ Deno.test("A spec.json linked to an endless file, with the catalog damaged, is r
   );
   assertEquals(r.code, 0, r.stdout + r.stderr); // the registry's stored copy of the spec recovers it
   assertEquals(prices(d.path), range(100));
+});
+
+Deno.test("A live commit word damaged higher within the chunk is CORRUPT for readers (never unwritten records) and clamped by repair", async () => {
+  using d = tempDir();
+  seeded(d.path, 6000); // live chunk 3 holds 544 records
+  poke32(reg(d.path), slot(3) + ENTRY_FIELDS.committed, 544 + 20);
+  let err: unknown;
+  try {
+    prices(d.path);
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof DeepwaterError && err.code === "CORRUPT", String(err));
+  await repairedClean(d.path);
+  assertEquals(prices(d.path), range(6000));
+});
+
+Deno.test("A registry rebuilt after a writer was killed mid-record never exposes the torn record", async () => {
+  using d = tempDir();
+  seeded(d.path, 6000); // live chunk 3 holds 544 records
+  // What a writer killed inside writeValues leaves: part of record 544 written, never committed.
+  using f = Deno.openSync(chunk(d.path, 3), { read: true, write: true });
+  f.seekSync(64 + 544 * 24, Deno.SeekMode.Start);
+  f.writeSync(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
+  Deno.removeSync(reg(d.path));
+  await repairedClean(d.path);
+  assertEquals(prices(d.path), range(6000));
 });

@@ -36,6 +36,7 @@ import { recoverEntry } from "../recover.ts";
 import { cstr, DW, native, unwrap } from "../ffi.ts";
 import { type FeedContext, feedContext } from "../feed.ts";
 import {
+  CHUNK_FIELDS,
   CHUNK_HEADER,
   chunkIdOf,
   FLAG,
@@ -545,7 +546,6 @@ class FeedRepair {
         files.get(id),
         id === last,
         live,
-        reg.committedCopy(id),
       );
       if (plan) plans.set(id, plan);
     }
@@ -583,7 +583,6 @@ class FeedRepair {
     file: FileEvidence | undefined,
     isLast: boolean,
     live: boolean,
-    committedCopy = 0,
   ): Plan | undefined {
     const rs = this.#rs;
     const deleted = entry !== undefined && (entry.flags & FLAG.DELETED) !== 0;
@@ -691,24 +690,41 @@ class FeedRepair {
       count = fits;
       changed = true;
     }
+    const copy = file.liveCount;
     const m = this.#map(file.path, Math.min(file.size, need));
     try {
       const data = m ? m.addr + BigInt(CHUNK_HEADER) : 0n;
       const u8 = m ? new Uint8Array(m.buffer) : new Uint8Array(0);
       if (count < 0) {
-        count = lastNonZero(u8, fits, rs);
+        // No word to go by: the chunk's own copy (records past it were never
+        // committed, a torn last record among them), else its data.
+        count = copy > 0 && copy <= fits && !isZero(u8, copy - 1, rs)
+          ? copy
+          : lastNonZero(u8, fits, rs);
         if (entry || !headerOk || !sealed) changed = true;
       } else if (
-        !sealed && source === "commit word" && committedCopy > count &&
-        committedCopy <= fits && !isZero(u8, committedCopy - 1, rs)
+        !sealed && source === "commit word" && copy > count && copy <= fits &&
+        !isZero(u8, copy - 1, rs)
       ) {
         // The writer stores the copy right after the commit word, so a copy
         // ahead of the word (over written records) means the word was damaged.
         this.#find(
           "committed-below-data",
-          `live chunk ${id}'s commit word says ${count} records but the writer's copy says ${committedCopy} and they are written; restoring ${committedCopy}`,
+          `live chunk ${id}'s commit word says ${count} records but the chunk's own copy says ${copy} and they are written; restoring ${copy}`,
         );
-        count = committedCopy;
+        count = copy;
+        changed = true;
+      } else if (
+        !sealed && source === "commit word" && file.publishing > 0 && count > file.publishing
+      ) {
+        // The writer stores the count it publishes in the header first: a
+        // word above it is damage. What was last published is the copy.
+        const to = Math.min(copy, fits);
+        this.#find(
+          "committed-beyond-data",
+          `live chunk ${id}'s commit word says ${count} records but the chunk was publishing ${file.publishing}; restoring ${to}, the last count it published`,
+        );
+        count = to;
         changed = true;
       } else if (!sealed && !live && count > 0 && isZero(u8, count - 1, rs)) {
         // The commit word is the one unchecksummed counter: a record of all
@@ -758,6 +774,19 @@ class FeedRepair {
       );
       changed = true;
     }
+    // The header's counts around the commit word must not contradict it: a
+    // reader refuses a word above `publishing`, and repair would raise a word
+    // below `liveCount`. Rewritten with the rest of the header, reported
+    // alone only when nothing else about the chunk changed.
+    const countsWrong = (file.publishing !== 0 && file.publishing < count) || copy > count;
+    if (countsWrong && !changed && headerOk && file.capacity === capacity) {
+      this.#find(
+        "chunk-header-rebuilt",
+        `chunk ${id}'s header counts (${file.publishing}, ${copy}) disagree with its ${count} committed records; rewriting them`,
+      );
+      plan.header = { capacity, sealedCount: sealed ? count : 0 };
+      changed = true;
+    } else if (countsWrong) plan.header = { capacity, sealedCount: sealed ? count : 0 };
     if (
       !headerOk || file.capacity !== capacity || file.sealedCount !== (sealed ? count : 0)
     ) {
@@ -930,17 +959,27 @@ class FeedRepair {
       if (p.quarantine) this.#quarantine(path, p.quarantine);
       else {
         if (p.extendTo !== undefined) Deno.truncateSync(path, p.extendTo);
-        if (p.header) this.#writeHeader(path, id, p.header.capacity, p.header.sealedCount);
+        if (p.header) {
+          this.#writeHeader(path, id, p.header.capacity, p.header.sealedCount, p.entry.committed);
+        }
       }
       reg.rewriteEntry(p.entry);
     }
   }
 
-  #writeHeader(path: string, id: number, capacity: number, sealedCount: number): void {
+  #writeHeader(
+    path: string,
+    id: number,
+    capacity: number,
+    sealedCount: number,
+    count: number,
+  ): void {
     using m = Mapping.file(path, { length: CHUNK_HEADER, write: true });
     const dv = new DataView(m.buffer);
     writeChunkHeader(dv, id, this.#rs, capacity, this.#ctx.layoutCrc);
     sealChunkHeader(dv, sealedCount);
+    dv.setUint32(CHUNK_FIELDS.publishing, count, true);
+    dv.setUint32(CHUNK_FIELDS.liveCount, count, true);
   }
 
   /**
@@ -985,7 +1024,9 @@ class FeedRepair {
       const file = ctx.paths.chunk(ctx.name, id);
       if (p.quarantine || !files.has(id)) continue;
       if (p.extendTo !== undefined) Deno.truncateSync(file, p.extendTo);
-      if (p.header) this.#writeHeader(file, id, p.header.capacity, p.header.sealedCount);
+      if (p.header) {
+        this.#writeHeader(file, id, p.header.capacity, p.header.sealedCount, p.entry.committed);
+      }
     }
     Registry.create(path, {
       capacity: REG_CAPACITY,
