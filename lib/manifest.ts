@@ -81,7 +81,7 @@ export function readManifest(path: string): Manifest | undefined {
   if (m.format_version !== FORMAT_VERSION) {
     throw new DeepwaterError(
       "VERSION_MISMATCH",
-      `Data at "${path}" has format version ${m.format_version} (written by Deepwater ${m.package_version}); this is Deepwater ${PACKAGE_VERSION}, which reads format ${FORMAT_VERSION}: use a matching Deepwater version, or move the data aside and start a new directory`,
+      `Data at "${path}" has format version ${m.format_version} (written by Deepwater ${m.package_version}); this is Deepwater ${PACKAGE_VERSION}, which reads format ${FORMAT_VERSION}: use a matching Deepwater version, or move the data aside and start a new directory (if the data itself is format ${FORMAT_VERSION} and only the manifest was damaged, deepwater-repair rewrites it)`,
       { path },
     );
   }

@@ -589,3 +589,26 @@ Deno.test("A registry rebuilt after a writer was killed mid-record never exposes
   await repairedClean(d.path);
   assertEquals(prices(d.path), range(6000));
 });
+
+Deno.test("A manifest whose format word is damaged is rewritten when every checksummed header says this format; other-format data is refused", async () => {
+  using d = tempDir();
+  seeded(d.path, 100);
+  const manifest = `${d.path}/manifest.json`;
+  const m = JSON.parse(Deno.readTextFileSync(manifest));
+  Deno.writeTextFileSync(manifest, JSON.stringify({ ...m, format_version: 0 }));
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("manifest-corrupt"), kinds.join());
+  assertEquals(prices(d.path), range(100));
+  // Data that really is another format (its checksummed registry says so) is never rewritten.
+  Deno.writeTextFileSync(manifest, JSON.stringify({ ...m, format_version: 2 }));
+  const { crc32c } = await import("../lib/ffi.ts");
+  const head = Deno.readFileSync(reg(d.path)).slice(0, 44);
+  new DataView(head.buffer).setUint32(4, 2, true);
+  new DataView(head.buffer).setUint32(40, crc32c(head.slice(0, 40)), true);
+  using f = Deno.openSync(reg(d.path), { write: true });
+  f.writeSync(head);
+  const r = await repairAll(d.path);
+  assertEquals(r.code, 2, r.stdout + r.stderr);
+  assert(r.stderr.includes("VERSION_MISMATCH"), r.stderr);
+  assertEquals(JSON.parse(Deno.readTextFileSync(manifest)).format_version, 2);
+});

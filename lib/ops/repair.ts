@@ -31,9 +31,9 @@
  *
  * @module
  */
-import { Catalog, type CatalogEntry, salvageCatalog } from "../catalog.ts";
+import { Catalog, CATALOG_FIELDS, type CatalogEntry, salvageCatalog } from "../catalog.ts";
 import { recoverEntry } from "../recover.ts";
-import { cstr, DW, native, unwrap } from "../ffi.ts";
+import { crc32c, cstr, DW, native, unwrap } from "../ffi.ts";
 import { type FeedContext, feedContext } from "../feed.ts";
 import {
   CHUNK_FIELDS,
@@ -43,6 +43,7 @@ import {
   MAX_CHUNK_RECORDS,
   PAGE,
   REG_CAPACITY,
+  REGISTRY_FIELDS,
   sealChunkHeader,
   writeChunkHeader,
 } from "../format.ts";
@@ -183,7 +184,12 @@ function repairManifest(paths: BasePaths, dryRun: boolean, report: RepairReport)
     if (readManifest(paths.manifest) || feedDirs(paths).length === 0) return;
     why = "manifest.json is missing";
   } catch (e) {
-    if (!(e instanceof DeepwaterError) || e.code !== "CORRUPT") throw e;
+    if (!(e instanceof DeepwaterError)) throw e;
+    // The manifest carries no checksum, but the catalog and registry headers
+    // do and record the format too: when every one of them is this build's,
+    // it is the manifest's format word that is damaged, not the data.
+    if (e.code === "VERSION_MISMATCH" && !dataIsThisFormat(paths)) throw e;
+    if (e.code !== "CORRUPT" && e.code !== "VERSION_MISMATCH") throw e;
     why = e.message;
   }
   report.findings.push({
@@ -196,6 +202,32 @@ function repairManifest(paths: BasePaths, dryRun: boolean, report: RepairReport)
   const kept = quarantine(paths, "", paths.manifest, why);
   if (kept) report.quarantined.push(kept);
   ensureManifest(paths.manifest, paths.catalogLock);
+}
+
+/**
+ * Whether the catalog and every registry that passes its header checksum say
+ * this build's format (and at least one of them exists to say so).
+ */
+function dataIsThisFormat(paths: BasePaths): boolean {
+  const files = [paths.catalog, ...feedDirs(paths).map((d) => paths.registry(d))];
+  let seen = 0;
+  for (const path of files) {
+    try {
+      const st = Deno.lstatSync(path);
+      if (!st.isFile || st.size < 64) continue;
+      using f = Deno.openSync(path, { read: true });
+      const head = new Uint8Array(64);
+      f.readSync(head);
+      const dv = new DataView(head.buffer);
+      const crcAt = path === paths.catalog ? CATALOG_FIELDS.headerCrc : REGISTRY_FIELDS.headerCrc;
+      if (crc32c(head.slice(0, crcAt)) !== dv.getUint32(crcAt, true)) continue;
+      if (dv.getUint32(4, true) !== FORMAT_VERSION) return false;
+      seen++;
+    } catch {
+      // missing or unreadable: no evidence either way
+    }
+  }
+  return seen > 0;
 }
 
 function repairCatalog(paths: BasePaths, dryRun: boolean, report: RepairReport): CatalogEntry[] {
