@@ -68,7 +68,7 @@ export class MarkerFile {
     this.#map = map;
     this.#dv = new DataView(map.buffer);
     const fix =
-      "restore it from a backup, or move it aside (deepwater-repair does not rebuild it): the writer starts a new one with its next marker; playback from older markers is lost, no record is";
+      "run deepwater-repair (it moves a damaged marker file to quarantine: playback then starts at the live end until the next marker; no record is affected)";
     try {
       const dv = checkHeader(map.buffer, {
         magic: MARKER_MAGIC,

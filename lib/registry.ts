@@ -246,7 +246,7 @@ export class Registry {
    */
   entryIntact(id: number): boolean {
     const o = this.slot(id);
-    if (u64(this.dv, o + ENTRY_FIELDS.id) !== id) return false;
+    if (this.#storedId(o) !== id) return false;
     const flags = this.dv.getUint32(o + ENTRY_FIELDS.flags, true);
     if (flags & FLAG.SEALED) {
       return this.entryCrc(id) === this.dv.getUint32(o + ENTRY_FIELDS.crc, true);
@@ -387,7 +387,19 @@ export class Registry {
 
   /** The chunk id stored in slot `k` (0 .. capacity-1), whatever it is. */
   slotId(k: number): number {
-    return u64(this.dv, REG_HEADER + k * REG_ENTRY + ENTRY_FIELDS.id);
+    return this.#storedId(REG_HEADER + k * REG_ENTRY);
+  }
+
+  /**
+   * The chunk id stored in the entry at byte `o`, or 0 when it cannot be one:
+   * ids stay below 2^32 (the writer refuses more), so a damaged high half is
+   * never read as a (possibly inexact) huge id.
+   */
+  #storedId(o: number): number {
+    const dv = this.dv;
+    return dv.getUint32(o + ENTRY_FIELDS.id + 4, true) === 0
+      ? dv.getUint32(o + ENTRY_FIELDS.id, true)
+      : 0;
   }
 
   /** u32 index of chunk `id`'s commit word (low half). */
@@ -417,7 +429,7 @@ export class Registry {
     const o = this.slot(id);
     const dv = this.dv;
     return {
-      id: u64(dv, o + ENTRY_FIELDS.id),
+      id: this.#storedId(o),
       committed,
       capacity: u64(dv, o + ENTRY_FIELDS.capacity),
       minTs: u64(dv, o + ENTRY_FIELDS.minTs),

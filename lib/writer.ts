@@ -444,6 +444,21 @@ export class Writer {
       throw err;
     }
     const rs = this.#ctx.layout.recordSize;
+    // The counts the last writer stored around each commit: a commit word
+    // above what it was publishing, or below what it had published, is
+    // damage, and resuming there would bury a phantom record or overwrite
+    // acknowledged ones.
+    const head = new DataView(m.buffer);
+    const publishing = head.getUint32(CHUNK_FIELDS.publishing, true);
+    const published = head.getUint32(CHUNK_FIELDS.liveCount, true);
+    if ((publishing !== 0 && e.committed > publishing) || published > e.committed) {
+      m.close();
+      throw new DeepwaterError(
+        "CORRUPT",
+        `Live chunk ${last} of "${this.feed}" commits ${e.committed} records but its header says ${published} were published: run deepwater-repair --feed ${this.feed}`,
+        { path },
+      );
+    }
     if (m.length < CHUNK_HEADER + e.capacity * rs || e.committed > e.capacity) {
       m.close();
       throw new DeepwaterError(

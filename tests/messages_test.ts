@@ -23,7 +23,7 @@ Deno.test("A damaged manifest's message names deepwater-repair, and repair write
   }
 });
 
-Deno.test("A marker file with a bad header says to move it aside or restore it, and moving it aside works", async () => {
+Deno.test("A marker file with a bad header names deepwater-repair, and following it restores playback", async () => {
   using t = tempPlatform();
   const p = t.platform;
   p.createFeed(tradeSpec("book", 0.0625, { index_playback: true }));
@@ -41,10 +41,12 @@ Deno.test("A marker file with a bad header says to move it aside or restore it, 
   } catch (e) {
     message = e instanceof Error ? e.message : String(e);
   }
-  assert(message.includes(markers) && message.includes("move it aside"), message);
-  assert(!/run deepwater-repair/.test(message), message);
-  // Following the advice: the writer starts a new marker file with its next marker.
-  Deno.renameSync(markers, `${markers}.bad`);
+  assert(message.includes(markers) && /run deepwater-repair/.test(message), message);
+  // Following the advice: repair moves the marker file to quarantine, and the
+  // writer starts a new one with its next marker.
+  const fixed = await runCli("deepwater-repair.ts", ["--base-path", t.dir, "--all"]);
+  assertEquals(fixed.code, 0, fixed.stdout + fixed.stderr);
+  assert(fixed.stdout.includes("markers-damaged"), fixed.stdout);
   {
     using w = p.createWriter("book");
     w.write({ price: 2, size: 5, timestamp_us: 2 }, { createIndex: true });

@@ -612,3 +612,35 @@ Deno.test("A manifest whose format word is damaged is rewritten when every check
   assert(r.stderr.includes("VERSION_MISMATCH"), r.stderr);
   assertEquals(JSON.parse(Deno.readTextFileSync(manifest)).format_version, 2);
 });
+
+Deno.test("An entry id damaged beyond 2^53 beside a damaged last_chunk never makes repair loop", async () => {
+  using d = tempDir();
+  seeded(d.path, 300);
+  poke32(reg(d.path), slot(1) + ENTRY_FIELDS.id + 4, 0x3a0000); // id's high half: 1 + 0x3a << 48
+  poke32(reg(d.path), REGISTRY_FIELDS.lastChunk, 2 ** 31);
+  const r = await runCli(
+    "deepwater-repair.ts",
+    ["--base-path", d.path, "--all", "--json"],
+    {},
+    20_000,
+  );
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  assertEquals(prices(d.path), range(300));
+});
+
+Deno.test("A writer refuses to resume over a live commit word that disagrees with its chunk's own counts", () => {
+  for (const delta of [+1, -5]) {
+    using d = tempDir();
+    seeded(d.path, 6000); // live chunk 3 holds 544 records
+    poke32(reg(d.path), slot(3) + ENTRY_FIELDS.committed, 544 + delta);
+    using p = platformAt(d.path);
+    let err: unknown;
+    try {
+      p.createWriter("trades");
+    } catch (e) {
+      err = e;
+    }
+    assert(err instanceof DeepwaterError && err.code === "CORRUPT", `${delta}: ${err}`);
+    assert(err.message.includes("deepwater-repair"), err.message);
+  }
+});
