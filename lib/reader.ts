@@ -463,17 +463,17 @@ export class Reader {
     this.#markers ??= MarkerFile.open(this.#ctx.paths.markers(this.feed), false);
     const m = this.#markers.get(n - 1);
     const { first, last } = reg.span();
-    // Retention removed the marked snapshot: there is nothing to replay from.
-    if (m.chunk < first || reg.flags(m.chunk) & FLAG.DELETED) return this.#head();
+    // Retention removed the marked snapshot: replay from the oldest record
+    // still retained after it (a deleted chunk is skipped by the pull).
+    if (m.chunk < first) return { chunk: first, index: 0 };
+    if (reg.flags(m.chunk) & FLAG.DELETED) return { chunk: m.chunk, index: 0 };
     // A marker past the data is damage: never trust it.
     if (m.chunk > last || m.index > reg.committed(m.chunk)) {
       throw new DeepwaterError(
         "CORRUPT",
         `Playback marker ${
           n - 1
-        } of "${this.feed}" points at chunk ${m.chunk} record ${m.index}, outside the retained chunks ${first}..${last}: remove "${
-          this.#ctx.paths.markers(this.feed)
-        }" to drop the markers`,
+        } of "${this.feed}" points at chunk ${m.chunk} record ${m.index}, past the feed's data (chunks ${first}..${last}): run deepwater-repair`,
         { path: this.#ctx.paths.markers(this.feed) },
       );
     }

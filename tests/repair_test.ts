@@ -644,3 +644,49 @@ Deno.test("A writer refuses to resume over a live commit word that disagrees wit
     assert(err.message.includes("deepwater-repair"), err.message);
   }
 });
+
+Deno.test("Markers past the data (an index beyond its chunk, or chunks a rebuild no longer has) are dropped in one repair", async () => {
+  for (const damage of ["index", "rebuild-empty"] as const) {
+    using d = tempDir();
+    {
+      using p = platformAt(d.path);
+      p.createFeed(tradeSpec("trades", 0.0625, { index_playback: true }));
+      using w = p.createWriter("trades");
+      for (let i = 0; i < 100; i++) {
+        if (i % 10 === 0) {
+          w.write({ price: i, size: 1, timestamp_us: 1000 + i }, { createIndex: true });
+        } else w.writeValues(i, 1, 1000 + i);
+      }
+    }
+    const markers = `${d.path}/feeds/trades/markers.dwm`;
+    if (damage === "index") {
+      poke32(markers, 64 + 9 * 24 + 8, 5000); // the newest marker's record index
+    } else {
+      // Only the live chunk's data is left, blank: a rebuild finds no chunk with records.
+      Deno.writeFileSync(chunk(d.path, 1), new Uint8Array(65536));
+      Deno.removeSync(reg(d.path));
+    }
+    await repairedClean(d.path);
+  }
+});
+
+Deno.test("Playback from a marker whose chunk retention removed starts at the oldest retained record after it", async () => {
+  using d = tempDir();
+  const now = Date.now() * 1000;
+  {
+    using p = platformAt(d.path);
+    p.createFeed(tradeSpec("trades", 0.0625, { index_playback: true, retention_hours: 1 }));
+    using w = p.createWriter("trades");
+    for (let i = 0; i < 6000; i++) {
+      const ts = (i < 2 * 2728 ? now - 5 * HOUR : now) + i;
+      if (i === 100) w.write({ price: i, size: 1, timestamp_us: ts }, { createIndex: true });
+      else w.writeValues(i, 1, ts);
+    }
+  }
+  const r = await runCli("deepwater-cleanup.ts", ["--base-path", d.path]);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  using p = platformAt(d.path);
+  using reader = p.createReader("trades");
+  const first = await reader.stream({ playback: true, signal: AbortSignal.timeout(2000) }).next();
+  assertEquals(first.value?.price, 2 * 2728);
+});

@@ -914,9 +914,16 @@ class FeedRepair {
         const m = MarkerFile.open(path, false);
         try {
           const newest = count > 0 ? m.get(count - 1) : undefined;
+          const retained = newest !== undefined && newest.chunk >= first &&
+            newest.chunk <= last && !(reg.flags(newest.chunk) & FLAG.DELETED);
           if (newest && (newest.chunk > last || newest.chunk < 1)) {
             why =
               `the newest marker points at chunk ${newest.chunk}, past the data (${first}..${last})`;
+          } else if (retained && newest.index > reg.committed(newest.chunk)) {
+            why =
+              `the newest marker points at record ${newest.index} of chunk ${newest.chunk}, past its ${
+                reg.committed(newest.chunk)
+              } records`;
           }
         } finally {
           m.close();
@@ -941,12 +948,19 @@ class FeedRepair {
     reg.setMarkerCount(0);
   }
 
-  /** Markers the feed's marker file holds (0 when it has none or it is unreadable). */
-  #writtenMarkers(): number {
+  /**
+   * Markers the feed's marker file holds that point inside the rebuilt
+   * chunks `..last` (0 when it has none or it is unreadable): markers are
+   * written in order, so the count is the first one past the data.
+   */
+  #writtenMarkers(last: number): number {
     try {
       const m = MarkerFile.open(this.#ctx.paths.markers(this.#ctx.name), false);
       try {
-        return m.written();
+        const n = m.written();
+        let k = 0;
+        while (k < n && m.get(k).chunk <= last) k++;
+        return k;
       } finally {
         m.close();
       }
@@ -1073,7 +1087,7 @@ class FeedRepair {
       replace: true,
       fill: (reg) => {
         for (const p of plans.values()) reg.rewriteEntry(p.entry);
-        reg.setMarkerCount(this.#writtenMarkers());
+        reg.setMarkerCount(this.#writtenMarkers(last));
         if (last !== 0) {
           reg.setFirstChunk(first);
           reg.setLastChunk(last);

@@ -356,7 +356,7 @@ export function damageOnce(
         return { target: "manifest", op, detail: `${manifest}: ${flip(rand, manifest, 0, size)}` };
       }
       if (op === "edit") {
-        const m = JSON.parse(Deno.readTextFileSync(manifest));
+        const m = parseJson(manifest) ?? {};
         const how = pick(rand, ["format", "drop", "garbage"]);
         if (how === "format") m.format_version = pick(rand, [0, 2, 99, "1", null]);
         if (how === "drop") delete m.format_version;
@@ -470,7 +470,12 @@ export function damageOnce(
           return { target: "spec.json", op, feed, detail: `${spec}: ${flip(rand, spec, 0, size)}` };
         }
         if (op === "edit") {
-          const e = JSON.parse(Deno.readTextFileSync(spec));
+          const e = parseJson(spec);
+          if (e === undefined) {
+            // An earlier damage already broke it: break it differently.
+            Deno.writeTextFileSync(spec, '{"spec": ');
+            return { target: "spec.json", op, feed, detail: `${spec}: garbage` };
+          }
           const how = pick(rand, ["name", "type", "fields", "version"]);
           if (how === "name") e.spec.feed_name = `${feed}x`;
           if (how === "type") e.spec.fields[0].type = "int64";
@@ -611,5 +616,15 @@ function exists(path: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** A JSON file's value, or undefined when it no longer parses (an earlier damage). */
+// deno-lint-ignore no-explicit-any
+function parseJson(path: string): any {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path));
+  } catch {
+    return undefined;
   }
 }
