@@ -67,10 +67,5 @@ function registryLayoutCrc(paths: BasePaths, feed: string): number | undefined {
 }
 
 function storedSpecOf(path: string): string | undefined {
-  const reg = Registry.open(path, false);
-  try {
-    return reg.storedSpec();
-  } finally {
-    reg.close();
-  }
+  return Registry.readStoredSpec(path);
 }

@@ -369,6 +369,37 @@ export class Registry {
   }
 
   /**
+   * The stored spec of a registry file whose header may be damaged: the spec
+   * area carries its own checksum, so it is read with plain I/O (no mapping,
+   * no header check) and returned only when that checksum holds.
+   *
+   * @param path registry file (a regular file; links are not followed)
+   * @returns the JSON, or undefined
+   */
+  static readStoredSpec(path: string): string | undefined {
+    try {
+      if (!Deno.lstatSync(path).isFile) return undefined;
+      using f = Deno.openSync(path, { read: true });
+      const head = new Uint8Array(REGISTRY_FIELDS.notifySeq);
+      let off = 0;
+      while (off < head.length) {
+        const n = f.readSync(head.subarray(off));
+        if (n === null || n === 0) break;
+        off += n;
+      }
+      if (off < head.length) return undefined;
+      const dv = new DataView(head.buffer);
+      const len = dv.getUint32(REGISTRY_FIELDS.specLength, true);
+      if (len === 0 || len > SPEC_ROOM) return undefined;
+      const bytes = head.slice(REGISTRY_FIELDS.spec, REGISTRY_FIELDS.spec + len);
+      if (crc32c(bytes) !== dv.getUint32(REGISTRY_FIELDS.specCrc, true)) return undefined;
+      return new TextDecoder().decode(bytes);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
    * Store the feed's catalog entry (JSON) in the header's spec area; a text
    * too long for it is not stored (the catalog and `spec.json` still hold it).
    * The length is cleared first and stored last, so a torn update reads as

@@ -35,6 +35,12 @@ import type { ReaderOptions, StreamOptions } from "./reader.ts";
 const RING_FIX =
   "remove the ring (Platform.removeRing or deepwater-cleanup) and restart the writer";
 
+/** A position in a ring: the next record number, and the incarnation it counts in. */
+interface RingCursor {
+  pos: number;
+  nonce: number | undefined;
+}
+
 /** Options for a ring reader's `stream()`: the persisted ones plus overrun reporting. */
 export interface RingStreamOptions extends StreamOptions {
   /**
@@ -57,8 +63,8 @@ export class RingReader {
   readonly #onClose: (r: RingReader) => void;
   readonly #aborter = new AbortController();
   #ring: RingMap | undefined;
-  #pos = 0;
-  #nonce: number | undefined;
+  /** `readAvailable()`'s position; every `stream()` has its own. */
+  readonly #cursor: RingCursor;
   #lost = 0;
   #open = true;
   readonly #faults = new FaultWatch();
@@ -73,7 +79,13 @@ export class RingReader {
     this.#scratch = new Uint8Array(this.#rs);
     this.#scratchDv = new DataView(this.#scratch.buffer);
     this.#name = ringName(ctx);
-    this.#pos = this.#attach()?.head() ?? 0;
+    this.#cursor = this.#headCursor();
+  }
+
+  /** A cursor at the ring's head (or at 0 before the ring exists). */
+  #headCursor(): RingCursor {
+    const ring = this.#attach();
+    return { pos: ring?.head() ?? 0, nonce: ring?.nonce };
   }
 
   /** Whether the reader is open. */
@@ -91,18 +103,26 @@ export class RingReader {
     return this.#attach()?.capacity ?? 0;
   }
 
-  /**
-   * Map the ring if it exists. Attaching to a different incarnation than the
-   * last one seen (the ring was removed and re-created) restarts the cursor
-   * at its first record: a new ring counts from zero.
-   */
+  /** Map the ring if it exists. */
   #attach(): RingMap | undefined {
     if (this.#ring) return this.#ring;
     const geo = ringGeometry(this.#ctx.spec.chunk_size_mb, this.#rs);
     this.#ring = RingMap.attach(this.#name, geo, this.#rs, this.#ctx.layoutCrc, false);
-    if (this.#ring && this.#nonce !== undefined && this.#ring.nonce !== this.#nonce) this.#pos = 0;
-    if (this.#ring) this.#nonce = this.#ring.nonce;
     return this.#ring;
+  }
+
+  /**
+   * The ring, with `cursor` moved to its first record when the ring is a
+   * different incarnation than the one the cursor was reading (it was
+   * removed and re-created: a new ring counts from zero).
+   */
+  #follow(cursor: RingCursor): RingMap | undefined {
+    const ring = this.#attach();
+    if (ring && cursor.nonce !== ring.nonce) {
+      if (cursor.nonce !== undefined) cursor.pos = 0;
+      cursor.nonce = ring.nonce;
+    }
+    return ring;
   }
 
   /** Copy record n into scratch; false if it was overwritten (or is being). */
@@ -183,30 +203,35 @@ export class RingReader {
   readAvailable(max = 65536): DecodedRecord[] {
     this.#check();
     const out: DecodedRecord[] = [];
-    this.#pull(readMax(max), out, undefined);
+    this.#pull(this.#cursor, readMax(max), out, undefined);
     this.#checkFaults();
     return out;
   }
 
-  #pull(max: number, out: DecodedRecord[], onOverrun: ((lost: number) => void) | undefined): void {
-    const ring = this.#attach();
+  #pull(
+    cursor: RingCursor,
+    max: number,
+    out: DecodedRecord[],
+    onOverrun: ((lost: number) => void) | undefined,
+  ): void {
+    const ring = this.#follow(cursor);
     if (!ring) return;
     let lost = 0;
     while (out.length < max) {
       const [from, head] = this.#window(ring);
-      const behind = (head - this.#pos) >>> 0;
+      const behind = (head - cursor.pos) >>> 0;
       if (behind === 0) break;
       const retained = (head - from) >>> 0;
       if (behind > retained) {
         // Lapped: everything before the window is gone. Only ever move to a
         // published slot, never into never-written memory.
         if (behind <= 2 ** 31) lost += behind - retained;
-        this.#pos = from;
+        cursor.pos = from;
         continue;
       }
-      if (this.#fetch(ring, this.#pos)) out.push(this.#decode(this.#scratchDv, this.#scratch, 0));
+      if (this.#fetch(ring, cursor.pos)) out.push(this.#decode(this.#scratchDv, this.#scratch, 0));
       else lost++;
-      this.#pos = (this.#pos + 1) >>> 0;
+      cursor.pos = (cursor.pos + 1) >>> 0;
     }
     if (lost > 0) {
       this.#lost += lost;
@@ -231,16 +256,19 @@ export class RingReader {
         `Cannot play back "${this.feed}": rings keep no markers`,
       );
     }
-    this.#pos = this.#attach()?.head() ?? 0;
+    const cursor = this.#headCursor();
     let lastCheck = performance.now();
     return new LiveIterator(
       {
         pull: (out, max) => {
-          this.#pull(max, out, o.onOverrun);
+          this.#pull(cursor, max, out, o.onOverrun);
           this.#checkFaults();
         },
-        hasNews: () => this.#ring !== undefined && this.#ring.head() !== this.#pos,
-        block: (signal) => this.#ring ? this.#block(this.#ring, signal) : Promise.resolve(),
+        hasNews: () => {
+          const ring = this.#follow(cursor);
+          return ring !== undefined && ring.head() !== cursor.pos;
+        },
+        block: (signal) => this.#ring ? this.#block(this.#ring, cursor, signal) : Promise.resolve(),
         idle: () => {
           if (performance.now() - lastCheck > 250) {
             lastCheck = performance.now();
@@ -265,10 +293,10 @@ export class RingReader {
     if (nonce === ring.nonce) return;
     ring.close();
     this.#ring = undefined;
-    if (nonce !== undefined) this.#attach(); // a new incarnation: #attach restarts at 0
+    if (nonce !== undefined) this.#attach(); // a new incarnation: each cursor restarts at 0
   }
 
-  async #block(ring: RingMap, signal: AbortSignal | undefined): Promise<void> {
+  async #block(ring: RingMap, cursor: RingCursor, signal: AbortSignal | undefined): Promise<void> {
     const u32 = ring.u32;
     Atomics.add(u32, RING_FIELDS.waiters >> 2, 1);
     const addr = ring.map.addr + BigInt(RING_FIELDS.notifySeq);
@@ -277,7 +305,7 @@ export class RingReader {
     this.#aborter.signal.addEventListener("abort", wake, { once: true });
     try {
       const seq = Atomics.load(u32, RING_FIELDS.notifySeq >> 2);
-      if (ring.head() !== this.#pos || signal?.aborted || !this.#open) return;
+      if (ring.head() !== cursor.pos || signal?.aborted || !this.#open) return;
       await native().dw_futex_wait(addr, seq, 250_000_000n);
     } finally {
       signal?.removeEventListener("abort", wake);

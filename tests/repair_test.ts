@@ -690,3 +690,33 @@ Deno.test("Playback from a marker whose chunk retention removed starts at the ol
   const first = await reader.stream({ playback: true, signal: AbortSignal.timeout(2000) }).next();
   assertEquals(first.value?.price, 2 * 2728);
 });
+
+Deno.test("A feed whose catalog entry, spec.json and registry header are all damaged is recovered from the registry's checksummed spec copy", async () => {
+  using d = tempDir();
+  seeded(d.path, 3000);
+  Deno.removeSync(`${d.path}/catalog.dwc`);
+  Deno.writeTextFileSync(`${d.path}/feeds/trades/spec.json`, "{ bro");
+  poke32(reg(d.path), REGISTRY_FIELDS.layoutCrc, 12345); // the header fails its checksum
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("registry-rebuilt"), kinds.join());
+  assertEquals(prices(d.path), range(3000));
+});
+
+Deno.test("A registry rebuild checks the playback markers in the same run", async () => {
+  using d = tempDir();
+  {
+    using p = platformAt(d.path);
+    p.createFeed(tradeSpec("trades", 0.0625, { index_playback: true }));
+    using w = p.createWriter("trades");
+    for (let i = 0; i < 100; i++) {
+      if (i % 10 === 0) {
+        w.write({ price: i, size: 1, timestamp_us: 1000 + i }, { createIndex: true });
+      } else w.writeValues(i, 1, 1000 + i);
+    }
+  }
+  Deno.truncateSync(`${d.path}/feeds/trades/markers.dwm`, 7);
+  Deno.removeSync(reg(d.path));
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("markers-damaged"), kinds.join());
+  assertEquals(prices(d.path), range(100));
+});

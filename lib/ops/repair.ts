@@ -1098,6 +1098,14 @@ class FeedRepair {
       if (p.quarantine) this.#quarantine(ctx.paths.chunk(ctx.name, id), p.quarantine);
     }
     this.#finishOutside(outside);
+    // The markers are checked against the new registry in the same run.
+    const reg = Registry.open(path, true);
+    try {
+      const why = this.#markersProblem(reg, first, last);
+      if (why !== undefined) this.#dropMarkers(reg, why);
+    } finally {
+      reg.close();
+    }
   }
 }
 
