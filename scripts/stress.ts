@@ -14,7 +14,8 @@ import { Platform } from "../mod.ts";
 import { child, lines } from "../tests/helpers.ts";
 
 const { values } = parseArgs({
-  args: Deno.args,
+  // `deno task stress -- --trials N` passes the "--" through.
+  args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
   options: {
     trials: { type: "string", default: "200" },
     "chunk-mb": { type: "string", default: "0.0625" },

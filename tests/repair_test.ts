@@ -720,3 +720,23 @@ Deno.test("A registry rebuild checks the playback markers in the same run", asyn
   assert(kinds.includes("markers-damaged"), kinds.join());
   assertEquals(prices(d.path), range(100));
 });
+
+Deno.test("Repair judges playback markers against the counts it restores, not the damaged ones", async () => {
+  using d = tempDir();
+  {
+    using p = platformAt(d.path);
+    p.createFeed(tradeSpec("trades", 0.0625, { index_playback: true }));
+    using w = p.createWriter("trades");
+    for (let i = 0; i < 6000; i++) {
+      if (i === 5900) w.write({ price: i, size: 1, timestamp_us: 1000 + i }, { createIndex: true });
+      else w.writeValues(i, 1, 1000 + i);
+    }
+  }
+  poke32(reg(d.path), slot(3) + ENTRY_FIELDS.committed, 1); // the live chunk's word, damaged lower
+  const kinds = await repairedClean(d.path);
+  assertEquals(kinds.includes("markers-damaged"), false, kinds.join());
+  using p = platformAt(d.path);
+  using r = p.createReader("trades");
+  const first = await r.stream({ playback: true, signal: AbortSignal.timeout(2000) }).next();
+  assertEquals(first.value?.price, 5900);
+});

@@ -582,7 +582,9 @@ class FeedRepair {
       if (plan) plans.set(id, plan);
     }
     const outside = this.#outside((id) => intactEntry(reg, id), files, first, last);
-    const markers = live ? undefined : this.#markersProblem(reg, first, last);
+    // Judged against the counts this run settles on, not the damaged ones.
+    const countOf = (id: number) => plans.get(id)?.entry.committed ?? reg.committed(id);
+    const markers = live ? undefined : this.#markersProblem(reg, first, last, countOf);
     const stale = !live && reg.writerPid() !== 0;
     if (stale) {
       this.#find(
@@ -889,7 +891,12 @@ class FeedRepair {
    * it, a newest marker past the data), or undefined when they can. Records
    * are never affected: markers only say where playback starts.
    */
-  #markersProblem(reg: Registry, first: number, last: number): string | undefined {
+  #markersProblem(
+    reg: Registry,
+    first: number,
+    last: number,
+    countOf: (id: number) => number = (id) => reg.committed(id),
+  ): string | undefined {
     const path = this.#ctx.paths.markers(this.#ctx.name);
     const count = reg.markerCount();
     const st = lstat(path);
@@ -919,10 +926,10 @@ class FeedRepair {
           if (newest && (newest.chunk > last || newest.chunk < 1)) {
             why =
               `the newest marker points at chunk ${newest.chunk}, past the data (${first}..${last})`;
-          } else if (retained && newest.index > reg.committed(newest.chunk)) {
+          } else if (retained && newest.index > countOf(newest.chunk)) {
             why =
               `the newest marker points at record ${newest.index} of chunk ${newest.chunk}, past its ${
-                reg.committed(newest.chunk)
+                countOf(newest.chunk)
               } records`;
           }
         } finally {
