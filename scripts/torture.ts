@@ -348,7 +348,9 @@ async function trial(k: number): Promise<TrialResult> {
     }
     // 5. The data.
     if (post) {
-      judgeRead(post, "after repair", feeds, res.damages, fail);
+      // A feed whose layout is destroyed everywhere cannot be opened (repair
+      // reports it to an operator); its records are counted as unrecoverable.
+      judgeRead(post, "after repair", feeds.filter((_, i) => !layoutLost[i]), res.damages, fail);
       const qFiles = walk(join(base, "quarantine"));
       const asideFiles = walk(join(base, "feeds")).filter((p) => p.endsWith(".corrupt"));
       feeds.forEach((f, i) => {
@@ -724,10 +726,19 @@ function judgeEarlyRead(
 interface LayoutSnapshot {
   catalogEntries: Map<string, Uint8Array>;
   specs: Map<string, Uint8Array>;
+  /** Each registry's checksummed spec copy (header bytes 1024..4096). */
+  registrySpecs: Map<string, Uint8Array>;
 }
 
+/** The registry header's spec area: its length, checksum and JSON. */
+const REGISTRY_SPEC_AREA = [1024, 4096] as const;
+
 function snapshotLayout(base: string, feeds: FeedPlan[]): LayoutSnapshot {
-  const snap: LayoutSnapshot = { catalogEntries: new Map(), specs: new Map() };
+  const snap: LayoutSnapshot = {
+    catalogEntries: new Map(),
+    specs: new Map(),
+    registrySpecs: new Map(),
+  };
   try {
     const cat = Deno.readFileSync(join(base, "catalog.dwc"));
     const dv = new DataView(cat.buffer);
@@ -745,6 +756,10 @@ function snapshotLayout(base: string, feeds: FeedPlan[]): LayoutSnapshot {
     } catch {
       // no spec copy
     }
+    const reg = readRegular(join(base, "feeds", f.name, "registry.dwr"));
+    if (reg && reg.length >= REGISTRY_SPEC_AREA[1]) {
+      snap.registrySpecs.set(f.name, reg.slice(...REGISTRY_SPEC_AREA));
+    }
   }
   return snap;
 }
@@ -760,7 +775,7 @@ function readRegular(path: string): Uint8Array | undefined {
   }
 }
 
-/** Neither the feed's catalog entry nor its spec.json survived intact anywhere. */
+/** None of the feed's catalog entry, its spec.json and its registry's spec copy survived intact. */
 function layoutDestroyed(base: string, f: FeedPlan, snap: LayoutSnapshot): boolean {
   const spec = readRegular(join(base, "feeds", f.name, "spec.json"));
   const want = snap.specs.get(f.name);
@@ -771,6 +786,11 @@ function layoutDestroyed(base: string, f: FeedPlan, snap: LayoutSnapshot): boole
     for (let o = 64; o + 16384 <= cat.length; o += 16384) {
       if (same(cat.subarray(o, o + 16384), entry)) return false;
     }
+  }
+  const area = snap.registrySpecs.get(f.name);
+  const reg = readRegular(join(base, "feeds", f.name, "registry.dwr"));
+  if (area && reg && reg.length >= REGISTRY_SPEC_AREA[1]) {
+    if (same(reg.subarray(...REGISTRY_SPEC_AREA), area)) return false;
   }
   return true;
 }
