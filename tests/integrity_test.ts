@@ -3,8 +3,8 @@
  * Each operation runs in a child process: a SIGSEGV there is a failed
  * assertion here, not a dead test runner.
  */
-import { assert, assertEquals } from "./assert.ts";
-import { DeepwaterError, Platform } from "../mod.ts";
+import { assert, assertCode, assertEquals } from "./assert.ts";
+import { Platform } from "../mod.ts";
 import { ENTRY_FIELDS, FLAG, REG_HEADER, REGISTRY_FIELDS } from "../lib/format.ts";
 import { child, runCli, tempDir, tradeSpec, writeTrades } from "./helpers.ts";
 
@@ -123,14 +123,7 @@ Deno.test("A feed directory replaced by a symbolic link is CORRUPT for writers a
   const before = Deno.readFileSync(`${outside.path}/trades/registry.dwr`);
   using p = platformAt(d.path);
   for (const open of [() => p.createWriter("trades"), () => p.createReader("trades")]) {
-    let err: unknown;
-    try {
-      open();
-    } catch (e) {
-      err = e;
-    }
-    assert(err instanceof DeepwaterError && err.code === "CORRUPT", String(err));
-    assert(err.message.includes("symbolic link"), err.message);
+    assertCode(() => open(), "CORRUPT", "symbolic link");
   }
   assertEquals(Deno.readFileSync(`${outside.path}/trades/registry.dwr`), before);
 });

@@ -2,8 +2,8 @@
  * Repair, cleanup and createFeed never destroy what they could keep: every
  * scenario damages metadata only, so every committed record must survive.
  */
-import { assert, assertEquals } from "./assert.ts";
-import { DeepwaterError, Platform } from "../mod.ts";
+import { assert, assertCode, assertEquals } from "./assert.ts";
+import { Platform } from "../mod.ts";
 import { CHUNK_FIELDS, ENTRY_FIELDS, FLAG, REG_HEADER, REGISTRY_FIELDS } from "../lib/format.ts";
 import { runCli, tempDir, tradeSpec, writeTrades } from "./helpers.ts";
 
@@ -218,13 +218,7 @@ Deno.test("createFeed refuses a layout that differs from the data its directory 
   using p = platformAt(d.path);
   const spec = tradeSpec("trades");
   spec.fields = [...spec.fields, { name: "side", type: "uint8" }];
-  let err: unknown;
-  try {
-    p.createFeed(spec);
-  } catch (e) {
-    err = e;
-  }
-  assert(err instanceof DeepwaterError && err.code === "SCHEMA_DRIFT", String(err));
+  assertCode(() => p.createFeed(spec), "SCHEMA_DRIFT");
   p.createFeed(tradeSpec("trades", 0.0625, { retention_hours: 1 })); // the right layout adopts
   assertEquals(prices(d.path), range(100));
 });
@@ -266,13 +260,7 @@ Deno.test("A writer never overwrites chunk files it did not publish (last_chunk 
   seeded(d.path, 6000);
   poke32(reg(d.path), REGISTRY_FIELDS.lastChunk, 0);
   using p = platformAt(d.path);
-  let err: unknown;
-  try {
-    p.createWriter("trades");
-  } catch (e) {
-    err = e;
-  }
-  assert(err instanceof DeepwaterError && err.code === "CORRUPT", String(err));
+  assertCode(() => p.createWriter("trades"), "CORRUPT");
   poke32(reg(d.path), REGISTRY_FIELDS.lastChunk, 3);
   assertEquals(prices(d.path), range(6000));
 });
@@ -282,13 +270,8 @@ Deno.test("A live commit word one too high (an unwritten zero record) is unhealt
   seeded(d.path, 6000); // live chunk 3 holds 6000 - 2 * 2728 = 544 records
   const at = slot(3) + ENTRY_FIELDS.committed;
   poke32(reg(d.path), at, peek32(reg(d.path), at) + 1);
-  let err: unknown;
-  try {
-    prices(d.path); // readers refuse a word above what the chunk was publishing
-  } catch (e) {
-    err = e;
-  }
-  assert(err instanceof DeepwaterError && err.code === "CORRUPT", String(err));
+  // readers refuse a word above what the chunk was publishing
+  assertCode(() => prices(d.path), "CORRUPT");
   const kinds = await repairedClean(d.path);
   assert(kinds.includes("committed-beyond-data"), kinds.join());
   assertEquals(prices(d.path), range(6000));
@@ -449,13 +432,7 @@ Deno.test("A manifest replaced by a link to an endless file is CORRUPT at once, 
   seeded(d.path, 100);
   Deno.removeSync(`${d.path}/manifest.json`);
   Deno.symlinkSync("/dev/zero", `${d.path}/manifest.json`);
-  let err: unknown;
-  try {
-    platformAt(d.path);
-  } catch (e) {
-    err = e;
-  }
-  assert(err instanceof DeepwaterError && err.code === "CORRUPT", String(err));
+  assertCode(() => platformAt(d.path), "CORRUPT");
   const kinds = await repairedClean(d.path);
   assert(kinds.includes("manifest-corrupt"), kinds.join());
   assertEquals(prices(d.path), range(100));
@@ -567,13 +544,7 @@ Deno.test("A live commit word damaged higher within the chunk is CORRUPT for rea
   using d = tempDir();
   seeded(d.path, 6000); // live chunk 3 holds 544 records
   poke32(reg(d.path), slot(3) + ENTRY_FIELDS.committed, 544 + 20);
-  let err: unknown;
-  try {
-    prices(d.path);
-  } catch (e) {
-    err = e;
-  }
-  assert(err instanceof DeepwaterError && err.code === "CORRUPT", String(err));
+  assertCode(() => prices(d.path), "CORRUPT");
   await repairedClean(d.path);
   assertEquals(prices(d.path), range(6000));
 });
@@ -634,14 +605,7 @@ Deno.test("A writer refuses to resume over a live commit word that disagrees wit
     seeded(d.path, 6000); // live chunk 3 holds 544 records
     poke32(reg(d.path), slot(3) + ENTRY_FIELDS.committed, 544 + delta);
     using p = platformAt(d.path);
-    let err: unknown;
-    try {
-      p.createWriter("trades");
-    } catch (e) {
-      err = e;
-    }
-    assert(err instanceof DeepwaterError && err.code === "CORRUPT", `${delta}: ${err}`);
-    assert(err.message.includes("deepwater-repair"), err.message);
+    assertCode(() => p.createWriter("trades"), "CORRUPT", "deepwater-repair");
   }
 });
 
