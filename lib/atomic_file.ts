@@ -112,7 +112,12 @@ function syncDir(dir: string): void {
   }
 }
 
-function removeQuietly(path: string): void {
+/**
+ * Remove a file if it is there (a temporary file, or one being given up).
+ *
+ * @param path the file
+ */
+export function removeQuietly(path: string): void {
   try {
     Deno.removeSync(path);
   } catch {

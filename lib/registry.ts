@@ -9,7 +9,7 @@
  * @module
  */
 import { crc32c, ENOENT, native } from "./ffi.ts";
-import { randomHex } from "./atomic_file.ts";
+import { randomHex, removeQuietly } from "./atomic_file.ts";
 import { DeepwaterError } from "./errors.ts";
 import { Mapping } from "./mapping.ts";
 import {
@@ -560,14 +560,6 @@ export function unusableFile(e: unknown, path: string, what: string): unknown {
     path,
     cause: e,
   });
-}
-
-function removeQuietly(path: string): void {
-  try {
-    Deno.removeSync(path);
-  } catch {
-    // already gone
-  }
 }
 
 /** Whether an error is libdeepwater's "no such file". */

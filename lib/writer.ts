@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { removeQuietly } from "./atomic_file.ts";
 import { cstr, native, unwrap } from "./ffi.ts";
 import { closedError, DeepwaterError } from "./errors.ts";
 import type { FeedContext } from "./feed.ts";
@@ -702,12 +703,4 @@ export function checkBatch(bytes: unknown, feed: string): asserts bytes is Uint8
 function bytesAddr(bytes: Uint8Array): bigint {
   const p = Deno.UnsafePointer.of(bytes as Uint8Array<ArrayBuffer>);
   return p === null ? 0n : BigInt(Deno.UnsafePointer.value(p));
-}
-
-function removeQuietly(path: string): void {
-  try {
-    Deno.removeSync(path);
-  } catch {
-    // already gone
-  }
 }

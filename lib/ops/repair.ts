@@ -31,6 +31,7 @@
  *
  * @module
  */
+import { removeQuietly } from "../atomic_file.ts";
 import { Catalog, CATALOG_FIELDS, type CatalogEntry, salvageCatalog } from "../catalog.ts";
 import { recoverEntry } from "../recover.ts";
 import { crc32c, cstr, DW, native, unwrap } from "../ffi.ts";
@@ -1174,13 +1175,5 @@ function safeReadDir(dir: string): Deno.DirEntry[] {
     return [...Deno.readDirSync(dir)];
   } catch {
     return [];
-  }
-}
-
-function removeQuietly(path: string): void {
-  try {
-    Deno.removeSync(path);
-  } catch {
-    // already gone
   }
 }
