@@ -37,15 +37,15 @@
  */
 export { Platform } from "./lib/platform.ts";
 export type { ChunkInfo, FeedInfo, PlatformOptions } from "./lib/platform.ts";
-export { Writer } from "./lib/writer.ts";
-export type { Durability, WriteOptions, WriterOptions } from "./lib/writer.ts";
-export { Reader } from "./lib/reader.ts";
-export type { ReaderOptions, StreamOptions, WaitMode } from "./lib/reader.ts";
-export { RingWriter } from "./lib/ring_writer.ts";
-export { RingReader } from "./lib/ring_reader.ts";
-export type { RingStreamOptions } from "./lib/ring_reader.ts";
-export { DeepwaterError } from "./lib/errors.ts";
-export type { DeepwaterErrorCode } from "./lib/errors.ts";
+export { Writer } from "./lib/chunks/writer.ts";
+export type { Durability, WriteOptions, WriterOptions } from "./lib/chunks/writer.ts";
+export { Reader } from "./lib/chunks/reader.ts";
+export type { ReaderOptions, StreamOptions, WaitMode } from "./lib/chunks/reader.ts";
+export { RingWriter } from "./lib/ring/writer.ts";
+export { RingReader } from "./lib/ring/reader.ts";
+export type { RingStreamOptions } from "./lib/ring/reader.ts";
+export { DeepwaterError } from "./lib/base/errors.ts";
+export type { DeepwaterErrorCode } from "./lib/base/errors.ts";
 export type {
   FeedSpec,
   FieldKind,
@@ -53,8 +53,8 @@ export type {
   FieldSpec,
   NormalizedSpec,
   ScalarType,
-} from "./lib/spec.ts";
-export type { Manifest } from "./lib/manifest.ts";
-export type { DecodedRecord, RecordValue } from "./lib/codec.ts";
-export type { LogOptions } from "./lib/log.ts";
-export { ABI_VERSION, FORMAT_VERSION, PACKAGE_VERSION } from "./lib/version.ts";
+} from "./lib/schema/spec.ts";
+export type { Manifest } from "./lib/directory/manifest.ts";
+export type { DecodedRecord, RecordValue } from "./lib/schema/codec.ts";
+export type { LogOptions } from "./lib/base/log.ts";
+export { ABI_VERSION, FORMAT_VERSION, PACKAGE_VERSION } from "./lib/base/version.ts";

@@ -12,7 +12,7 @@
 import { resolve } from "node:path";
 import { cleanup } from "../lib/ops/cleanup.ts";
 import { cronSchedule } from "../lib/ops/cron.ts";
-import { Log } from "../lib/log.ts";
+import { Log } from "../lib/base/log.ts";
 import { basePathOf, EXIT_OK, numberFlag, parseFlags, requireDir, run } from "./_common.ts";
 
 const USAGE = `usage: cron.ts [--base-path DIR] [--interval MINUTES] [--once]`;

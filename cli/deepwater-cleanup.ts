@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { cleanup } from "../lib/ops/cleanup.ts";
 import { installCron, uninstallCron } from "../lib/ops/cron.ts";
-import { Log } from "../lib/log.ts";
+import { Log } from "../lib/base/log.ts";
 import {
   basePathOf,
   EXIT_OK,

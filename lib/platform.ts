@@ -4,29 +4,29 @@
  *
  * @module
  */
-import { Catalog, type CatalogEntry } from "./catalog.ts";
-import { closedError, DeepwaterError } from "./errors.ts";
-import { type FeedContext, feedContext, layoutCrc } from "./feed.ts";
+import { Catalog, type CatalogEntry } from "./directory/catalog.ts";
+import { closedError, DeepwaterError } from "./base/errors.ts";
+import { type FeedContext, feedContext, layoutCrc } from "./directory/feed.ts";
 import {
   checkChunkHeader,
   CHUNK_HEADER,
   chunkGeometry,
-  chunkIdOf,
   FLAG,
   REG_CAPACITY,
-} from "./format.ts";
-import { writeFileAtomic } from "./atomic_file.ts";
-import { recoverEntry } from "./recover.ts";
-import { platformOptions, type SignalMode } from "./input.ts";
-import { Log, type LogOptions } from "./log.ts";
-import { ensureManifest, type Manifest, requireManifest } from "./manifest.ts";
-import { Mapping } from "./mapping.ts";
-import { BasePaths } from "./paths.ts";
-import { Reader, type ReaderOptions } from "./reader.ts";
-import { RingReader } from "./ring_reader.ts";
-import { removeRing, ringGeometry, ringName } from "./ring_format.ts";
-import { RingWriter } from "./ring_writer.ts";
-import { Registry } from "./registry.ts";
+} from "./chunks/format.ts";
+import { chunkIdOf } from "./directory/paths.ts";
+import { writeFileAtomic } from "./native/atomic_file.ts";
+import { recoverEntry } from "./ops/recover.ts";
+import { platformOptions, type SignalMode } from "./base/input.ts";
+import { Log, type LogOptions } from "./base/log.ts";
+import { ensureManifest, type Manifest, requireManifest } from "./directory/manifest.ts";
+import { Mapping } from "./native/mapping.ts";
+import { BasePaths } from "./directory/paths.ts";
+import { Reader, type ReaderOptions } from "./chunks/reader.ts";
+import { RingReader } from "./ring/reader.ts";
+import { removeRing, ringGeometry, ringName } from "./ring/format.ts";
+import { RingWriter } from "./ring/writer.ts";
+import { Registry } from "./chunks/registry.ts";
 import {
   computeLayout,
   type FeedSpec,
@@ -34,9 +34,9 @@ import {
   type NormalizedSpec,
   normalizeSpec,
   validateFeedName,
-} from "./spec.ts";
-import { Writer, type WriterOptions } from "./writer.ts";
-import { scanTs } from "./scan.ts";
+} from "./schema/spec.ts";
+import { Writer, type WriterOptions } from "./chunks/writer.ts";
+import { scanTs } from "./native/scan.ts";
 
 /**
  * Options for {@linkcode Platform}. An unknown key or a value of the wrong

@@ -1,5 +1,5 @@
 import { assertCode, assertEquals } from "./assert.ts";
-import { writeFileAtomic } from "../lib/atomic_file.ts";
+import { writeFileAtomic } from "../lib/native/atomic_file.ts";
 import { tempDir } from "./helpers.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);

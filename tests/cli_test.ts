@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { Platform } from "../mod.ts";
-import { ENTRY_FIELDS, FLAG, REG_HEADER } from "../lib/format.ts";
-import { ABI_VERSION } from "../lib/version.ts";
+import { ENTRY_FIELDS, FLAG, REG_HEADER } from "../lib/chunks/format.ts";
+import { ABI_VERSION } from "../lib/base/version.ts";
 import { child, lines, runCli, tempDir, tradeSpec, writeTrades } from "./helpers.ts";
 
 const HOUR = 3600e6;

@@ -7,9 +7,9 @@
  */
 import { assert, assertCode, assertEquals } from "./assert.ts";
 import { DeepwaterError, Platform, type RingReader } from "../mod.ts";
-import { computeLayout, type NormalizedSpec } from "../lib/spec.ts";
-import { REGISTRY_FIELDS } from "../lib/format.ts";
-import { MARKER_CAPACITY } from "../lib/markers.ts";
+import { computeLayout, type NormalizedSpec } from "../lib/schema/spec.ts";
+import { REGISTRY_FIELDS } from "../lib/chunks/format.ts";
+import { MARKER_CAPACITY } from "../lib/chunks/markers.ts";
 import { tempDir, tempPlatform, tradeSpec } from "./helpers.ts";
 
 const ringSpec = () => tradeSpec("ticks", 0.0625, { persist: false });

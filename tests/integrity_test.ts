@@ -5,7 +5,7 @@
  */
 import { assert, assertCode, assertEquals } from "./assert.ts";
 import { Platform } from "../mod.ts";
-import { ENTRY_FIELDS, FLAG, REG_HEADER, REGISTRY_FIELDS } from "../lib/format.ts";
+import { ENTRY_FIELDS, FLAG, REG_HEADER, REGISTRY_FIELDS } from "../lib/chunks/format.ts";
 import { child, runCli, tempDir, tradeSpec, writeTrades } from "./helpers.ts";
 
 const REG = (dir: string) => `${dir}/feeds/trades/registry.dwr`;

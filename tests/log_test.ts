@@ -1,6 +1,6 @@
 import { assert, assertCode, assertEquals } from "./assert.ts";
 import { Platform } from "../mod.ts";
-import { Log, LOG_BACKUPS, LOG_MAX_BYTES } from "../lib/log.ts";
+import { Log, LOG_BACKUPS, LOG_MAX_BYTES } from "../lib/base/log.ts";
 import { tempDir } from "./helpers.ts";
 
 Deno.test("new Platform() refuses a symlink planted at <base>/deepwater.log with CORRUPT and writes nothing through it", () => {

@@ -1,5 +1,5 @@
 import { assertEquals } from "./assert.ts";
-import { native } from "../lib/ffi.ts";
+import { native } from "../lib/native/binding.ts";
 import { rng } from "./helpers.ts";
 
 /** Bytes at and above which dw_copy_scan streams (DW_STREAM_MIN_BYTES in c/search.c). */

@@ -4,7 +4,13 @@
  */
 import { assert, assertCode, assertEquals } from "./assert.ts";
 import { Platform } from "../mod.ts";
-import { CHUNK_FIELDS, ENTRY_FIELDS, FLAG, REG_HEADER, REGISTRY_FIELDS } from "../lib/format.ts";
+import {
+  CHUNK_FIELDS,
+  ENTRY_FIELDS,
+  FLAG,
+  REG_HEADER,
+  REGISTRY_FIELDS,
+} from "../lib/chunks/format.ts";
 import { runCli, tempDir, tradeSpec, writeTrades } from "./helpers.ts";
 
 const HOUR = 3600e6;
@@ -374,7 +380,7 @@ Deno.test("A catalog entry whose feed name is a path is CORRUPT; nothing is crea
   seeded(base, 10);
   const outside = `${top.path}/escape`;
   Deno.mkdirSync(outside);
-  const { encodeCatalog } = await import("../lib/catalog.ts");
+  const { encodeCatalog } = await import("../lib/directory/catalog.ts");
   const forged = {
     spec: { ...tradeSpec("x"), feed_name: "../../escape", persist: true, retention_hours: 72 },
     descriptor: "x",
@@ -402,7 +408,7 @@ Deno.test("A catalog entry with a valid checksum but a malformed spec is CORRUPT
   ) {
     using d = tempDir();
     seeded(d.path, 10);
-    const { encodeCatalog } = await import("../lib/catalog.ts");
+    const { encodeCatalog } = await import("../lib/directory/catalog.ts");
     Deno.writeFileSync(`${d.path}/catalog.dwc`, encodeCatalog([bad as never]));
     const h = await runCli("deepwater-health.ts", ["--base-path", d.path]);
     assertEquals(h.code, 1, h.stdout + h.stderr);
@@ -572,7 +578,7 @@ Deno.test("A manifest whose format word is damaged is rewritten when every check
   assertEquals(prices(d.path), range(100));
   // Data that really is another format (its checksummed registry says so) is never rewritten.
   Deno.writeTextFileSync(manifest, JSON.stringify({ ...m, format_version: 2 }));
-  const { crc32c } = await import("../lib/ffi.ts");
+  const { crc32c } = await import("../lib/native/binding.ts");
   const head = Deno.readFileSync(reg(d.path)).slice(0, 44);
   new DataView(head.buffer).setUint32(4, 2, true);
   new DataView(head.buffer).setUint32(40, crc32c(head.slice(0, 40)), true);

@@ -1,9 +1,9 @@
 import { assert, assertCode, assertEquals } from "./assert.ts";
 import { Platform, type RingReader } from "../mod.ts";
-import { crc32c } from "../lib/ffi.ts";
-import { BasePaths } from "../lib/paths.ts";
-import type { FeedContext } from "../lib/feed.ts";
-import { ringName } from "../lib/ring_format.ts";
+import { crc32c } from "../lib/native/binding.ts";
+import { BasePaths } from "../lib/directory/paths.ts";
+import type { FeedContext } from "../lib/directory/feed.ts";
+import { ringName } from "../lib/ring/format.ts";
 import { removeRings, tempDir, tradeSpec } from "./helpers.ts";
 
 const ringSpec = () => tradeSpec("ticks", 0.0625, { persist: false });

@@ -12,15 +12,16 @@
  *
  * @module
  */
-import { Catalog } from "../catalog.ts";
-import { cstr, native, unwrap } from "../ffi.ts";
-import { DeepwaterError } from "../errors.ts";
-import { chunkIdOf, FLAG } from "../format.ts";
-import { inspectChunkFile } from "../chunk_file.ts";
-import { computeLayout, type NormalizedSpec } from "../spec.ts";
-import type { Log } from "../log.ts";
-import { BasePaths } from "../paths.ts";
-import { Registry } from "../registry.ts";
+import { Catalog } from "../directory/catalog.ts";
+import { cstr, native, unwrap } from "../native/binding.ts";
+import { DeepwaterError } from "../base/errors.ts";
+import { FLAG } from "../chunks/format.ts";
+import { chunkIdOf } from "../directory/paths.ts";
+import { inspectChunkFile } from "../chunks/chunk_file.ts";
+import { computeLayout, type NormalizedSpec } from "../schema/spec.ts";
+import type { Log } from "../base/log.ts";
+import { BasePaths } from "../directory/paths.ts";
+import { Registry } from "../chunks/registry.ts";
 
 /** Options for {@linkcode cleanup}. */
 export interface CleanupOptions {

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { DeepwaterError } from "../errors.ts";
+import { DeepwaterError } from "../base/errors.ts";
 
 /** Marker that identifies Deepwater's crontab lines. */
 export const CRON_MARKER = "# deepwater-cleanup";

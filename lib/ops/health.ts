@@ -4,18 +4,18 @@
  *
  * @module
  */
-import { Catalog, type CatalogEntry } from "../catalog.ts";
-import { diskSpace } from "../ffi.ts";
-import { DeepwaterError } from "../errors.ts";
-import { feedContext } from "../feed.ts";
-import { Log } from "../log.ts";
-import { readManifest } from "../manifest.ts";
-import { BasePaths } from "../paths.ts";
-import { Reader } from "../reader.ts";
+import { Catalog, type CatalogEntry } from "../directory/catalog.ts";
+import { diskSpace } from "../native/binding.ts";
+import { DeepwaterError } from "../base/errors.ts";
+import { feedContext } from "../directory/feed.ts";
+import { Log } from "../base/log.ts";
+import { readManifest } from "../directory/manifest.ts";
+import { BasePaths } from "../directory/paths.ts";
+import { Reader } from "../chunks/reader.ts";
 import { type Finding, repair } from "./repair.ts";
 import { listQuarantine } from "./quarantine.ts";
-import { RingReader } from "../ring_reader.ts";
-import { FORMAT_VERSION } from "../version.ts";
+import { RingReader } from "../ring/reader.ts";
+import { FORMAT_VERSION } from "../base/version.ts";
 
 /** What to check. */
 export interface HealthOptions {

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { DeepwaterError } from "../errors.ts";
-import { readSmallFile } from "../atomic_file.ts";
-import type { BasePaths } from "../paths.ts";
+import { DeepwaterError } from "../base/errors.ts";
+import { readSmallFile } from "../native/atomic_file.ts";
+import type { BasePaths } from "../directory/paths.ts";
 
 /** A file held in quarantine. */
 export interface QuarantinedFile {

@@ -31,35 +31,40 @@
  *
  * @module
  */
-import { removeQuietly } from "../atomic_file.ts";
-import { Catalog, CATALOG_FIELDS, type CatalogEntry, salvageCatalog } from "../catalog.ts";
-import { recoverEntry } from "../recover.ts";
-import { crc32c, cstr, DW, native, unwrap } from "../ffi.ts";
-import { type FeedContext, feedContext } from "../feed.ts";
+import { removeQuietly } from "../native/atomic_file.ts";
+import {
+  Catalog,
+  CATALOG_FIELDS,
+  type CatalogEntry,
+  salvageCatalog,
+} from "../directory/catalog.ts";
+import { recoverEntry } from "./recover.ts";
+import { crc32c, cstr, DW, native, unwrap } from "../native/binding.ts";
+import { type FeedContext, feedContext } from "../directory/feed.ts";
 import {
   CHUNK_FIELDS,
   CHUNK_HEADER,
-  chunkIdOf,
   FLAG,
   MAX_CHUNK_RECORDS,
-  PAGE,
   REG_CAPACITY,
   REGISTRY_FIELDS,
   sealChunkHeader,
   writeChunkHeader,
-} from "../format.ts";
-import { Log } from "../log.ts";
-import { ensureManifest, readManifest } from "../manifest.ts";
-import { MARKER_CAPACITY, MarkerFile } from "../markers.ts";
-import { FORMAT_VERSION } from "../version.ts";
-import { Mapping, MAX_MAPPING } from "../mapping.ts";
-import { BasePaths } from "../paths.ts";
-import { type ChunkEntry, isNotFound, Registry } from "../registry.ts";
-import { scanTs } from "../scan.ts";
+} from "../chunks/format.ts";
+import { chunkIdOf } from "../directory/paths.ts";
+import { PAGE } from "../schema/header.ts";
+import { Log } from "../base/log.ts";
+import { ensureManifest, readManifest } from "../directory/manifest.ts";
+import { MARKER_CAPACITY, MarkerFile } from "../chunks/markers.ts";
+import { FORMAT_VERSION } from "../base/version.ts";
+import { Mapping, MAX_MAPPING } from "../native/mapping.ts";
+import { BasePaths } from "../directory/paths.ts";
+import { type ChunkEntry, isNotFound, Registry } from "../chunks/registry.ts";
+import { scanTs } from "../native/scan.ts";
 import { lock } from "./cleanup.ts";
-import { DeepwaterError } from "../errors.ts";
+import { DeepwaterError } from "../base/errors.ts";
 import { quarantine } from "./quarantine.ts";
-import { type FileEvidence, inspectChunkFile } from "../chunk_file.ts";
+import { type FileEvidence, inspectChunkFile } from "../chunks/chunk_file.ts";
 
 /** Options for {@linkcode repair}. */
 export interface RepairOptions {

@@ -5,8 +5,8 @@
  * touched and chunk files are never truncated, deleted or replaced, so every
  * committed record stays physically intact and must remain readable.
  *
- * Offsets are those of format version 1 (lib/format.ts, lib/catalog.ts,
- * lib/markers.ts), restated here on purpose: the harness must keep working
+ * Offsets are those of format version 1 (lib/chunks/format.ts, lib/directory/catalog.ts,
+ * lib/chunks/markers.ts), restated here on purpose: the harness must keep working
  * while the library's own tables are renamed.
  *
  * @module

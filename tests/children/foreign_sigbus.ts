@@ -1,7 +1,7 @@
 // Child: with libdeepwater's SIGBUS handler installed (by mapping a file), touch a
 // truncated mapping libdeepwater did NOT make (mmap through libc). The fault is not
 // ours, so it must reach the previous handler and kill this process with SIGBUS.
-import { Mapping } from "../../lib/mapping.ts";
+import { Mapping } from "../../lib/native/mapping.ts";
 
 const [dir] = Deno.args as [string];
 Deno.writeFileSync(`${dir}/ours`, new Uint8Array(8192));

@@ -13,8 +13,7 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import { chunkFileName } from "./format.ts";
-import { checkBasePath } from "./input.ts";
+import { checkBasePath } from "../base/input.ts";
 
 /** Resolved paths of a data directory. */
 export class BasePaths {
@@ -81,4 +80,15 @@ export class BasePaths {
   chunk(feed: string, id: number): string {
     return join(this.feeds, feed, chunkFileName(id));
   }
+}
+
+/** Chunk file name for an id (zero-padded so names sort). */
+export function chunkFileName(id: number): string {
+  return `chunk-${String(id).padStart(12, "0")}.dwk`;
+}
+
+/** Parse a chunk file name back to its id, or undefined. */
+export function chunkIdOf(name: string): number | undefined {
+  const m = /^chunk-(\d{12})\.dwk$/.exec(name);
+  return m ? Number(m[1]) : undefined;
 }

@@ -12,7 +12,7 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import type { DecodedRecord } from "./codec.ts";
+import type { DecodedRecord } from "../schema/codec.ts";
 
 /** What a reader provides to its live tail. */
 export interface LiveSource {

@@ -12,25 +12,25 @@
  *
  * @module
  */
-import { removeQuietly } from "./atomic_file.ts";
-import { cstr, native, unwrap } from "./ffi.ts";
-import { closedError, DeepwaterError } from "./errors.ts";
-import type { FeedContext } from "./feed.ts";
+import { removeQuietly } from "../native/atomic_file.ts";
+import { cstr, native, unwrap } from "../native/binding.ts";
+import { closedError, DeepwaterError } from "../base/errors.ts";
+import type { FeedContext } from "../directory/feed.ts";
 import {
   CHUNK_FIELDS,
   CHUNK_HEADER,
   chunkGeometry,
-  chunkIdOf,
   FLAG,
   sealChunkHeader,
   writeChunkHeader,
 } from "./format.ts";
-import { show, writeIndexOption, writerOptions } from "./input.ts";
-import { FaultWatch, Mapping, type PendingMapping } from "./mapping.ts";
+import { chunkIdOf } from "../directory/paths.ts";
+import { show, writeIndexOption, writerOptions } from "../base/input.ts";
+import { FaultWatch, Mapping, type PendingMapping } from "../native/mapping.ts";
 import { MarkerFile } from "./markers.ts";
-import { isNotFound, Registry } from "./registry.ts";
-import type { StoreFn } from "./codec.ts";
-import { checkRegistryMatches, copyScan, scanTs } from "./scan.ts";
+import { checkRegistryMatches, isNotFound, Registry } from "./registry.ts";
+import type { StoreFn } from "../schema/codec.ts";
+import { copyScan, scanTs } from "../native/scan.ts";
 import { inspectChunkFile } from "./chunk_file.ts";
 
 /**

@@ -12,8 +12,8 @@
  *
  * @module
  */
-import { DeepwaterError } from "./errors.ts";
-import { show } from "./input.ts";
+import { DeepwaterError } from "../base/errors.ts";
+import { show } from "../base/input.ts";
 import type { FieldLayout, Layout } from "./spec.ts";
 
 /** A decoded record: field name to value. */

@@ -16,8 +16,8 @@
  *
  * @module
  */
-import { cstr, DW, ENOSPC, native, unwrap } from "./ffi.ts";
-import { DeepwaterError } from "./errors.ts";
+import { cstr, DW, ENOSPC, native, unwrap } from "./binding.ts";
+import { DeepwaterError } from "../base/errors.ts";
 
 /** How to open a mapping. */
 export interface MapOptions {

@@ -8,12 +8,11 @@
  *
  * @module
  */
-import { crc32c, ENOENT, native } from "./ffi.ts";
-import { randomHex, removeQuietly } from "./atomic_file.ts";
-import { DeepwaterError } from "./errors.ts";
-import { Mapping } from "./mapping.ts";
+import { crc32c, ENOENT, native } from "../native/binding.ts";
+import { randomHex, removeQuietly } from "../native/atomic_file.ts";
+import { DeepwaterError } from "../base/errors.ts";
+import { Mapping } from "../native/mapping.ts";
 import {
-  checkHeader,
   ENTRY_FIELDS,
   FLAG,
   REG_ENTRY,
@@ -21,10 +20,10 @@ import {
   REGISTRY_FIELDS,
   REGISTRY_MAGIC,
   registryBytes,
-  setU64,
-  u64,
 } from "./format.ts";
-import { FORMAT_VERSION } from "./version.ts";
+import { checkHeader, setU64, u64 } from "../schema/header.ts";
+import type { FeedContext } from "../directory/feed.ts";
+import { FORMAT_VERSION } from "../base/version.ts";
 
 /** What a registry is created with. */
 export interface RegistryInit {
@@ -565,4 +564,18 @@ export function unusableFile(e: unknown, path: string, what: string): unknown {
 /** Whether an error is libdeepwater's "no such file". */
 export function isNotFound(e: unknown): boolean {
   return e instanceof DeepwaterError && e.errno === ENOENT;
+}
+
+/** Refuse a registry whose geometry disagrees with the catalog's layout. */
+export function checkRegistryMatches(reg: Registry, ctx: FeedContext): void {
+  if (
+    reg.recordSize !== ctx.layout.recordSize || reg.tsOffset !== ctx.layout.tsOffset ||
+    reg.layoutCrc !== ctx.layoutCrc
+  ) {
+    throw new DeepwaterError(
+      "SCHEMA_DRIFT",
+      `Registry "${reg.path}" was written with another layout (record size ${reg.recordSize}, catalog says ${ctx.layout.recordSize}): run deepwater-repair --feed ${ctx.name}`,
+      { path: reg.path },
+    );
+  }
 }

@@ -15,12 +15,12 @@
  *
  * @module
  */
-import { crc32c, cstr, native, unwrap } from "./ffi.ts";
-import { DeepwaterError } from "./errors.ts";
-import { FORMAT_VERSION } from "./version.ts";
-import { checkHeader } from "./format.ts";
-import { computeLayout, type NormalizedSpec, normalizeSpec } from "./spec.ts";
-import { writeFileAtomic } from "./atomic_file.ts";
+import { crc32c, cstr, native, unwrap } from "../native/binding.ts";
+import { DeepwaterError } from "../base/errors.ts";
+import { FORMAT_VERSION } from "../base/version.ts";
+import { checkHeader } from "../schema/header.ts";
+import { computeLayout, type NormalizedSpec, normalizeSpec } from "../schema/spec.ts";
+import { writeFileAtomic } from "../native/atomic_file.ts";
 
 /** Catalog magic (0x44574354). */
 export const CATALOG_MAGIC = 0x44574354;

@@ -13,12 +13,12 @@
  *
  * @module
  */
-import { native } from "./ffi.ts";
-import { readerOptions, readMax, streamOptions, timeRange } from "./input.ts";
-import { LiveIterator } from "./live.ts";
-import { closedError, DeepwaterError } from "./errors.ts";
-import type { FeedContext } from "./feed.ts";
-import type { DecodedRecord, DecodeFn } from "./codec.ts";
+import { native } from "../native/binding.ts";
+import { readerOptions, readMax, streamOptions, timeRange } from "../base/input.ts";
+import { LiveIterator } from "../feed/live.ts";
+import { closedError, DeepwaterError } from "../base/errors.ts";
+import type { FeedContext } from "../directory/feed.ts";
+import type { DecodedRecord, DecodeFn } from "../schema/codec.ts";
 import {
   currentNonce,
   RING_FIELDS,
@@ -26,10 +26,10 @@ import {
   RingMap,
   ringName,
   SLOT_HEADER,
-} from "./ring_format.ts";
-import { u64 } from "./format.ts";
-import { FaultWatch } from "./mapping.ts";
-import type { ReaderOptions, StreamOptions } from "./reader.ts";
+} from "./format.ts";
+import { u64 } from "../schema/header.ts";
+import { FaultWatch } from "../native/mapping.ts";
+import type { ReaderOptions, StreamOptions } from "../chunks/reader.ts";
 
 /** What to do about a truncated ring. */
 const RING_FIX =

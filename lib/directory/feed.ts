@@ -5,11 +5,11 @@
  * @module
  */
 import type { CatalogEntry } from "./catalog.ts";
-import { type Codec, makeCodec } from "./codec.ts";
-import { crc32c } from "./ffi.ts";
-import type { Log } from "./log.ts";
+import { type Codec, makeCodec } from "../schema/codec.ts";
+import { crc32c } from "../native/binding.ts";
+import type { Log } from "../base/log.ts";
 import type { BasePaths } from "./paths.ts";
-import { computeLayout, type Layout, type NormalizedSpec } from "./spec.ts";
+import { computeLayout, type Layout, type NormalizedSpec } from "../schema/spec.ts";
 
 /** A feed resolved from the catalog. */
 export interface FeedContext {

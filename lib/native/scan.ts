@@ -1,27 +1,9 @@
 /**
- * Timestamp scans over mapped records (libdeepwater, no copy), and the check
- * that a registry was written for the layout a feed context describes.
+ * Timestamp scans over mapped records (libdeepwater, no copy).
  *
  * @module
  */
-import { native, unwrap } from "./ffi.ts";
-import { DeepwaterError } from "./errors.ts";
-import type { FeedContext } from "./feed.ts";
-import type { Registry } from "./registry.ts";
-
-/** Refuse a registry whose geometry disagrees with the catalog's layout. */
-export function checkRegistryMatches(reg: Registry, ctx: FeedContext): void {
-  if (
-    reg.recordSize !== ctx.layout.recordSize || reg.tsOffset !== ctx.layout.tsOffset ||
-    reg.layoutCrc !== ctx.layoutCrc
-  ) {
-    throw new DeepwaterError(
-      "SCHEMA_DRIFT",
-      `Registry "${reg.path}" was written with another layout (record size ${reg.recordSize}, catalog says ${ctx.layout.recordSize}): run deepwater-repair --feed ${ctx.name}`,
-      { path: reg.path },
-    );
-  }
-}
+import { native, unwrap } from "./binding.ts";
 
 /** Result of scanning timestamps. */
 export interface TsScan {

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { cstr, native, unwrap } from "./ffi.ts";
-import { closedError, DeepwaterError } from "./errors.ts";
-import type { FeedContext } from "./feed.ts";
+import { cstr, native, unwrap } from "../native/binding.ts";
+import { closedError, DeepwaterError } from "../base/errors.ts";
+import type { FeedContext } from "../directory/feed.ts";
 import {
   currentNonce,
   RING_FIELDS,
@@ -15,11 +15,11 @@ import {
   RingMap,
   ringName,
   SLOT_HEADER,
-} from "./ring_format.ts";
-import type { StoreFn } from "./codec.ts";
-import { writeIndexOption, writerOptions } from "./input.ts";
-import { FaultWatch } from "./mapping.ts";
-import { checkBatch, type WriteOptions, type WriterOptions } from "./writer.ts";
+} from "./format.ts";
+import type { StoreFn } from "../schema/codec.ts";
+import { writeIndexOption, writerOptions } from "../base/input.ts";
+import { FaultWatch } from "../native/mapping.ts";
+import { checkBatch, type WriteOptions, type WriterOptions } from "../chunks/writer.ts";
 
 /** Hot-path state shared with the generated `writeValues`. Internal. */
 class RingCore {

@@ -7,9 +7,10 @@
  *
  * @module
  */
-import { CHUNK_FIELDS, CHUNK_HEADER, CHUNK_MAGIC, MAX_CHUNK_RECORDS, u64 } from "./format.ts";
-import { MAX_MAPPING } from "./mapping.ts";
-import { FORMAT_VERSION } from "./version.ts";
+import { CHUNK_FIELDS, CHUNK_HEADER, CHUNK_MAGIC, MAX_CHUNK_RECORDS } from "./format.ts";
+import { u64 } from "../schema/header.ts";
+import { MAX_MAPPING } from "../native/mapping.ts";
+import { FORMAT_VERSION } from "../base/version.ts";
 
 /** What one chunk file looks like. */
 export interface FileEvidence {

@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { readSmallFile } from "./atomic_file.ts";
-import { type CatalogEntry, validateEntry } from "./catalog.ts";
-import { layoutCrc } from "./feed.ts";
-import type { BasePaths } from "./paths.ts";
-import { Registry } from "./registry.ts";
+import { readSmallFile } from "../native/atomic_file.ts";
+import { type CatalogEntry, validateEntry } from "../directory/catalog.ts";
+import { layoutCrc } from "../directory/feed.ts";
+import type { BasePaths } from "../directory/paths.ts";
+import { Registry } from "../chunks/registry.ts";
 
 /**
  * A feed's catalog entry from the best evidence in its directory: a

@@ -10,7 +10,7 @@
  * @module
  */
 import { dirname } from "node:path";
-import { DeepwaterError } from "./errors.ts";
+import { DeepwaterError } from "../base/errors.ts";
 
 /** Options for {@linkcode writeFileAtomic}. */
 export interface AtomicWriteOptions {

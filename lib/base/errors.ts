@@ -27,7 +27,7 @@ export type DeepwaterErrorCode =
  *
  * @example
  * ```ts
- * import { DeepwaterError } from "../mod.ts";
+ * import { DeepwaterError } from "../../mod.ts";
  * const e = new DeepwaterError("INVALID_SPEC", 'Invalid feed spec: key "mode" must be "UF"');
  * console.assert(e.code === "INVALID_SPEC" && e instanceof Error);
  * ```

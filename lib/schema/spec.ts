@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { DeepwaterError } from "./errors.ts";
-import { show } from "./input.ts";
+import { DeepwaterError } from "../base/errors.ts";
+import { show } from "../base/input.ts";
 
 /** Scalar field types (the seed's list). */
 export type ScalarType =

@@ -8,24 +8,18 @@
  *
  * @module
  */
-import { native, unwrap } from "./ffi.ts";
-import { closedError, DeepwaterError } from "./errors.ts";
-import type { FeedContext } from "./feed.ts";
-import type { DecodedRecord, DecodeFn } from "./codec.ts";
-import {
-  checkChunkHeader,
-  CHUNK_FIELDS,
-  CHUNK_HEADER,
-  FLAG,
-  REGISTRY_FIELDS,
-  u64,
-} from "./format.ts";
-import { readerOptions, readMax, streamOptions, timeRange } from "./input.ts";
-import { LiveIterator } from "./live.ts";
-import { FaultWatch, Mapping } from "./mapping.ts";
+import { native, unwrap } from "../native/binding.ts";
+import { closedError, DeepwaterError } from "../base/errors.ts";
+import type { FeedContext } from "../directory/feed.ts";
+import type { DecodedRecord, DecodeFn } from "../schema/codec.ts";
+import { checkChunkHeader, CHUNK_FIELDS, CHUNK_HEADER, FLAG, REGISTRY_FIELDS } from "./format.ts";
+import { u64 } from "../schema/header.ts";
+import { readerOptions, readMax, streamOptions, timeRange } from "../base/input.ts";
+import { LiveIterator } from "../feed/live.ts";
+import { FaultWatch, Mapping } from "../native/mapping.ts";
 import { MarkerFile } from "./markers.ts";
-import { isNotFound, Registry } from "./registry.ts";
-import { checkRegistryMatches, scanTs } from "./scan.ts";
+import { checkRegistryMatches, isNotFound, Registry } from "./registry.ts";
+import { scanTs } from "../native/scan.ts";
 
 /**
  * Options for {@linkcode Reader} (and {@linkcode RingReader}). An unknown key

@@ -12,10 +12,11 @@
  *
  * @module
  */
-import { DeepwaterError } from "./errors.ts";
-import { checkHeader, MARKER_MAGIC, setU64, u64 } from "./format.ts";
-import { Mapping } from "./mapping.ts";
-import { FORMAT_VERSION } from "./version.ts";
+import { DeepwaterError } from "../base/errors.ts";
+import { MARKER_MAGIC } from "./format.ts";
+import { checkHeader, setU64, u64 } from "../schema/header.ts";
+import { Mapping } from "../native/mapping.ts";
+import { FORMAT_VERSION } from "../base/version.ts";
 
 const HEADER = 64;
 const ENTRY = 24;

@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { DeepwaterError, type DeepwaterErrorCode } from "./errors.ts";
-import { ABI_VERSION } from "./version.ts";
+import { DeepwaterError, type DeepwaterErrorCode } from "../base/errors.ts";
+import { ABI_VERSION } from "../base/version.ts";
 
 const symbols = {
   /** int dw_abi_version(void) */
@@ -112,9 +112,9 @@ function candidatePaths(): { path: string; sourceDir: URL | undefined }[] {
     env = undefined; // no --allow-env: fall through to the build output
   }
   if (env) return [{ path: env, sourceDir: undefined }]; // an explicit override is never second-guessed
-  const built = new URL("../c/build/libdeepwater.so", import.meta.url);
+  const built = new URL("../../c/build/libdeepwater.so", import.meta.url);
   if (built.protocol === "file:") {
-    list.push({ path: built.pathname, sourceDir: new URL("../c/", import.meta.url) });
+    list.push({ path: built.pathname, sourceDir: new URL("../../c/", import.meta.url) });
   }
   // A `deno compile`d binary: the library shipped next to the executable.
   const exe = Deno.execPath();

@@ -3,10 +3,15 @@
  *
  * @module
  */
-import { DeepwaterError } from "./errors.ts";
-import { cstr, native, unwrap } from "./ffi.ts";
-import { randomHex, readSmallFile, UnusableFileError, writeFileAtomic } from "./atomic_file.ts";
-import { FORMAT_VERSION, PACKAGE_VERSION } from "./version.ts";
+import { DeepwaterError } from "../base/errors.ts";
+import { cstr, native, unwrap } from "../native/binding.ts";
+import {
+  randomHex,
+  readSmallFile,
+  UnusableFileError,
+  writeFileAtomic,
+} from "../native/atomic_file.ts";
+import { FORMAT_VERSION, PACKAGE_VERSION } from "../base/version.ts";
 
 /** Contents of manifest.json. */
 export interface Manifest {

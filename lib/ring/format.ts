@@ -24,12 +24,12 @@
  *
  * @module
  */
-import { cstr, ENOENT, native } from "./ffi.ts";
-import type { FeedContext } from "./feed.ts";
-import { DeepwaterError } from "./errors.ts";
-import { Mapping } from "./mapping.ts";
-import { checkHeader, PAGE } from "./format.ts";
-import { FORMAT_VERSION } from "./version.ts";
+import { cstr, ENOENT, native } from "../native/binding.ts";
+import type { FeedContext } from "../directory/feed.ts";
+import { DeepwaterError } from "../base/errors.ts";
+import { Mapping } from "../native/mapping.ts";
+import { checkHeader, PAGE } from "../schema/header.ts";
+import { FORMAT_VERSION } from "../base/version.ts";
 
 /** Ring magic (0x4457524e). */
 export const RING_MAGIC = 0x4457524e;
