@@ -37,13 +37,20 @@
  */
 export { Platform } from "./lib/platform.ts";
 export type { ChunkInfo, FeedInfo, PlatformOptions } from "./lib/platform.ts";
-export { Writer } from "./lib/chunks/writer.ts";
-export type { Durability, WriteOptions, WriterOptions } from "./lib/chunks/writer.ts";
-export { Reader } from "./lib/chunks/reader.ts";
-export type { ReaderOptions, StreamOptions, WaitMode } from "./lib/chunks/reader.ts";
-export { RingWriter } from "./lib/ring/writer.ts";
-export { RingReader } from "./lib/ring/reader.ts";
-export type { RingStreamOptions } from "./lib/ring/reader.ts";
+export { isRingReader, isRingWriter } from "./lib/feed/contract.ts";
+export type {
+  Durability,
+  FeedKind,
+  FeedReader,
+  FeedWriter,
+  ReaderOptions,
+  RingFeedReader,
+  RingFeedWriter,
+  StreamOptions,
+  WaitMode,
+  WriteOptions,
+  WriterOptions,
+} from "./lib/feed/contract.ts";
 export { DeepwaterError } from "./lib/base/errors.ts";
 export type { DeepwaterErrorCode } from "./lib/base/errors.ts";
 export type {

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { Platform, type RingWriter, type Writer } from "../mod.ts";
+import { type FeedWriter, Platform } from "../mod.ts";
 
 const BENCH_LIB = new URL("../c/build/libdwbench.so", import.meta.url).pathname;
 const cbench = Deno.dlopen(
@@ -84,8 +84,8 @@ function packed(n: number, t0: number): Uint8Array {
 // memory, and a 1 GiB chunk holds 44 of them.
 const RUNS = { n: 20, warmup: 2 };
 /** A writer opened on first use and awaited until its first chunk is pre-faulted. */
-function lazyWriter(name: string, mb: number): () => Promise<Writer | RingWriter> {
-  let w: Writer | RingWriter | undefined;
+function lazyWriter(name: string, mb: number): () => Promise<FeedWriter> {
+  let w: FeedWriter | undefined;
   return async () => {
     if (!w) {
       platform.createFeed(spec(name, mb));

@@ -22,10 +22,10 @@ import { Log, type LogOptions } from "./base/log.ts";
 import { ensureManifest, type Manifest, requireManifest } from "./directory/manifest.ts";
 import { Mapping } from "./native/mapping.ts";
 import { BasePaths } from "./directory/paths.ts";
-import { Reader, type ReaderOptions } from "./chunks/reader.ts";
 import { RingReader } from "./ring/reader.ts";
 import { removeRing, ringGeometry, ringName } from "./ring/format.ts";
-import { RingWriter } from "./ring/writer.ts";
+import type { FeedReader, FeedWriter, ReaderOptions, WriterOptions } from "./feed/contract.ts";
+import { openReader, openWriter } from "./ops/open.ts";
 import { Registry } from "./chunks/registry.ts";
 import {
   computeLayout,
@@ -35,7 +35,6 @@ import {
   normalizeSpec,
   validateFeedName,
 } from "./schema/spec.ts";
-import { Writer, type WriterOptions } from "./chunks/writer.ts";
 import { scanTs } from "./native/scan.ts";
 
 /**
@@ -175,8 +174,8 @@ export class Platform {
   readonly #readOnlyWhy: string;
   readonly #catalog: Catalog;
   readonly #log: Log;
-  readonly #writers = new Set<Writer | RingWriter>();
-  readonly #readers = new Set<Reader | RingReader>();
+  readonly #writers = new Set<FeedWriter>();
+  readonly #readers = new Set<FeedReader>();
   readonly #signalListeners: [Deno.Signal, () => void][] = [];
   #open = true;
 
@@ -364,14 +363,11 @@ export class Platform {
    * @param options durability and prefetch settings
    * @returns the writer
    */
-  createWriter(feedName: string, options: WriterOptions = {}): Writer | RingWriter {
+  createWriter(feedName: string, options: WriterOptions = {}): FeedWriter {
     this.#check();
     this.#writable(`open a writer of "${feedName}"`);
     const ctx = this.#context(feedName);
-    const done = (x: Writer | RingWriter) => this.#writers.delete(x);
-    const w = ctx.spec.persist
-      ? new Writer(ctx, options, done)
-      : new RingWriter(ctx, options, done);
+    const w = openWriter(ctx, options, (x) => this.#writers.delete(x));
     this.#writers.add(w);
     return w;
   }
@@ -383,12 +379,9 @@ export class Platform {
    * @param options BigInt output, chunk cache size
    * @returns the reader
    */
-  createReader(feedName: string, options: ReaderOptions = {}): Reader | RingReader {
+  createReader(feedName: string, options: ReaderOptions = {}): FeedReader {
     const ctx = this.#context(feedName);
-    const done = (x: Reader | RingReader) => this.#readers.delete(x);
-    const r = ctx.spec.persist
-      ? new Reader(ctx, options, done)
-      : new RingReader(ctx, options, done);
+    const r = openReader(ctx, options, (x) => this.#readers.delete(x));
     this.#readers.add(r);
     return r;
   }

@@ -6,7 +6,7 @@
  * @module
  */
 import { assert, assertCode, assertEquals } from "./assert.ts";
-import { DeepwaterError, Platform, type RingReader } from "../mod.ts";
+import { DeepwaterError, Platform } from "../mod.ts";
 import { computeLayout, type NormalizedSpec } from "../lib/schema/spec.ts";
 import { REGISTRY_FIELDS } from "../lib/chunks/format.ts";
 import { MARKER_CAPACITY } from "../lib/chunks/markers.ts";
@@ -623,7 +623,7 @@ Deno.test("A ring reader's readAvailable() keeps its position after a refused ma
   const p = t.platform;
   p.createFeed(ringSpec());
   using w = p.createWriter("ticks");
-  using r = p.createReader("ticks") as RingReader;
+  using r = p.createReader("ticks");
   for (let i = 0; i < 5; i++) w.writeValues(i, 0, i);
   assertCode(() => r.readAvailable(0), "INVALID_ARGUMENT");
   assertEquals(r.readAvailable(2).map((x) => x.price), [0, 1]);

@@ -1,15 +1,25 @@
 import { assert, assertCode, assertEquals } from "./assert.ts";
-import { Platform, type RingReader } from "../mod.ts";
+import { isRingReader, Platform, type RingFeedReader } from "../mod.ts";
 import { child, lines, removeRings, tempDir, tempPlatform, tradeSpec } from "./helpers.ts";
 
 const ringSpec = (mb = 0.0625) => tradeSpec("ticks", mb, { persist: false });
+
+/** A reader of a ring feed, narrowed through the public type guard (no cast). */
+function ringReader(p: Platform, feed: string): RingFeedReader {
+  const r = p.createReader(feed);
+  if (!isRingReader(r)) {
+    r.close();
+    throw new Error(`"${feed}" is not a ring feed`);
+  }
+  return r;
+}
 
 Deno.test("Ring feeds: write, read(start, end), latest and readAvailable over the retained window", () => {
   using t = tempPlatform();
   const p = t.platform;
   p.createFeed(ringSpec());
   using w = p.createWriter("ticks");
-  using r = p.createReader("ticks") as RingReader;
+  using r = ringReader(p, "ticks");
   const cap = r.capacity;
   assertEquals(cap, p.getFeedInfo("ticks").ring!.capacity);
   assert(cap >= 1024 && (cap & (cap - 1)) === 0, `capacity ${cap}`);
@@ -30,7 +40,7 @@ Deno.test("Ring overwrite: read() returns exactly the newest capacity records an
   const p = t.platform;
   p.createFeed(ringSpec());
   using w = p.createWriter("ticks");
-  using r = p.createReader("ticks") as RingReader;
+  using r = ringReader(p, "ticks");
   const cap = r.capacity;
   const total = 3 * cap + 17;
   for (let i = 0; i < total; i++) w.writeValues(i, 2 * i + 1, i);

@@ -1,6 +1,7 @@
 /**
- * The persisted reader: time-range queries over mapped chunks, the newest
- * record, and a live tail that follows the writer across processes.
+ * The persisted reader: the feed reader contract (`feed/contract.ts`) over
+ * chunk files: time-range queries over mapped chunks, the newest record, and
+ * live tails that follow the writer across processes.
  *
  * Readers open every file read-only and never create, grow or repair
  * anything. They observe the writer's commits with acquire loads
@@ -11,71 +12,17 @@
 import { native, unwrap } from "../native/binding.ts";
 import { closedError, DeepwaterError } from "../base/errors.ts";
 import type { FeedContext } from "../directory/feed.ts";
-import type { DecodedRecord, DecodeFn } from "../schema/codec.ts";
-import { checkChunkHeader, CHUNK_FIELDS, CHUNK_HEADER, FLAG, REGISTRY_FIELDS } from "./format.ts";
+import type { DecodedRecord } from "../schema/codec.ts";
+import { CHUNK_FIELDS, CHUNK_HEADER, FLAG, REGISTRY_FIELDS } from "./format.ts";
 import { u64 } from "../schema/header.ts";
-import { readerOptions, readMax, streamOptions, timeRange } from "../base/input.ts";
-import { LiveIterator } from "../feed/live.ts";
+import { type StreamSettings, timeRange } from "../base/input.ts";
+import type { FeedReader, ReaderOptions } from "../feed/contract.ts";
+import { ReaderBase } from "../feed/reader_base.ts";
 import { FaultWatch, Mapping } from "../native/mapping.ts";
 import { MarkerFile } from "./markers.ts";
-import { checkRegistryMatches, isNotFound, Registry } from "./registry.ts";
+import { checkRegistryMatches, Registry } from "./registry.ts";
+import { ChunkCache, type ChunkView } from "./chunk_cache.ts";
 import { scanTs } from "../native/scan.ts";
-
-/**
- * Options for {@linkcode Reader} (and {@linkcode RingReader}). An unknown key
- * or a value of the wrong type is `INVALID_ARGUMENT` naming the key.
- */
-export interface ReaderOptions {
-  /** Return 64-bit integer fields as BigInt (default: numbers, error when one does not fit). */
-  bigint?: boolean;
-  /**
-   * Chunk mappings kept open for reuse (default 1024). A mapping costs only
-   * address space and one kernel VMA, and re-mapping on every random seek
-   * costs tens of microseconds, so keep this above the chunks you seek into.
-   * An integer from 1 to 65536 (the kernel's default `vm.max_map_count`
-   * bounds a process's mappings near there anyway).
-   */
-  cacheChunks?: number;
-}
-
-/** How a live tail waits for the writer. */
-export type WaitMode = "block" | "spin";
-
-/**
- * Options for {@linkcode Reader.stream}. An unknown key or a value of the
- * wrong type is `INVALID_ARGUMENT` naming the key.
- */
-export interface StreamOptions {
-  /**
-   * Start at the newest playback marker (feeds with `index_playback`) and
-   * continue live without a gap; with no marker yet, start at the live head.
-   */
-  playback?: boolean;
-  /** Ends the stream cleanly when aborted. */
-  signal?: AbortSignal;
-  /**
-   * `"block"` (default): sleep in a futex wait, burning no CPU while the feed
-   * is idle (wake-up costs a few microseconds). `"spin"`: poll continuously
-   * for the lowest latency; it keeps one core busy.
-   */
-  wait?: WaitMode;
-  /**
-   * Longest stretch, in milliseconds, without giving the event loop a turn,
-   * while spinning or while records keep arriving (default 1, 0 .. 1000), so
-   * timers and abort handlers still run.
-   */
-  spinYieldMs?: number;
-}
-
-interface ChunkView {
-  id: number;
-  /** Records the mapping holds (the chunk header's capacity, checked against the file). */
-  cap: number;
-  map: Mapping;
-  dv: DataView;
-  u8: Uint8Array;
-  pins: number;
-}
 
 /** Cached timestamp bounds of sealed chunks base, base+1, ... */
 interface ChunkSummary {
@@ -110,41 +57,26 @@ const searchOut = new BigUint64Array(1);
 const MAX_TS = Number.MAX_SAFE_INTEGER;
 
 /**
- * Reads one persisted feed. Create with `Platform.createReader`.
- *
- * Records are decoded into plain objects (copies): they stay valid after the
- * reader closes. An iterator from `read()` or `stream()` that is still
- * running when the reader closes throws `CLOSED` on its next step.
+ * Reads one persisted feed (the {@linkcode FeedReader} contract over chunk
+ * files). Created by `Platform.createReader`.
  */
-export class Reader {
-  /** Feed name. */
-  readonly feed: string;
-  readonly #ctx: FeedContext;
+export class ChunkReader extends ReaderBase<Cursor> {
+  /** Always `"chunks"`. */
+  readonly kind = "chunks" as const;
   readonly #reg: Registry;
-  readonly #decode: DecodeFn;
   readonly #rs: number;
   readonly #tsOff: number;
-  readonly #cacheLimit: number;
-  readonly #chunks = new Map<number, ChunkView>();
-  readonly #onClose: (r: Reader) => void;
+  readonly #cache: ChunkCache;
   #notify: Mapping | undefined | null;
   #markers: MarkerFile | undefined;
-  #cursor: Cursor;
   #sum: ChunkSummary = { base: 1, min: [], max: [], unsorted: [], ooo: false };
-  #open = true;
-  readonly #aborter = new AbortController();
   readonly #faults = new FaultWatch();
 
-  /** @internal Use `Platform.createReader`. */
-  constructor(ctx: FeedContext, options: ReaderOptions, onClose: (r: Reader) => void) {
-    this.feed = ctx.name;
-    this.#ctx = ctx;
-    this.#onClose = onClose;
-    const o = readerOptions(options);
-    this.#decode = o.bigint ? ctx.codec.decodeBigInt : ctx.codec.decode;
+  /** Use `Platform.createReader`. */
+  constructor(ctx: FeedContext, options: ReaderOptions, onClose: (r: FeedReader) => void) {
+    super(ctx, options, onClose);
     this.#rs = ctx.layout.recordSize;
     this.#tsOff = ctx.layout.tsOffset;
-    this.#cacheLimit = o.cacheChunks;
     this.#reg = Registry.open(ctx.paths.registry(ctx.name), false);
     try {
       checkRegistryMatches(this.#reg, ctx);
@@ -152,12 +84,8 @@ export class Reader {
       this.#reg.close();
       throw e;
     }
-    this.#cursor = this.#head();
-  }
-
-  /** Whether the reader is open. */
-  get isOpen(): boolean {
-    return this.#open;
+    this.#cache = new ChunkCache(ctx, this.#reg, this.settings.cacheChunks);
+    this.available = this.#head();
   }
 
   /**
@@ -177,14 +105,14 @@ export class Reader {
    * @returns an iterator of decoded records
    */
   read(startUs?: number | bigint, endUs?: number | bigint): IterableIterator<DecodedRecord> {
-    this.#check();
+    this.check();
     const [start, end] = timeRange(startUs, endUs);
     return this.#range(start, end);
   }
 
   /** Number of records `read(startUs, endUs)` would return right now. */
   count(startUs?: number | bigint, endUs?: number | bigint): number {
-    this.#check();
+    this.check();
     const [start, end] = timeRange(startUs, endUs);
     let total = 0;
     for (const seg of this.#segments(start, end)) {
@@ -194,14 +122,14 @@ export class Reader {
           if (ts >= start && ts <= end) total++;
         }
       } else total += seg.hi - seg.lo;
-      this.#unpin(seg.view);
+      this.#cache.unpin(seg.view);
     }
-    this.#checkFaults();
+    this.checkFaults();
     return total;
   }
 
   *#range(start: number, end: number): Generator<DecodedRecord> {
-    const decode = this.#decode;
+    const decode = this.decode;
     const rs = this.#rs;
     const tsOff = this.#tsOff;
     for (const seg of this.#segments(start, end)) {
@@ -209,25 +137,25 @@ export class Reader {
       try {
         if (seg.filter) {
           for (let i = seg.lo; i < seg.hi; i++) {
-            if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
+            if (!this.isOpen) throw closedError(`Reader for "${this.feed}"`);
             const o = CHUNK_HEADER + i * rs;
             const ts = u64(dv, o + tsOff);
             if (ts < start || ts > end) continue;
             const r = decode(dv, u8, o);
-            this.#checkFaults();
+            this.checkFaults();
             yield r;
           }
         } else {
           for (let i = seg.lo; i < seg.hi; i++) {
-            if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
+            if (!this.isOpen) throw closedError(`Reader for "${this.feed}"`);
             const r = decode(dv, u8, CHUNK_HEADER + i * rs);
-            this.#checkFaults();
+            this.checkFaults();
             yield r;
           }
         }
-        this.#checkFaults(); // records the filter skipped may have been read from zero pages
+        this.checkFaults(); // records the filter skipped may have been read from zero pages
       } finally {
-        this.#unpin(seg.view);
+        this.#cache.unpin(seg.view);
       }
     }
   }
@@ -254,7 +182,7 @@ export class Reader {
     let id = first;
     if (!all && !sum.ooo) id = sum.base + lowerBound(sum.max, Math.max(0, first - sum.base), start);
     for (; id <= last; id++) {
-      this.#check();
+      this.check();
       const k = id - sum.base;
       const known = k >= 0 && k < sum.max.length;
       if (!all && known) {
@@ -266,11 +194,11 @@ export class Reader {
       }
       const flags = reg.flags(id);
       if (flags & FLAG.DELETED) continue;
-      const view = this.#view(id);
+      const view = this.#cache.view(id);
       if (!view) continue;
       const n = this.#committed(view);
       if (n === 0) continue;
-      view.pins++;
+      this.#cache.pin(view);
       let lo = 0, hi = n, filter = false;
       if (!all) {
         if (flags & FLAG.OUT_OF_ORDER || (known && sum.unsorted[k])) filter = true;
@@ -284,7 +212,7 @@ export class Reader {
         }
       }
       if (lo < hi) yield { view, lo, hi, filter };
-      else this.#unpin(view);
+      else this.#cache.unpin(view);
     }
   }
 
@@ -311,7 +239,7 @@ export class Reader {
           if (e.committed > 0) [min, max] = [e.minTs, e.maxTs];
           unsorted = (flags & FLAG.OUT_OF_ORDER) !== 0;
         } else {
-          const view = this.#view(id);
+          const view = this.#cache.view(id);
           const n = view ? this.#committed(view) : 0;
           if (view && n > 0) {
             const t = scanTs(view.map.addr + BigInt(CHUNK_HEADER), n, this.#rs, this.#tsOff);
@@ -375,64 +303,25 @@ export class Reader {
    * @returns the record
    */
   latest(): DecodedRecord | undefined {
-    this.#check();
+    this.check();
     const reg = this.#reg;
     const { first, last } = reg.span();
     for (let id = last; id >= first; id--) {
       if (reg.committed(id) === 0 || reg.flags(id) & FLAG.DELETED) continue;
-      const v = this.#view(id);
+      const v = this.#cache.view(id);
       if (!v) continue;
       const n = this.#committed(v);
       if (n === 0) continue;
-      const r = this.#decode(v.dv, v.u8, CHUNK_HEADER + (n - 1) * this.#rs);
-      this.#checkFaults();
+      const r = this.decode(v.dv, v.u8, CHUNK_HEADER + (n - 1) * this.#rs);
+      this.checkFaults();
       return r;
     }
     return undefined;
   }
 
-  /**
-   * Records committed since the previous call (the first call: since the
-   * reader was created), without waiting. Shares its position with nothing
-   * else: `stream()` keeps its own.
-   *
-   * @param max most records to return (default 65536; a positive integer)
-   * @returns decoded records, possibly none
-   */
-  readAvailable(max = 65536): DecodedRecord[] {
-    this.#check();
-    const out: DecodedRecord[] = [];
-    this.#pull(this.#cursor, readMax(max), out);
-    this.#checkFaults();
-    return out;
-  }
-
-  /**
-   * Live tail: yields every record committed after the call (or from the
-   * newest playback marker), in order, across chunk rotations, with no skip
-   * and no duplicate. Ends when `signal` aborts or the reader closes.
-   *
-   * @param options see {@linkcode StreamOptions}
-   * @returns an async iterator of records
-   */
-  stream(options?: StreamOptions): AsyncIterableIterator<DecodedRecord> {
-    this.#check();
-    const o = streamOptions(options);
-    const cursor = o.playback ? this.#playbackStart() : this.#head();
-    return new LiveIterator(
-      {
-        pull: (out, max) => {
-          this.#pull(cursor, max, out);
-          this.#checkFaults();
-        },
-        hasNews: () => this.#hasNews(cursor),
-        block: (signal) => this.#block(cursor, signal),
-        isOpen: () => this.#open,
-      },
-      o.wait,
-      o.signal,
-      o.spinYieldMs,
-    );
+  /** Where a stream starts: the newest playback marker, or the live head. */
+  protected streamStart(o: StreamSettings): Cursor {
+    return o.playback ? this.#playbackStart() : this.#head();
   }
 
   /** Cursor at the live head (just after the newest committed record). */
@@ -440,13 +329,13 @@ export class Reader {
     const reg = this.#reg;
     const { last } = reg.span();
     if (last === 0) return { chunk: 1, index: 0 };
-    const v = reg.flags(last) & FLAG.DELETED ? undefined : this.#view(last);
+    const v = reg.flags(last) & FLAG.DELETED ? undefined : this.#cache.view(last);
     return { chunk: last, index: v ? this.#committed(v) : 0 };
   }
 
   #playbackStart(): Cursor {
     const reg = this.#reg;
-    if (!this.#ctx.spec.index_playback) {
+    if (!this.ctx.spec.index_playback) {
       throw new DeepwaterError(
         "INVALID_ARGUMENT",
         `Cannot play back "${this.feed}": the feed was created without index_playback: true`,
@@ -454,7 +343,7 @@ export class Reader {
     }
     const n = reg.markerCount();
     if (n === 0) return this.#head();
-    this.#markers ??= MarkerFile.open(this.#ctx.paths.markers(this.feed), false);
+    this.#markers ??= MarkerFile.open(this.ctx.paths.markers(this.feed), false);
     const m = this.#markers.get(n - 1);
     const { first, last } = reg.span();
     // Retention removed the marked snapshot: replay from the oldest record
@@ -468,14 +357,14 @@ export class Reader {
         `Playback marker ${
           n - 1
         } of "${this.feed}" points at chunk ${m.chunk} record ${m.index}, past the feed's data (chunks ${first}..${last}): run deepwater-repair`,
-        { path: this.#ctx.paths.markers(this.feed) },
+        { path: this.ctx.paths.markers(this.feed) },
       );
     }
     return { chunk: m.chunk, index: m.index };
   }
 
   /** Move up to `max` committed records from `cursor` into `out`. */
-  #pull(cursor: Cursor, max: number, out: DecodedRecord[]): void {
+  protected pull(cursor: Cursor, max: number, out: DecodedRecord[]): void {
     const reg = this.#reg;
     while (out.length < max) {
       const { first, last } = reg.span();
@@ -489,12 +378,12 @@ export class Reader {
         continue;
       }
       if (cursor.index < reg.committed(cursor.chunk)) {
-        const v = this.#view(cursor.chunk);
+        const v = this.#cache.view(cursor.chunk);
         if (!v) continue; // removed between the flag check and the open: look again
         const n = this.#committed(v);
         const k = Math.min(n - cursor.index, max - out.length);
         for (let i = 0; i < k; i++) {
-          out.push(this.#decode(v.dv, v.u8, CHUNK_HEADER + (cursor.index + i) * this.#rs));
+          out.push(this.decode(v.dv, v.u8, CHUNK_HEADER + (cursor.index + i) * this.#rs));
         }
         cursor.index += k;
         continue;
@@ -517,7 +406,7 @@ export class Reader {
   }
 
   /** Whether anything past `cursor` is committed (or a new chunk published). */
-  #hasNews(cursor: Cursor): boolean {
+  protected hasNews(cursor: Cursor): boolean {
     const reg = this.#reg;
     if (cursor.chunk > reg.lastChunk()) return false;
     if (reg.committed(cursor.chunk) > cursor.index) return true;
@@ -525,7 +414,7 @@ export class Reader {
     return (reg.flags(cursor.chunk) & done) !== 0 && reg.lastChunk() > cursor.chunk;
   }
 
-  async #block(cursor: Cursor, signal: AbortSignal | undefined): Promise<void> {
+  protected async block(cursor: Cursor, signal: AbortSignal | undefined): Promise<void> {
     const notify = this.#notifyMap();
     if (notify === null) {
       // No write access to the registry's notify page: fall back to a 1 ms poll.
@@ -536,11 +425,11 @@ export class Reader {
     Atomics.add(u32, REGISTRY_FIELDS.waiters >> 2, 1);
     try {
       const seq = Atomics.load(u32, REGISTRY_FIELDS.notifySeq >> 2);
-      if (this.#hasNews(cursor) || signal?.aborted || !this.#open) return;
+      if (this.hasNews(cursor) || signal?.aborted || !this.isOpen) return;
       const abort = () =>
         native().dw_futex_wake(notify.addr + BigInt(REGISTRY_FIELDS.notifySeq), 0x7fffffff);
       signal?.addEventListener("abort", abort, { once: true });
-      this.#aborter.signal.addEventListener("abort", abort, { once: true });
+      this.closing.signal.addEventListener("abort", abort, { once: true });
       try {
         // 100 ms timeout bounds how long a lost wake-up could delay us.
         await native().dw_futex_wait(
@@ -550,7 +439,7 @@ export class Reader {
         );
       } finally {
         signal?.removeEventListener("abort", abort);
-        this.#aborter.signal.removeEventListener("abort", abort);
+        this.closing.signal.removeEventListener("abort", abort);
       }
     } finally {
       if (notify.isOpen) Atomics.sub(u32, REGISTRY_FIELDS.waiters >> 2, 1);
@@ -560,7 +449,7 @@ export class Reader {
   /** Writable mapping of the registry's first two pages (notify words), or null if not permitted. */
   #notifyMap(): Mapping | null {
     if (this.#notify !== undefined) return this.#notify;
-    if (this.#ctx.readOnly) return (this.#notify = null);
+    if (this.ctx.readOnly) return (this.#notify = null);
     try {
       this.#notify = Mapping.file(this.#reg.path, {
         write: true,
@@ -572,87 +461,18 @@ export class Reader {
     return this.#notify;
   }
 
-  /** Chunk view for `id`, mapping it if needed; undefined when cleanup removed it. */
-  #view(id: number): ChunkView | undefined {
-    let v = this.#chunks.get(id);
-    if (v) {
-      this.#chunks.delete(id); // re-insert: Map order is our LRU order
-      this.#chunks.set(id, v);
-      return v;
-    }
-    const path = this.#ctx.paths.chunk(this.feed, id);
-    let map: Mapping;
-    try {
-      map = Mapping.file(path);
-    } catch (e) {
-      // Retention removed it (possibly between our flag check and the open).
-      if (isNotFound(e) && (id < this.#reg.firstChunk() || this.#reg.flags(id) & FLAG.DELETED)) {
-        return undefined;
-      }
-      if (isNotFound(e)) {
-        throw new DeepwaterError(
-          "CORRUPT",
-          `Chunk ${id} of "${this.feed}" is missing: run deepwater-repair --feed ${this.feed}`,
-          { path, cause: e },
-        );
-      }
-      throw e;
-    }
-    let cap: number;
-    try {
-      cap = checkChunkHeader(map, id, this.#rs, this.#ctx.layoutCrc);
-    } catch (e) {
-      map.close();
-      throw e;
-    }
-    const dv = new DataView(map.buffer);
-    v = { id, cap, map, dv, u8: new Uint8Array(map.buffer), pins: 0 };
-    this.#chunks.set(id, v);
-    this.#evict();
-    return v;
-  }
-
-  #unpin(v: ChunkView): void {
-    v.pins--;
-    this.#evict();
-  }
-
-  #evict(): void {
-    if (this.#chunks.size <= this.#cacheLimit) return;
-    for (const [id, v] of this.#chunks) {
-      if (this.#chunks.size <= this.#cacheLimit) break;
-      if (v.pins > 0) continue;
-      v.map.close();
-      this.#chunks.delete(id);
-    }
-  }
-
-  #check(): void {
-    if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
-  }
-
   /** Throw CORRUPT if a file this reader maps was truncated under it (one atomic load when not). */
-  #checkFaults(): void {
+  protected checkFaults(): void {
     if (!this.#faults.changed) return;
-    const maps = [this.#reg.map, this.#notify, ...[...this.#chunks.values()].map((v) => v.map)];
+    const maps = [this.#reg.map, this.#notify, ...this.#cache.mappings()];
     this.#faults.settle(maps, `run deepwater-repair --feed ${this.feed}`);
   }
 
-  /** Unmap everything. Running iterators throw CLOSED on their next step. Idempotent. */
-  close(): void {
-    if (!this.#open) return;
-    this.#open = false;
-    this.#aborter.abort();
-    for (const v of this.#chunks.values()) v.map.close();
-    this.#chunks.clear();
+  /** Unmap everything (once, from `close()`). */
+  protected release(): void {
+    this.#cache.close();
     this.#markers?.close();
     this.#notify?.close();
     this.#reg.close();
-    this.#onClose(this);
-  }
-
-  /** Same as {@linkcode Reader.close}. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

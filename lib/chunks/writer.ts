@@ -12,7 +12,6 @@
  *
  * @module
  */
-import { removeQuietly } from "../native/atomic_file.ts";
 import { cstr, native, unwrap } from "../native/binding.ts";
 import { closedError, DeepwaterError } from "../base/errors.ts";
 import type { FeedContext } from "../directory/feed.ts";
@@ -25,56 +24,22 @@ import {
   writeChunkHeader,
 } from "./format.ts";
 import { chunkIdOf } from "../directory/paths.ts";
-import { show, writeIndexOption, writerOptions } from "../base/input.ts";
-import { FaultWatch, Mapping, type PendingMapping } from "../native/mapping.ts";
+import { writeIndexOption, writerOptions } from "../base/input.ts";
+import { Mapping } from "../native/mapping.ts";
 import { MarkerFile } from "./markers.ts";
 import { checkRegistryMatches, isNotFound, Registry } from "./registry.ts";
-import type { StoreFn } from "../schema/codec.ts";
+import type { Durability, FeedWriter, WriteOptions, WriterOptions } from "../feed/contract.ts";
+import { batchRecords, makeWriteValues, WriteCore, writeObject } from "../feed/write_core.ts";
+import { NextChunk } from "./next_chunk.ts";
 import { copyScan, scanTs } from "../native/scan.ts";
 import { inspectChunkFile } from "./chunk_file.ts";
-
-/**
- * When committed data is forced to storage.
- *
- * - `"page-cache"` (default): never msync; data survives a process crash
- *   (the kernel owns the pages) but not a power loss.
- * - `"rotation"`: msync each chunk when it is sealed, and on close.
- * - `"write"`: msync after every write call (`writeValues`, `write`,
- *   `writeBatch`): power-loss safe per call, and slow.
- * - `{ intervalMs }`: msync what was committed since the last flush every
- *   `intervalMs` milliseconds (1 .. 2^31-1, from a timer), and on close.
- */
-export type Durability = "page-cache" | "rotation" | "write" | { intervalMs: number };
-
-/**
- * Options for {@linkcode Writer} (and {@linkcode RingWriter}). An unknown key
- * or a value of the wrong type is `INVALID_ARGUMENT` naming the key.
- */
-export interface WriterOptions {
-  /** Durability setting (default `"page-cache"`). */
-  durability?: Durability;
-  /**
-   * Create and pre-fault the next chunk on a worker thread ahead of rotation
-   * (default true), so rotating costs microseconds instead of page faults.
-   * A ring has nothing to prefetch and ignores it.
-   */
-  prefetch?: boolean;
-}
-
-/** Options for a single {@linkcode Writer.write}. */
-export interface WriteOptions {
-  /** Mark this record as a playback point (feeds with `index_playback`). */
-  createIndex?: boolean;
-}
 
 /** u32 indices of the chunk header's counts around each commit (see CHUNK_FIELDS). */
 const PUBLISHING_INDEX = CHUNK_FIELDS.publishing >> 2;
 const LIVE_COUNT_INDEX = CHUNK_FIELDS.liveCount >> 2;
 
-/** Hot-path state shared with the generated `writeValues`. Internal. */
-class Core {
-  dv: DataView = new DataView(new ArrayBuffer(0));
-  u8: Uint8Array = new Uint8Array(0);
+/** The persisted writer's side of the shared write path (see `feed/write_core.ts`). Internal. */
+class ChunkCore extends WriteCore {
   count = 0;
   cap = 0;
   reg: Uint32Array;
@@ -86,23 +51,30 @@ class Core {
   minTs = Infinity;
   maxTs = -Infinity;
   ooo = false;
-  syncEachWrite = false;
-  /** Watched after every write call: a truncated chunk or registry is CORRUPT. */
-  readonly faults = new FaultWatch();
-  /** Throws CORRUPT naming the faulted mapping; call only when `faults.changed`. */
-  faulted: () => void = () => {};
+
+  readonly recordSize: number;
 
   constructor(
+    ctx: FeedContext,
     registry: Registry,
     readonly rotate: () => void,
     readonly onOutOfOrder: () => void,
     readonly wake: () => void,
-    readonly arityError: (n: number) => never,
+    readonly onFault: () => void,
+    readonly onSync: () => void,
   ) {
+    super(ctx.name, ctx.codec);
+    this.recordSize = ctx.layout.recordSize;
     // The hot path stores the commit word and loads the waiter count through
     // the indices the registry hands out (see Registry.commitIndex).
     this.reg = registry.u32;
     this.waitersIdx = registry.waitersIndex;
+  }
+
+  /** Rotate when the chunk is full (also the CLOSED gate: a closed writer's cap is 0). */
+  claim(): number {
+    if (this.count === this.cap) this.rotate();
+    return CHUNK_HEADER + this.count * this.recordSize;
   }
 
   /** Bookkeeping and publish for one record with timestamp `ts`. */
@@ -118,70 +90,58 @@ class Core {
     this.chunk32[LIVE_COUNT_INDEX] = this.count;
     if (Atomics.load(this.reg, this.waitersIdx) !== 0) this.wake();
   }
-}
 
-/** Build `writeValues` with a fixed arity for this layout (no rest array). */
-function makeWriteValues(core: Core, store: StoreFn, arity: number, recordSize: number) {
-  const args = Array.from({ length: arity }, (_, i) => `a${i}`).join(", ");
-  return new Function(
-    "c",
-    "store",
-    `"use strict"; return function writeValues(${args}) {
-  if (arguments.length !== ${arity}) c.arityError(arguments.length);
-  if (c.count === c.cap) c.rotate();
-  const ts = store(c.dv, c.u8, ${CHUNK_HEADER} + c.count * ${recordSize}, ${args});
-  c.commit(ts);
-  if (Atomics.load(c.faults.word, 0) !== c.faults.seen) c.faulted();
-  if (c.syncEachWrite) c.rotate.sync();
-};`,
-  )(core, store) as (...values: unknown[]) => void;
+  faulted(): void {
+    this.onFault();
+  }
+
+  sync(): void {
+    this.onSync();
+  }
 }
 
 /**
- * Appends records to one persisted feed. Exactly one writer per feed exists
- * across all processes (an flock on `writer.lock`; a second gets
- * `WRITER_LOCKED`). Create with `Platform.createWriter`.
+ * Appends records to one persisted feed (the {@linkcode FeedWriter}
+ * contract over chunk files). Exactly one writer per feed exists across all
+ * processes (an flock on `writer.lock`; a second gets `WRITER_LOCKED`).
+ * Created by `Platform.createWriter`.
  */
-export class Writer {
+export class ChunkWriter implements FeedWriter {
+  /** Always `"chunks"`. */
+  readonly kind = "chunks" as const;
   /** Feed name. */
   readonly feed: string;
   readonly #ctx: FeedContext;
   readonly #reg: Registry;
-  readonly #core: Core;
+  readonly #core: ChunkCore;
   readonly #lockFd: number;
   readonly #durability: Durability;
-  readonly #prefetch: boolean;
   readonly #geometry: { bytes: number; capacity: number };
-  readonly #onClose: (w: Writer) => void;
+  readonly #next: NextChunk;
+  readonly #onClose: (w: ChunkWriter) => void;
   #markers: MarkerFile | undefined;
   #chunk: Mapping | undefined;
   #chunkId = 0;
-  #next: { id: number; pending: PendingMapping } | undefined;
-  /** A second mapping pre-faulting a chunk this writer had to create itself. */
-  #warming: PendingMapping | undefined;
   #flushedCount = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #open = true;
 
-  /**
-   * Append positional values in schema order (padding fields skipped).
-   * Validates every value first; a bad value throws `INVALID_VALUE` and
-   * commits nothing.
-   *
-   * @example
-   * ```ts ignore
-   * writer.writeValues(123.45, 100.0, 1738368000000000);
-   * ```
-   */
+  /** See {@linkcode FeedWriter.writeValues}. */
   readonly writeValues: (...values: unknown[]) => void;
 
-  /** @internal Use `Platform.createWriter`. */
-  constructor(ctx: FeedContext, options: WriterOptions, onClose: (w: Writer) => void) {
+  /** Use `Platform.createWriter`. */
+  constructor(ctx: FeedContext, options: WriterOptions, onClose: (w: ChunkWriter) => void) {
     this.feed = ctx.name;
     this.#ctx = ctx;
     this.#onClose = onClose;
-    ({ durability: this.#durability, prefetch: this.#prefetch } = writerOptions(options));
+    const o = writerOptions(options);
+    this.#durability = o.durability;
     this.#geometry = chunkGeometry(ctx.spec.chunk_size_mb, ctx.layout.recordSize);
+    this.#next = new NextChunk(
+      (id) => ctx.paths.chunk(ctx.name, id),
+      this.#geometry.bytes,
+      o.prefetch,
+    );
     const lockPath = ctx.paths.writerLock(ctx.name);
     const fd = new Int32Array(1);
     const rc = native().dw_lock_open(cstr(lockPath), 1, 1, fd);
@@ -200,33 +160,21 @@ export class Writer {
       native().dw_lock_close(this.#lockFd);
       throw e;
     }
-    const rotate = Object.assign(() => this.#rotate(), { sync: () => this.flush() });
-    this.#core = new Core(
+    this.#core = new ChunkCore(
+      ctx,
       this.#reg,
-      rotate,
+      () => this.#rotate(),
       () => this.#markOutOfOrder(),
       () => this.#wake(),
-      (n) => {
-        throw new DeepwaterError(
-          "INVALID_VALUE",
-          `Cannot write record to "${ctx.name}": got ${n} values, expected ${ctx.codec.arity} (${
-            ctx.codec.valueFields.map((f) => f.name).join(", ")
-          })`,
-        );
-      },
+      () =>
+        this.#core.faults.settle(
+          [this.#chunk, this.#reg.map],
+          `run deepwater-repair --feed ${this.feed}`,
+        ),
+      () => this.flush(),
     );
     this.#core.syncEachWrite = this.#durability === "write";
-    this.#core.faulted = () =>
-      this.#core.faults.settle(
-        [this.#chunk, this.#reg.map],
-        `run deepwater-repair --feed ${this.feed}`,
-      );
-    this.writeValues = makeWriteValues(
-      this.#core,
-      ctx.codec.store,
-      ctx.codec.arity,
-      ctx.layout.recordSize,
-    );
+    this.writeValues = makeWriteValues(this.#core);
     try {
       this.#reg.setWriter(Deno.pid);
       this.#resume();
@@ -252,11 +200,10 @@ export class Writer {
 
   /**
    * Settles once the chunk being written is pre-faulted (at once when there
-   * was nothing to prepare). A writer works before that; awaiting it first
-   * keeps page faults off the first writes, e.g. before a session opens.
+   * was nothing to prepare). See {@linkcode FeedWriter.ready}.
    */
   get ready(): Promise<void> {
-    return this.#warming?.done ?? Promise.resolve();
+    return this.#next.ready;
   }
 
   /** Id of the chunk being written. */
@@ -265,14 +212,11 @@ export class Writer {
   }
 
   /**
-   * Append one record given as an object keyed by field name: exactly the
-   * feed's value fields (an unknown or missing key is `INVALID_VALUE`).
-   *
-   * With `createIndex`, the record and its marker are committed together or
-   * not at all: the marker file is opened and its room checked before the
-   * record is committed, so a failed call can be retried without duplicating
-   * the record. (A process killed between the two commits leaves the record
-   * without its marker.)
+   * See {@linkcode FeedWriter.write}. With `createIndex`, the record and its
+   * marker are committed together or not at all: the marker file is opened
+   * and its room checked before the record is committed, so a failed call
+   * can be retried without duplicating the record. (A process killed
+   * between the two commits leaves the record without its marker.)
    *
    * @param record field values (padding fields are not given)
    * @param options `createIndex` marks a playback point (needs `index_playback`)
@@ -285,39 +229,22 @@ export class Writer {
         `Cannot create a playback marker on "${this.feed}": the feed was created without index_playback: true`,
       );
     }
+    if (!this.#open) throw closedError(`Writer for "${this.feed}"`);
     const c = this.#core;
-    if (c.count === c.cap) this.#rotate();
     const marker = index ? this.#nextMarker() : 0;
-    const ts = this.#ctx.codec.storeObject(
-      c.dv,
-      c.u8,
-      CHUNK_HEADER + c.count * this.#ctx.layout.recordSize,
-      record,
-    );
-    c.commit(ts);
+    const ts = writeObject(c, record);
     if (index) this.#addMarker(marker, c.count - 1, ts);
-    if (c.faults.changed) c.faulted();
-    if (c.syncEachWrite) this.flush();
+    c.settle();
   }
 
   /**
-   * Append many packed records (little-endian, schema layout, `recordSize`
-   * bytes each) with one publish per chunk touched. Timestamps are checked
-   * first; a bad batch throws `INVALID_VALUE` and commits nothing.
+   * See {@linkcode FeedWriter.writeBatch}: one publish per chunk touched.
    *
    * @param bytes whole records
    */
   writeBatch(bytes: Uint8Array): void {
-    if (!this.#open) throw closedError(`Writer for "${this.feed}"`);
     const rs = this.#ctx.layout.recordSize;
-    checkBatch(bytes, this.feed);
-    if (bytes.length % rs !== 0) {
-      throw new DeepwaterError(
-        "INVALID_VALUE",
-        `Cannot write batch to "${this.feed}": ${bytes.length} bytes is not a whole number of ${rs}-byte records`,
-      );
-    }
-    const n = bytes.length / rs;
+    const n = batchRecords(bytes, this.feed, rs, this.#open);
     if (n === 0) return;
     const c = this.#core;
     const tsOff = this.#ctx.layout.tsOffset;
@@ -345,8 +272,7 @@ export class Writer {
       if (Atomics.load(c.reg, c.waitersIdx) !== 0) this.#wake();
       done += k;
     }
-    if (c.faults.changed) c.faulted();
-    if (c.syncEachWrite) this.flush();
+    c.settle();
   }
 
   /**
@@ -393,20 +319,7 @@ export class Writer {
     c.u8 = new Uint8Array(0);
     c.chunk32 = new Uint32Array(0);
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    if (this.#next) {
-      // Wait for the worker: unlinking before it creates the file would leave
-      // an orphan behind. Never published, so nobody else can have it open.
-      const { pending } = this.#next;
-      this.#next = undefined;
-      try {
-        pending.wait().close();
-      } catch {
-        // the worker failed: nothing is mapped
-      }
-      removeQuietly(pending.path);
-    }
-    this.#warming?.discard(); // only a second mapping of a published chunk: nothing to wait for
-    this.#warming = undefined;
+    this.#next.close();
     this.#chunk?.close();
     this.#markers?.close();
     this.#reg.clearWriter(); // a recorded pid with a free lock means a crash
@@ -469,14 +382,14 @@ export class Writer {
       );
     }
     this.#install(m, last, e.capacity, e.committed);
-    this.#warm(path, m.length); // after a reboot its pages are not in the page cache
+    this.#next.warm(path, m.length); // after a reboot its pages are not in the page cache
     const c = this.#core;
     const s = scanTs(m.addr + BigInt(CHUNK_HEADER), e.committed, rs, this.#ctx.layout.tsOffset);
     c.lastTs = e.committed ? s.last : prevLastTs;
     c.minTs = e.committed ? s.min : Infinity;
     c.maxTs = e.committed ? s.max : -Infinity;
     c.ooo = (e.flags & FLAG.OUT_OF_ORDER) !== 0;
-    this.#beginPrefetch(last + 1);
+    this.#next.prepare(last + 1);
   }
 
   /**
@@ -521,20 +434,11 @@ export class Writer {
     this.#ensureRoom(id);
     const path = this.#ctx.paths.chunk(this.feed, id);
     const { bytes, capacity } = this.#geometry;
-    let m: Mapping | undefined;
-    if (this.#next?.id === id) {
-      // Waiting for the worker beats faulting the same pages from two threads.
-      try {
-        m = this.#next.pending.wait();
-      } catch {
-        m = undefined; // fall back to a synchronous map, which reports any real error
-      }
-      this.#next = undefined;
-    }
+    let m = this.#next.take(id);
     if (!m) {
-      // No prefetched chunk (the writer's first, or the worker failed).
+      // No prepared chunk (the writer's first, or the worker failed).
       m = Mapping.file(path, { length: bytes, write: true, create: true });
-      this.#warm(path, bytes);
+      this.#next.warm(path, bytes);
     }
     writeChunkHeader(
       new DataView(m.buffer),
@@ -550,7 +454,7 @@ export class Writer {
     c.minTs = Infinity;
     c.maxTs = -Infinity;
     c.ooo = false;
-    this.#beginPrefetch(id + 1);
+    this.#next.prepare(id + 1);
   }
 
   #install(m: Mapping, id: number, capacity: number, count: number): void {
@@ -568,20 +472,6 @@ export class Writer {
     c.chunk32[LIVE_COUNT_INDEX] = count;
   }
 
-  #beginPrefetch(id: number): void {
-    if (!this.#prefetch) return;
-    const path = this.#ctx.paths.chunk(this.feed, id);
-    this.#next = {
-      id,
-      pending: Mapping.begin(path, {
-        length: this.#geometry.bytes,
-        write: true,
-        create: true,
-        prefault: true,
-      }),
-    };
-  }
-
   /** Seal the full chunk and switch to the next. Also the CLOSED gate of the hot path. */
   #rotate(): void {
     if (!this.#open) throw closedError(`Writer for "${this.feed}"`);
@@ -594,35 +484,9 @@ export class Writer {
     reg.seal(id, c.minTs, c.maxTs, c.lastTs, c.ooo ? FLAG.OUT_OF_ORDER : 0);
     if (this.#durability !== "page-cache") this.flush();
     const old = this.#chunk!;
-    this.#settleWarming(false);
+    this.#next.settleWarming(false);
     this.#startChunk(id + 1, c.lastTs);
     old.close({ background: true });
-  }
-
-  /**
-   * Pre-fault a chunk this writer maps itself on a worker thread, through a
-   * second mapping, so opening returns at once and writes find their pages
-   * allocated (`ready` says when). Populating writes nothing, so it is safe
-   * beside our own stores.
-   */
-  #warm(path: string, bytes: number): void {
-    if (!this.#prefetch) return;
-    this.#settleWarming(true);
-    this.#warming = Mapping.begin(path, { length: bytes, write: true, prefault: true });
-  }
-
-  /** Unmap the warming mapping once its worker is done (waiting for it if asked). */
-  #settleWarming(wait: boolean): void {
-    const w = this.#warming;
-    if (!w) return;
-    try {
-      const m = wait ? w.wait() : w.poll();
-      if (!m) return; // still running: look again at the next rotation
-      m.close();
-    } catch {
-      // the worker failed: nothing is mapped, and the writes fault pages in themselves
-    }
-    this.#warming = undefined;
   }
 
   /** Throw FULL when chunk `id` would overwrite a retained registry slot. */
@@ -675,28 +539,6 @@ export class Writer {
     this.#markers!.set(n, { chunk: this.#chunkId, index, ts });
     reg.setMarkerCount(n + 1);
     if (reg.hasWaiters()) this.#wake();
-  }
-}
-
-/**
- * Refuse a `writeBatch` argument that is not a live Uint8Array (a detached
- * buffer reads as empty, and would otherwise pass for an empty batch).
- *
- * @param bytes the caller's argument
- * @param feed feed name for the message
- */
-export function checkBatch(bytes: unknown, feed: string): asserts bytes is Uint8Array {
-  if (!(bytes instanceof Uint8Array)) {
-    throw new DeepwaterError(
-      "INVALID_VALUE",
-      `Cannot write batch to "${feed}": expected a Uint8Array of whole records, got ${show(bytes)}`,
-    );
-  }
-  if (bytes.buffer instanceof ArrayBuffer && bytes.buffer.detached) {
-    throw new DeepwaterError(
-      "INVALID_VALUE",
-      `Cannot write batch to "${feed}": its buffer is detached (transferred or closed): pass a live Uint8Array`,
-    );
   }
 }
 

@@ -11,10 +11,9 @@ import { feedContext } from "../directory/feed.ts";
 import { Log } from "../base/log.ts";
 import { readManifest } from "../directory/manifest.ts";
 import { BasePaths } from "../directory/paths.ts";
-import { Reader } from "../chunks/reader.ts";
+import { openReader } from "./open.ts";
 import { type Finding, repair } from "./repair.ts";
 import { listQuarantine } from "./quarantine.ts";
-import { RingReader } from "../ring/reader.ts";
 import { FORMAT_VERSION } from "../base/version.ts";
 
 /** What to check. */
@@ -177,9 +176,7 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
       });
       if (f.ok) {
         f.ok = check(`feed ${ctx.name}: activity`, () => {
-          const r = ctx.spec.persist
-            ? new Reader(ctx, {}, () => {})
-            : new RingReader(ctx, {}, () => {});
+          const r = openReader(ctx);
           try {
             const latest = r.latest();
             f.records = r.count();

@@ -1,11 +1,11 @@
 /**
- * The ring reader for `persist: false` feeds: the persisted reader's API over
- * the retained window of a shared-memory ring.
+ * The ring reader for `persist: false` feeds: the feed reader contract
+ * (`feed/contract.ts`) over the retained window of a shared-memory ring.
  *
  * Every record is copied out of its slot and its sequence word re-checked
  * before it is decoded, so a reader never returns a torn or overwritten
  * record. Records the writer overwrote before this reader got to them are
- * counted in {@linkcode RingReader.lost} and reported through `onOverrun`.
+ * counted in `lost` and reported through `onOverrun`.
  *
  * Before any writer has created the ring the feed reads as empty, and
  * `stream()` waits for it. If the ring is removed or replaced, `stream()`
@@ -14,11 +14,12 @@
  * @module
  */
 import { native } from "../native/binding.ts";
-import { readerOptions, readMax, streamOptions, timeRange } from "../base/input.ts";
-import { LiveIterator } from "../feed/live.ts";
-import { closedError, DeepwaterError } from "../base/errors.ts";
+import { type StreamSettings, timeRange } from "../base/input.ts";
+import { DeepwaterError } from "../base/errors.ts";
 import type { FeedContext } from "../directory/feed.ts";
-import type { DecodedRecord, DecodeFn } from "../schema/codec.ts";
+import type { DecodedRecord } from "../schema/codec.ts";
+import type { FeedReader, ReaderOptions, RingFeedReader } from "../feed/contract.ts";
+import { ReaderBase } from "../feed/reader_base.ts";
 import {
   currentNonce,
   RING_FIELDS,
@@ -29,7 +30,6 @@ import {
 } from "./format.ts";
 import { u64 } from "../schema/header.ts";
 import { FaultWatch } from "../native/mapping.ts";
-import type { ReaderOptions, StreamOptions } from "../chunks/reader.ts";
 
 /** What to do about a truncated ring. */
 const RING_FIX =
@@ -41,56 +41,36 @@ interface RingCursor {
   nonce: number | undefined;
 }
 
-/** Options for a ring reader's `stream()`: the persisted ones plus overrun reporting. */
-export interface RingStreamOptions extends StreamOptions {
-  /**
-   * Called with the number of records lost each time the writer laps this
-   * reader. (A persisted reader accepts it too, and never calls it.)
-   */
-  onOverrun?: (lost: number) => void;
-}
-
-/** Reads a `persist: false` feed. Create with `Platform.createReader`. */
-export class RingReader {
-  /** Feed name. */
-  readonly feed: string;
-  readonly #ctx: FeedContext;
+/**
+ * Reads a `persist: false` feed (the {@linkcode RingFeedReader} contract).
+ * Created by `Platform.createReader`.
+ */
+export class RingReader extends ReaderBase<RingCursor> implements RingFeedReader {
+  /** Always `"ring"`. */
+  readonly kind = "ring" as const;
   readonly #name: string;
-  readonly #decode: DecodeFn;
   readonly #rs: number;
   readonly #scratch: Uint8Array;
   readonly #scratchDv: DataView;
-  readonly #onClose: (r: RingReader) => void;
-  readonly #aborter = new AbortController();
   #ring: RingMap | undefined;
-  /** `readAvailable()`'s position; every `stream()` has its own. */
-  readonly #cursor: RingCursor;
   #lost = 0;
-  #open = true;
+  #lastReplacementCheck = performance.now();
   readonly #faults = new FaultWatch();
 
-  /** @internal Use `Platform.createReader`. */
-  constructor(ctx: FeedContext, options: ReaderOptions, onClose: (r: RingReader) => void) {
-    this.feed = ctx.name;
-    this.#ctx = ctx;
-    this.#onClose = onClose;
-    this.#decode = readerOptions(options).bigint ? ctx.codec.decodeBigInt : ctx.codec.decode;
+  /** Use `Platform.createReader`. */
+  constructor(ctx: FeedContext, options: ReaderOptions, onClose: (r: FeedReader) => void) {
+    super(ctx, options, onClose);
     this.#rs = ctx.layout.recordSize;
     this.#scratch = new Uint8Array(this.#rs);
     this.#scratchDv = new DataView(this.#scratch.buffer);
     this.#name = ringName(ctx);
-    this.#cursor = this.#headCursor();
+    this.available = this.#headCursor();
   }
 
   /** A cursor at the ring's head (or at 0 before the ring exists). */
   #headCursor(): RingCursor {
     const ring = this.#attach();
     return { pos: ring?.head() ?? 0, nonce: ring?.nonce };
-  }
-
-  /** Whether the reader is open. */
-  get isOpen(): boolean {
-    return this.#open;
   }
 
   /** Records this reader's `readAvailable()` and `stream()` calls lost to overruns so far. */
@@ -103,11 +83,16 @@ export class RingReader {
     return this.#attach()?.capacity ?? 0;
   }
 
+  /** Shared-memory name of the ring. */
+  get shmName(): string {
+    return this.#name;
+  }
+
   /** Map the ring if it exists. */
   #attach(): RingMap | undefined {
     if (this.#ring) return this.#ring;
-    const geo = ringGeometry(this.#ctx.spec.chunk_size_mb, this.#rs);
-    this.#ring = RingMap.attach(this.#name, geo, this.#rs, this.#ctx.layoutCrc, false);
+    const geo = ringGeometry(this.ctx.spec.chunk_size_mb, this.#rs);
+    this.#ring = RingMap.attach(this.#name, geo, this.#rs, this.ctx.layoutCrc, false);
     return this.#ring;
   }
 
@@ -152,7 +137,7 @@ export class RingReader {
    * @returns decoded records
    */
   read(startUs?: number | bigint, endUs?: number | bigint): IterableIterator<DecodedRecord> {
-    this.#check();
+    this.check();
     const [start, end] = timeRange(startUs, endUs);
     return this.#range(start, end);
   }
@@ -161,14 +146,14 @@ export class RingReader {
     const ring = this.#attach();
     if (!ring || end < start) return;
     const [from, head] = this.#window(ring);
-    const tsOff = this.#ctx.layout.tsOffset;
+    const tsOff = this.ctx.layout.tsOffset;
     for (let n = from; n !== head; n = (n + 1) >>> 0) {
-      this.#check();
+      this.check();
       if (!this.#fetch(ring, n)) continue; // overwritten while we read: gone
       const ts = u64(this.#scratchDv, tsOff);
-      if (ts >= start && ts <= end) yield this.#decode(this.#scratchDv, this.#scratch, 0);
+      if (ts >= start && ts <= end) yield this.decode(this.#scratchDv, this.#scratch, 0);
     }
-    this.#checkFaults();
+    this.checkFaults();
   }
 
   /** Number of retained records in [startUs, endUs]. */
@@ -180,35 +165,21 @@ export class RingReader {
 
   /** The newest record, or undefined. */
   latest(): DecodedRecord | undefined {
-    this.#check();
+    this.check();
     const ring = this.#attach();
     if (!ring) return undefined;
     for (let tries = 0; tries < 16; tries++) {
       const [from, head] = this.#window(ring);
       if (from === head) return undefined;
       const n = (head - 1) >>> 0;
-      if (this.#fetch(ring, n)) return this.#decode(this.#scratchDv, this.#scratch, 0);
+      if (this.#fetch(ring, n)) return this.decode(this.#scratchDv, this.#scratch, 0);
     }
-    this.#checkFaults();
+    this.checkFaults();
     return undefined;
   }
 
-  /**
-   * Records published since the previous call, without waiting. Records the
-   * writer overwrote first are skipped and counted in `lost`.
-   *
-   * @param max most records to return (default 65536; a positive integer)
-   * @returns decoded records
-   */
-  readAvailable(max = 65536): DecodedRecord[] {
-    this.#check();
-    const out: DecodedRecord[] = [];
-    this.#pull(this.#cursor, readMax(max), out, undefined);
-    this.#checkFaults();
-    return out;
-  }
-
-  #pull(
+  /** Move up to `max` records past `cursor` into `out`; overwritten ones are counted as lost. */
+  protected pull(
     cursor: RingCursor,
     max: number,
     out: DecodedRecord[],
@@ -229,60 +200,44 @@ export class RingReader {
         cursor.pos = from;
         continue;
       }
-      if (this.#fetch(ring, cursor.pos)) out.push(this.#decode(this.#scratchDv, this.#scratch, 0));
+      if (this.#fetch(ring, cursor.pos)) out.push(this.decode(this.#scratchDv, this.#scratch, 0));
       else lost++;
       cursor.pos = (cursor.pos + 1) >>> 0;
     }
     if (lost > 0) {
       this.#lost += lost;
       if (onOverrun) onOverrun(lost);
-      else this.#ctx.log.warn(`reader of ring "${this.feed}" fell behind and lost ${lost} records`);
+      else this.ctx.log.warn(`reader of ring "${this.feed}" fell behind and lost ${lost} records`);
     }
   }
 
-  /**
-   * Live tail from the ring's head (see `Reader.stream`). `playback` is not
-   * available on rings.
-   *
-   * @param options wait mode, abort signal, overrun callback
-   * @returns an async iterator of records
-   */
-  stream(options?: RingStreamOptions): AsyncIterableIterator<DecodedRecord> {
-    this.#check();
-    const o = streamOptions(options);
+  /** Where a stream starts: the ring's head (a ring keeps no playback markers). */
+  protected streamStart(o: StreamSettings): RingCursor {
     if (o.playback) {
       throw new DeepwaterError(
         "INVALID_ARGUMENT",
         `Cannot play back "${this.feed}": rings keep no markers`,
       );
     }
-    const cursor = this.#headCursor();
-    let lastCheck = performance.now();
-    return new LiveIterator(
-      {
-        pull: (out, max) => {
-          this.#pull(cursor, max, out, o.onOverrun);
-          this.#checkFaults();
-        },
-        hasNews: () => {
-          const ring = this.#follow(cursor);
-          return ring !== undefined && ring.head() !== cursor.pos;
-        },
-        block: (signal) => this.#ring ? this.#block(this.#ring, cursor, signal) : Promise.resolve(),
-        idle: () => {
-          if (performance.now() - lastCheck > 250) {
-            lastCheck = performance.now();
-            this.#followReplacement();
-          }
-          // No ring yet (or it was removed): look again in 10 ms.
-          if (!this.#ring) return new Promise<void>((r) => setTimeout(r, 10));
-        },
-        isOpen: () => this.#open,
-      },
-      o.wait,
-      o.signal,
-      o.spinYieldMs,
-    );
+    return this.#headCursor();
+  }
+
+  protected hasNews(cursor: RingCursor): boolean {
+    const ring = this.#follow(cursor);
+    return ring !== undefined && ring.head() !== cursor.pos;
+  }
+
+  protected block(cursor: RingCursor, signal: AbortSignal | undefined): Promise<void> {
+    return this.#ring ? this.#block(this.#ring, cursor, signal) : Promise.resolve();
+  }
+
+  /** Follow a re-created ring (looking every 250 ms); with no ring, sleep 10 ms. */
+  protected override idle(): Promise<void> | void {
+    if (performance.now() - this.#lastReplacementCheck > 250) {
+      this.#lastReplacementCheck = performance.now();
+      this.#followReplacement();
+    }
+    if (!this.#ring) return new Promise<void>((r) => setTimeout(r, 10));
   }
 
   /** Switch to a new incarnation of the ring if the name now points elsewhere. */
@@ -302,42 +257,29 @@ export class RingReader {
     const addr = ring.map.addr + BigInt(RING_FIELDS.notifySeq);
     const wake = () => native().dw_futex_wake(addr, 0x7fffffff);
     signal?.addEventListener("abort", wake, { once: true });
-    this.#aborter.signal.addEventListener("abort", wake, { once: true });
+    this.closing.signal.addEventListener("abort", wake, { once: true });
     try {
       const seq = Atomics.load(u32, RING_FIELDS.notifySeq >> 2);
-      if (ring.head() !== cursor.pos || signal?.aborted || !this.#open) return;
+      if (ring.head() !== cursor.pos || signal?.aborted || !this.isOpen) return;
       await native().dw_futex_wait(addr, seq, 250_000_000n);
     } finally {
       signal?.removeEventListener("abort", wake);
-      this.#aborter.signal.removeEventListener("abort", wake);
+      this.closing.signal.removeEventListener("abort", wake);
       if (ring.map.isOpen) Atomics.sub(u32, RING_FIELDS.waiters >> 2, 1);
     }
-  }
-
-  #check(): void {
-    if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
   }
 
   /**
    * Throw CORRUPT if the ring was truncated under this reader. The seqlock
    * already rejects zeroed slots; this tells the caller why records vanish.
    */
-  #checkFaults(): void {
+  protected checkFaults(): void {
     if (!this.#faults.changed) return;
     this.#faults.settle([this.#ring?.map], RING_FIX);
   }
 
-  /** Unmap; running iterators end or throw CLOSED. Idempotent. */
-  close(): void {
-    if (!this.#open) return;
-    this.#open = false;
-    this.#aborter.abort();
+  /** Unmap (once, from `close()`). */
+  protected release(): void {
     this.#ring?.close();
-    this.#onClose(this);
-  }
-
-  /** Same as {@linkcode RingReader.close}. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

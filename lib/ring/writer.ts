@@ -1,7 +1,7 @@
 /**
- * The ring writer for `persist: false` feeds: the same API as the persisted
- * writer, publishing into a shared-memory ring (no disk I/O). See
- * `ring_format.ts` for the slot protocol.
+ * The ring writer for `persist: false` feeds: the feed writer contract
+ * (`feed/contract.ts`), publishing into a shared-memory ring (no disk I/O).
+ * See `format.ts` here for the slot protocol.
  *
  * @module
  */
@@ -16,15 +16,12 @@ import {
   ringName,
   SLOT_HEADER,
 } from "./format.ts";
-import type { StoreFn } from "../schema/codec.ts";
 import { writeIndexOption, writerOptions } from "../base/input.ts";
-import { FaultWatch } from "../native/mapping.ts";
-import { checkBatch, type WriteOptions, type WriterOptions } from "../chunks/writer.ts";
+import type { RingFeedWriter, WriteOptions, WriterOptions } from "../feed/contract.ts";
+import { batchRecords, makeWriteValues, WriteCore, writeObject } from "../feed/write_core.ts";
 
-/** Hot-path state shared with the generated `writeValues`. Internal. */
-class RingCore {
-  dv!: DataView;
-  u8!: Uint8Array;
+/** The ring writer's side of the shared write path (see `feed/write_core.ts`). Internal. */
+class RingCore extends WriteCore {
   u32!: Uint32Array;
   n = 0;
   mask = 0;
@@ -33,12 +30,14 @@ class RingCore {
   /** Set when the ring could not be re-created: every later write throws it. */
   failure: DeepwaterError | undefined;
   filled = false;
-  /** Watched after every write call: a truncated ring is CORRUPT. */
-  readonly faults = new FaultWatch();
-  /** Throws CORRUPT naming the ring; call only when `faults.changed`. */
-  faulted: () => void = () => {};
 
-  constructor(ring: RingMap, readonly wake: () => void, readonly arityError: (n: number) => never) {
+  constructor(
+    ctx: FeedContext,
+    ring: RingMap,
+    readonly wake: () => void,
+    readonly onFault: () => void,
+  ) {
+    super(ctx.name, ctx.codec);
     this.attach(ring);
   }
 
@@ -53,16 +52,22 @@ class RingCore {
     this.filled = ring.dv.getUint32(RING_FIELDS.filled, true) === 1;
   }
 
-  /** Mark slot n as being written; returns the payload offset. */
-  begin(): number {
-    if (!this.open || this.failure) throw this.failure ?? closedError("Ring writer");
+  /** Mark slot n as being written (odd sequence); returns the payload offset. */
+  claim(): number {
+    if (!this.open || this.failure) throw this.failure ?? closedError(`Writer for "${this.feed}"`);
     const off = 4096 + ((this.n >>> 0) & this.mask) * this.slotSize;
     Atomics.store(this.u32, off >> 2, (2 * this.n + 1) >>> 0);
     return off + SLOT_HEADER;
   }
 
-  /** Complete slot n; `publish` also moves the head (batches publish once). */
-  end(publish: boolean): void {
+  /** Complete slot n and publish the head. */
+  commit(_ts: number): void {
+    this.end();
+    this.publish();
+  }
+
+  /** Complete slot n (even sequence) without moving the head (batches publish once). */
+  end(): void {
     const off = 4096 + ((this.n >>> 0) & this.mask) * this.slotSize;
     Atomics.store(this.u32, off >> 2, (2 * this.n + 2) >>> 0);
     this.n++;
@@ -70,27 +75,19 @@ class RingCore {
       this.filled = true;
       Atomics.store(this.u32, RING_FIELDS.filled >> 2, 1);
     }
-    if (publish) this.publish();
   }
 
   publish(): void {
     Atomics.store(this.u32, RING_FIELDS.head >> 2, this.n >>> 0);
     if (Atomics.load(this.u32, RING_FIELDS.waiters >> 2) !== 0) this.wake();
   }
-}
 
-function makeWriteValues(core: RingCore, store: StoreFn, arity: number) {
-  const args = Array.from({ length: arity }, (_, i) => `a${i}`).join(", ");
-  return new Function(
-    "c",
-    "store",
-    `"use strict"; return function writeValues(${args}) {
-  if (arguments.length !== ${arity}) c.arityError(arguments.length);
-  store(c.dv, c.u8, c.begin(), ${args});
-  c.end(true);
-  if (Atomics.load(c.faults.word, 0) !== c.faults.seen) c.faulted();
-};`,
-  )(core, store) as (...values: unknown[]) => void;
+  faulted(): void {
+    this.onFault();
+  }
+
+  /** Nothing to sync: a ring lives in memory. */
+  sync(): void {}
 }
 
 /**
@@ -99,7 +96,9 @@ function makeWriteValues(core: RingCore, store: StoreFn, arity: number) {
  * after the ring's head. If the ring's name is removed while writing, the
  * writer notices within a second, logs a warning and re-creates it.
  */
-export class RingWriter {
+export class RingWriter implements RingFeedWriter {
+  /** Always `"ring"`. */
+  readonly kind = "ring" as const;
   /** Feed name. */
   readonly feed: string;
   readonly #ctx: FeedContext;
@@ -110,10 +109,10 @@ export class RingWriter {
   readonly #timer: ReturnType<typeof setInterval>;
   #ring: RingMap;
 
-  /** Append positional values in schema order (see `Writer.writeValues`). */
+  /** See {@linkcode RingFeedWriter.writeValues}. */
   readonly writeValues: (...values: unknown[]) => void;
 
-  /** @internal Use `Platform.createWriter`. */
+  /** Use `Platform.createWriter`. */
   constructor(ctx: FeedContext, options: WriterOptions, onClose: (w: RingWriter) => void) {
     this.feed = ctx.name;
     this.#ctx = ctx;
@@ -142,18 +141,17 @@ export class RingWriter {
       native().dw_lock_close(this.#lockFd);
       throw e;
     }
-    this.#core = new RingCore(this.#ring, () => this.#wake(), (n) => {
-      throw new DeepwaterError(
-        "INVALID_VALUE",
-        `Cannot write record to "${ctx.name}": got ${n} values, expected ${ctx.codec.arity}`,
-      );
-    });
-    this.#core.faulted = () =>
-      this.#core.faults.settle(
-        [this.#ring.map],
-        "remove the ring (Platform.removeRing or deepwater-cleanup) and restart the writer",
-      );
-    this.writeValues = makeWriteValues(this.#core, ctx.codec.store, ctx.codec.arity);
+    this.#core = new RingCore(
+      ctx,
+      this.#ring,
+      () => this.#wake(),
+      () =>
+        this.#core.faults.settle(
+          [this.#ring.map],
+          "remove the ring (Platform.removeRing or deepwater-cleanup) and restart the writer",
+        ),
+    );
+    this.writeValues = makeWriteValues(this.#core);
     this.#timer = setInterval(() => this.#checkName(), 1000);
     Deno.unrefTimer(this.#timer);
     ctx.log.info(`ring writer opened for "${ctx.name}"`, { shm: this.#name, head: this.#core.n });
@@ -197,8 +195,7 @@ export class RingWriter {
 
   /**
    * Settled at once: a ring is not pre-faulted (each slot's page faults in on
-   * its first write, until the ring has wrapped once). Here for parity with
-   * {@linkcode Writer.ready}.
+   * its first write, until the ring has wrapped once).
    */
   get ready(): Promise<void> {
     return Promise.resolve();
@@ -209,9 +206,13 @@ export class RingWriter {
     return this.#name;
   }
 
+  /** Slots in the ring: how many records it retains. */
+  get capacity(): number {
+    return this.#core.mask + 1;
+  }
+
   /**
-   * Append one record given as an object keyed by field name: exactly the
-   * feed's value fields (an unknown or missing key is `INVALID_VALUE`).
+   * See {@linkcode RingFeedWriter.write}.
    *
    * @param record field values
    * @param options playback markers are not supported on rings
@@ -223,10 +224,8 @@ export class RingWriter {
         `Cannot create a playback marker on "${this.feed}": rings (persist: false) keep no markers`,
       );
     }
-    const c = this.#core;
-    this.#ctx.codec.storeObject(c.dv, c.u8, c.begin(), record);
-    c.end(true);
-    if (c.faults.changed) c.faulted();
+    writeObject(this.#core, record);
+    this.#core.settle();
   }
 
   /**
@@ -236,16 +235,9 @@ export class RingWriter {
    */
   writeBatch(bytes: Uint8Array): void {
     const c = this.#core;
-    if (!c.open || c.failure) throw c.failure ?? closedError(`Ring writer for "${this.feed}"`);
+    if (c.open && c.failure) throw c.failure;
     const rs = this.#ctx.layout.recordSize;
-    checkBatch(bytes, this.feed);
-    if (bytes.length % rs !== 0) {
-      throw new DeepwaterError(
-        "INVALID_VALUE",
-        `Cannot write batch to "${this.feed}": expected a Uint8Array of whole ${rs}-byte records`,
-      );
-    }
-    const n = bytes.length / rs;
+    const n = batchRecords(bytes, this.feed, rs, c.open);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const tsOff = this.#ctx.layout.tsOffset;
     for (let i = 0; i < n; i++) {
@@ -257,11 +249,11 @@ export class RingWriter {
       }
     }
     for (let i = 0; i < n; i++) {
-      c.u8.set(bytes.subarray(i * rs, (i + 1) * rs), c.begin());
-      c.end(false);
+      c.u8.set(bytes.subarray(i * rs, (i + 1) * rs), c.claim());
+      c.end();
     }
     if (n > 0) c.publish();
-    if (c.faults.changed) c.faulted();
+    c.settle();
   }
 
   /** No-op for rings (nothing to flush); kept for API symmetry. */
@@ -284,7 +276,7 @@ export class RingWriter {
     this.#onClose(this);
   }
 
-  /** Same as {@linkcode RingWriter.close}. */
+  /** Same as `close()`. */
   [Symbol.dispose](): void {
     this.close();
   }

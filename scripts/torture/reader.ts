@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { DeepwaterError, Platform, type Reader } from "../../mod.ts";
+import { DeepwaterError, type FeedReader, Platform } from "../../mod.ts";
 import { type FeedPlan, type Kind, MARK_EVERY, prng, toRuns, verify } from "./records.ts";
 
 interface Config {
@@ -91,7 +91,7 @@ async function readFeed(p: Platform, f: FeedPlan): Promise<FeedReport> {
     if (rep.bad.length < 5) rep.bad.push(why);
   };
   stage("getFeedInfo", () => (rep.infoCount = p.getFeedInfo(f.name).recordCount));
-  const r = stage("createReader", () => p.createReader(f.name) as Reader);
+  const r = stage("createReader", () => p.createReader(f.name));
   if (!r) return rep;
   try {
     stage("count", () => (rep.count = r.count()));
@@ -149,7 +149,7 @@ async function readFeed(p: Platform, f: FeedPlan): Promise<FeedReport> {
 }
 
 /** Replay from the newest marker; null when it yields a suffix of `order` from a marker. */
-async function playback(r: Reader, order: number[], kind: Kind): Promise<string | null> {
+async function playback(r: FeedReader, order: number[], kind: Kind): Promise<string | null> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), 3000);
   const got: number[] = [];

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { DeepwaterError, Platform, type Writer } from "../../mod.ts";
+import { DeepwaterError, Platform } from "../../mod.ts";
 import {
   type FeedPlan,
   feedSpec,
@@ -44,7 +44,7 @@ const say = (s: string) => Deno.stdout.writeSync(enc.encode(s + "\n"));
 try {
   const p = new Platform(base, { log: { console: false }, signals: "none" });
   for (const f of cfg.feeds) p.createFeed(feedSpec(f));
-  const writers = cfg.feeds.map((f) => p.createWriter(f.name) as Writer);
+  const writers = cfg.feeds.map((f) => p.createWriter(f.name));
   say("ready");
   const started = performance.now();
   const next = cfg.feeds.map(() => cfg.start);

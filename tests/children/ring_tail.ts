@@ -2,11 +2,11 @@
 // Child: stream a ring feed until the sentinel (price -1). Records carry
 // price = i, size = 2i + 1, timestamp_us = i. Gaps are allowed (overruns) but
 // must be accounted for by `lost`; a torn or reordered record is a failure.
-import { Platform, type RingReader } from "../../mod.ts";
+import { Platform } from "../../mod.ts";
 
 const [base, feed, mode] = Deno.args as [string, string, "block" | "spin"];
 const p = new Platform(base, { log: { console: false } });
-const r = p.createReader(feed) as RingReader;
+const r = p.createReader(feed);
 let received = 0, reported = 0, last = -1;
 const live = r.stream({ wait: mode, onOverrun: (n) => (reported += n) });
 console.log("ready");

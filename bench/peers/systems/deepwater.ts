@@ -7,7 +7,6 @@
  * @module
  */
 import { Platform } from "../../../mod.ts";
-import type { Reader } from "../../../mod.ts";
 import { duBytes, type PeerResult, percentiles } from "../protocol.ts";
 import { LatencySamples, paced, type PeerSystem, runQueries } from "../harness.ts";
 import { T0 } from "../records.ts";
@@ -117,7 +116,7 @@ export function chunkSystem(mode: "values" | "batch" | "block"): PeerSystem {
     append: ({ rt, n, data, dir }) => append(rt, n, data, dir, true, mode === "batch"),
     async query(a) {
       using p = open(a.dir);
-      using r = p.createReader(a.rt.name) as Reader;
+      using r = p.createReader(a.rt.name);
       const qty = a.rt.fields[a.rt.name === "trade" ? 1 : 2]!.name;
       return await runQueries(a, (t) => {
         const it = r.read(t);

@@ -1,0 +1,338 @@
+/**
+ * The feed contract: what every writer and every reader does, whichever of
+ * the two storage kinds holds the feed (chunk files for `persist: true`, a
+ * shared-memory ring for `persist: false`). `Platform.createWriter` and
+ * `Platform.createReader` return these types; code written against them
+ * works with both kinds. The few things only a ring has (records lost to
+ * overruns, its capacity, its shared-memory name) sit on
+ * {@linkcode RingFeedReader} and {@linkcode RingFeedWriter}, reached by
+ * checking `kind` through {@linkcode isRingReader} / {@linkcode isRingWriter}.
+ *
+ * The promises both kinds keep (tested by `tests/contract_test.ts` against a
+ * feed of each kind):
+ * - A writer commits each record whole or not at all; readers in any process
+ *   see only whole, committed records, in commit order.
+ * - A bad value throws `INVALID_VALUE` and commits nothing; a closed handle
+ *   throws `CLOSED`; `close()` is idempotent and `Symbol.dispose` calls it.
+ * - `readAvailable()` keeps one position for the reader (starting where the
+ *   reader was opened); every `stream()` call starts its own position at the
+ *   live head (or the newest playback marker). No call moves another's.
+ *
+ * @module
+ */
+import type { DecodedRecord } from "../schema/codec.ts";
+
+/** Which storage holds a feed: chunk files (`persist: true`) or a shared-memory ring. */
+export type FeedKind = "chunks" | "ring";
+
+/**
+ * When committed data is forced to storage (chunk feeds; a ring refuses
+ * anything but the default).
+ *
+ * - `"page-cache"` (default): never msync; data survives a process crash
+ *   (the kernel owns the pages) but not a power loss.
+ * - `"rotation"`: msync each chunk when it is sealed, and on close.
+ * - `"write"`: msync after every write call (`writeValues`, `write`,
+ *   `writeBatch`): power-loss safe per call, and slow.
+ * - `{ intervalMs }`: msync what was committed since the last flush every
+ *   `intervalMs` milliseconds (1 .. 2^31-1, from a timer), and on close.
+ */
+export type Durability = "page-cache" | "rotation" | "write" | { intervalMs: number };
+
+/**
+ * Options for `Platform.createWriter`. An unknown key or a value of the
+ * wrong type is `INVALID_ARGUMENT` naming the key.
+ */
+export interface WriterOptions {
+  /** Durability setting (default `"page-cache"`). */
+  durability?: Durability;
+  /**
+   * Create and pre-fault the next chunk on a worker thread ahead of rotation
+   * (default true), so rotating costs microseconds instead of page faults.
+   * A ring has nothing to prefetch and ignores it.
+   */
+  prefetch?: boolean;
+}
+
+/** Options for a single {@linkcode FeedWriter.write}. */
+export interface WriteOptions {
+  /** Mark this record as a playback point (chunk feeds with `index_playback`). */
+  createIndex?: boolean;
+}
+
+/**
+ * Options for `Platform.createReader`. An unknown key or a value of the
+ * wrong type is `INVALID_ARGUMENT` naming the key.
+ */
+export interface ReaderOptions {
+  /** Return 64-bit integer fields as BigInt (default: numbers, error when one does not fit). */
+  bigint?: boolean;
+  /**
+   * Chunk mappings kept open for reuse (default 1024; chunk feeds). A mapping
+   * costs only address space and one kernel VMA, and re-mapping on every
+   * random seek costs tens of microseconds, so keep this above the chunks you
+   * seek into. An integer from 1 to 65536 (the kernel's default
+   * `vm.max_map_count` bounds a process's mappings near there anyway).
+   */
+  cacheChunks?: number;
+}
+
+/** How a live tail waits for the writer. */
+export type WaitMode = "block" | "spin";
+
+/**
+ * Options for {@linkcode FeedReader.stream}. An unknown key or a value of the
+ * wrong type is `INVALID_ARGUMENT` naming the key.
+ */
+export interface StreamOptions {
+  /**
+   * Start at the newest playback marker (chunk feeds with `index_playback`)
+   * and continue live without a gap; with no marker yet, start at the live
+   * head. A ring keeps no markers: `INVALID_ARGUMENT`.
+   */
+  playback?: boolean;
+  /** Ends the stream cleanly when aborted. */
+  signal?: AbortSignal;
+  /**
+   * `"block"` (default): sleep in a futex wait, burning no CPU while the feed
+   * is idle (wake-up costs a few microseconds). `"spin"`: poll continuously
+   * for the lowest latency; it keeps one core busy.
+   */
+  wait?: WaitMode;
+  /**
+   * Longest stretch, in milliseconds, without giving the event loop a turn,
+   * while spinning or while records keep arriving (default 1, 0 .. 1000), so
+   * timers and abort handlers still run.
+   */
+  spinYieldMs?: number;
+  /**
+   * Called with the number of records lost each time the writer laps this
+   * stream (rings only; a chunk feed never loses a record, so never calls it).
+   */
+  onOverrun?: (lost: number) => void;
+}
+
+/**
+ * Appends records to one feed. Exactly one writer per feed exists across all
+ * processes (a second gets `WRITER_LOCKED`). Create with
+ * `Platform.createWriter`.
+ *
+ * @example
+ * ```ts
+ * import { Platform } from "../../mod.ts";
+ * const dir = Deno.makeTempDirSync();
+ * {
+ *   using platform = new Platform(dir, { log: { console: false } });
+ *   platform.createFeed({
+ *     feed_name: "trades",
+ *     mode: "UF",
+ *     fields: [
+ *       { name: "price", type: "float64" },
+ *       { name: "size", type: "float64" },
+ *       { name: "timestamp_us", type: "uint64" },
+ *     ],
+ *     ts_col: "timestamp_us",
+ *     chunk_size_mb: 0.0625,
+ *   });
+ *   using writer = platform.createWriter("trades");
+ *   writer.writeValues(101.5, 2, 1_700_000_000_000_000);
+ *   writer.write({ price: 101.75, size: 1, timestamp_us: 1_700_000_000_000_001 });
+ *   console.assert(platform.createReader("trades").count() === 2);
+ * }
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export interface FeedWriter {
+  /** Which storage holds the feed. */
+  readonly kind: FeedKind;
+  /** Feed name. */
+  readonly feed: string;
+  /** Whether the writer is open. */
+  readonly isOpen: boolean;
+  /**
+   * Settles once the writer's storage is pre-faulted (at once when there is
+   * nothing to prepare). A writer works before that; awaiting it first keeps
+   * page faults off the first writes, e.g. before a session opens.
+   */
+  readonly ready: Promise<void>;
+  /**
+   * Append positional values in schema order (padding fields skipped).
+   * Validates every value first; a bad value throws `INVALID_VALUE` and
+   * commits nothing.
+   */
+  readonly writeValues: (...values: unknown[]) => void;
+  /**
+   * Append one record given as an object keyed by field name: exactly the
+   * feed's value fields (an unknown or missing key is `INVALID_VALUE`).
+   *
+   * @param record field values (padding fields are not given)
+   * @param options `createIndex` marks a playback point (chunk feeds with `index_playback`)
+   */
+  write(record: Record<string, unknown>, options?: WriteOptions): void;
+  /**
+   * Append many packed records (little-endian, schema layout, `recordSize`
+   * bytes each), publishing once per chunk or batch. Timestamps are checked
+   * first; a bad batch throws `INVALID_VALUE` and commits nothing.
+   *
+   * @param bytes whole records
+   */
+  writeBatch(bytes: Uint8Array): void;
+  /** Force everything committed so far to storage (a no-op for rings). */
+  flush(): void;
+  /** Release the lock and the mappings; committed records stay. Idempotent. */
+  close(): void;
+  /** Same as `close()`. */
+  [Symbol.dispose](): void;
+}
+
+/**
+ * A writer of a `persist: false` feed: the contract plus its shared-memory
+ * ring's name and size.
+ */
+export interface RingFeedWriter extends FeedWriter {
+  /** Always `"ring"`. */
+  readonly kind: "ring";
+  /** Shared-memory name of the ring (under /dev/shm). */
+  readonly shmName: string;
+  /** Slots in the ring: how many records it retains. */
+  readonly capacity: number;
+}
+
+/**
+ * Reads one feed: time ranges, the newest record, everything new since the
+ * last look, and a live tail. Any number of readers, in any process. Create
+ * with `Platform.createReader`.
+ *
+ * Records are decoded into plain objects (copies): they stay valid after
+ * the reader closes. An iterator from `read()` or `stream()` still running
+ * when the reader closes throws `CLOSED` on its next step (or ends).
+ *
+ * @example
+ * ```ts
+ * import { Platform } from "../../mod.ts";
+ * const dir = Deno.makeTempDirSync();
+ * {
+ *   using platform = new Platform(dir, { log: { console: false } });
+ *   platform.createFeed({
+ *     feed_name: "trades",
+ *     mode: "UF",
+ *     fields: [
+ *       { name: "price", type: "float64" },
+ *       { name: "timestamp_us", type: "uint64" },
+ *     ],
+ *     ts_col: "timestamp_us",
+ *     chunk_size_mb: 0.0625,
+ *   });
+ *   using writer = platform.createWriter("trades");
+ *   using reader = platform.createReader("trades");
+ *   for (let i = 0; i < 10; i++) writer.writeValues(100 + i, 1_000 + i);
+ *   console.assert(reader.count(1_002, 1_004) === 3);
+ *   console.assert([...reader.read(1_008)].length === 2);
+ *   console.assert(reader.latest()?.price === 109);
+ *   console.assert(reader.readAvailable().length === 10);
+ * }
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export interface FeedReader {
+  /** Which storage holds the feed. */
+  readonly kind: FeedKind;
+  /** Feed name. */
+  readonly feed: string;
+  /** Whether the reader is open. */
+  readonly isOpen: boolean;
+  /**
+   * Records in storage order, optionally limited to `startUs <= ts <= endUs`
+   * (both inclusive). Bounds are numbers or BigInts of microseconds; left
+   * out, a start of `-Infinity` or an end of `Infinity` is open; a start
+   * below 0 means 0. A negative BigInt or one beyond 2^64-1, NaN,
+   * `Infinity` as a start, `-Infinity` as an end or anything else is
+   * `INVALID_ARGUMENT`.
+   *
+   * @param startUs first timestamp to include (default: all)
+   * @param endUs last timestamp to include (default: all)
+   * @returns an iterator of decoded records
+   */
+  read(startUs?: number | bigint, endUs?: number | bigint): IterableIterator<DecodedRecord>;
+  /**
+   * Number of records `read(startUs, endUs)` would return right now.
+   *
+   * @param startUs first timestamp to include (default: all)
+   * @param endUs last timestamp to include (default: all)
+   */
+  count(startUs?: number | bigint, endUs?: number | bigint): number;
+  /** The newest committed record, or undefined when the feed is empty. */
+  latest(): DecodedRecord | undefined;
+  /**
+   * Records committed since the previous call (the first call: since the
+   * reader was created), without waiting. Its position is its own: no
+   * `stream()` moves it.
+   *
+   * @param max most records to return (default 65536; a positive integer)
+   */
+  readAvailable(max?: number): DecodedRecord[];
+  /**
+   * Live tail: yields every record committed after the call (or from the
+   * newest playback marker), in order, with no skip and no duplicate. Every
+   * call has its own position. Ends when `signal` aborts or the reader
+   * closes.
+   *
+   * @param options see {@linkcode StreamOptions}
+   */
+  stream(options?: StreamOptions): AsyncIterableIterator<DecodedRecord>;
+  /** Unmap everything. Running iterators end or throw `CLOSED`. Idempotent. */
+  close(): void;
+  /** Same as `close()`. */
+  [Symbol.dispose](): void;
+}
+
+/**
+ * A reader of a `persist: false` feed: the contract plus what only a ring
+ * has. A ring retains its newest `capacity` records; a reader that falls
+ * further behind loses the overwritten ones, counted in `lost` and reported
+ * through `onOverrun`.
+ */
+export interface RingFeedReader extends FeedReader {
+  /** Always `"ring"`. */
+  readonly kind: "ring";
+  /** Records this reader's `readAvailable()` and `stream()` calls lost to overruns so far. */
+  readonly lost: number;
+  /** Slots in the ring (how many records it retains), or 0 before a writer created it. */
+  readonly capacity: number;
+  /** Shared-memory name of the ring (under /dev/shm). */
+  readonly shmName: string;
+}
+
+/**
+ * Whether `reader` reads a shared-memory ring (`persist: false`), narrowing
+ * it to {@linkcode RingFeedReader}.
+ *
+ * @param reader any reader
+ * @returns true for a ring reader
+ *
+ * @example
+ * ```ts ignore
+ * const reader = platform.createReader("ticks");
+ * if (isRingReader(reader)) console.log(`${reader.lost} records lost`);
+ * ```
+ */
+export function isRingReader(reader: FeedReader): reader is RingFeedReader {
+  return reader.kind === "ring";
+}
+
+/**
+ * Whether `writer` writes a shared-memory ring (`persist: false`), narrowing
+ * it to {@linkcode RingFeedWriter}.
+ *
+ * @param writer any writer
+ * @returns true for a ring writer
+ *
+ * @example
+ * ```ts ignore
+ * const writer = platform.createWriter("ticks");
+ * if (isRingWriter(writer)) console.log(`ring ${writer.shmName}`);
+ * ```
+ */
+export function isRingWriter(writer: FeedWriter): writer is RingFeedWriter {
+  return writer.kind === "ring";
+}

@@ -1,0 +1,147 @@
+/**
+ * The write path both storage kinds share: claim room for one record, store
+ * it, commit it, then check for contained faults and sync if asked. Each
+ * kind supplies a {@linkcode WriteCore} (where the next record goes, how it
+ * is published); this module builds the hot `writeValues` for it and writes
+ * records given as objects, so the two writers differ only in storage.
+ *
+ * `writeValues` is generated per writer with the layout's fixed arity (no
+ * rest array, no per-call allocation) and calls only this writer's core, so
+ * V8 sees one shape at every call site and inlines `claim` and `commit`.
+ *
+ * @module
+ */
+import { closedError, DeepwaterError } from "../base/errors.ts";
+import { show } from "../base/input.ts";
+import type { Codec } from "../schema/codec.ts";
+import { FaultWatch } from "../native/mapping.ts";
+
+/**
+ * A storage kind's side of the write path. Subclasses keep `dv`/`u8` on the
+ * bytes being written and implement `claim` and `commit`.
+ */
+export abstract class WriteCore {
+  /** View of the storage the next record goes into (replaced on rotation). */
+  dv: DataView = new DataView(new ArrayBuffer(0));
+  /** Byte view of the same storage. */
+  u8: Uint8Array = new Uint8Array(0);
+  /** msync after every write call (durability `"write"`). */
+  syncEachWrite = false;
+  /** Watched after every write call: storage truncated under the writer is CORRUPT. */
+  readonly faults: FaultWatch = new FaultWatch();
+
+  /**
+   * @param feed feed name, for messages
+   * @param codec the feed's generated codec
+   */
+  constructor(readonly feed: string, readonly codec: Codec) {}
+
+  /**
+   * Make room for one record (rotating, or throwing CLOSED or a stored
+   * failure) and return the byte offset in `u8` where it goes. Nothing is
+   * visible to readers until {@linkcode WriteCore.commit}.
+   */
+  abstract claim(): number;
+
+  /** Publish the record stored at the last claimed offset; `ts` is its timestamp. */
+  abstract commit(ts: number): void;
+
+  /** Throw CORRUPT naming the faulted mapping; called only when `faults.changed`. */
+  abstract faulted(): void;
+
+  /** Force what was committed to storage (durability `"write"`). */
+  abstract sync(): void;
+
+  /** Checks after a write call: a contained fault, then the per-write sync. */
+  settle(): void {
+    if (this.faults.changed) this.faulted();
+    if (this.syncEachWrite) this.sync();
+  }
+
+  /** Throw the INVALID_VALUE for a `writeValues` call with `n` values. */
+  arityError(n: number): never {
+    const c = this.codec;
+    throw new DeepwaterError(
+      "INVALID_VALUE",
+      `Cannot write record to "${this.feed}": got ${n} values, expected ${c.arity} (${
+        c.valueFields.map((f) => f.name).join(", ")
+      })`,
+    );
+  }
+}
+
+/**
+ * Build the `writeValues` of one writer: fixed arity, the codec's generated
+ * store, the core's claim and commit, and the fault/sync checks inline.
+ *
+ * @param core the writer's core
+ * @returns `writeValues(...values)`
+ */
+export function makeWriteValues(core: WriteCore): (...values: unknown[]) => void {
+  const arity = core.codec.arity;
+  const args = Array.from({ length: arity }, (_, i) => `a${i}`).join(", ");
+  return new Function(
+    "c",
+    "store",
+    `"use strict"; return function writeValues(${args}) {
+  if (arguments.length !== ${arity}) c.arityError(arguments.length);
+  const at = c.claim();
+  c.commit(store(c.dv, c.u8, at, ${args}));
+  if (Atomics.load(c.faults.word, 0) !== c.faults.seen) c.faulted();
+  if (c.syncEachWrite) c.sync();
+};`,
+  )(core, core.codec.store) as (...values: unknown[]) => void;
+}
+
+/**
+ * Store one record given as an object and commit it.
+ *
+ * @param core the writer's core
+ * @param record field values keyed by name
+ * @returns the record's timestamp
+ */
+export function writeObject(core: WriteCore, record: Record<string, unknown>): number {
+  const at = core.claim();
+  const ts = core.codec.storeObject(core.dv, core.u8, at, record);
+  core.commit(ts);
+  return ts;
+}
+
+/**
+ * Check a `writeBatch` argument and return its record count: a live
+ * Uint8Array (a detached buffer reads as empty, and would otherwise pass for
+ * an empty batch) of whole records.
+ *
+ * @param bytes the caller's argument
+ * @param feed feed name for the message
+ * @param recordSize bytes per record
+ * @param open whether the writer is open (a closed one throws CLOSED first)
+ * @returns the number of records
+ */
+export function batchRecords(
+  bytes: unknown,
+  feed: string,
+  recordSize: number,
+  open: boolean,
+): number {
+  if (!open) throw closedError(`Writer for "${feed}"`);
+  if (!(bytes instanceof Uint8Array)) {
+    throw new DeepwaterError(
+      "INVALID_VALUE",
+      `Cannot write batch to "${feed}": expected a Uint8Array of whole records, got ${show(bytes)}`,
+    );
+  }
+  if (bytes.buffer instanceof ArrayBuffer && bytes.buffer.detached) {
+    throw new DeepwaterError(
+      "INVALID_VALUE",
+      `Cannot write batch to "${feed}": its buffer is detached (transferred or closed): pass a live Uint8Array`,
+    );
+  }
+  if (bytes.length % recordSize !== 0) {
+    throw new DeepwaterError(
+      "INVALID_VALUE",
+      `Cannot write batch to "${feed}": ${bytes.length} bytes is not a whole number of ${recordSize}-byte records`,
+    );
+  }
+  return bytes.length / recordSize;
+}
