@@ -25,28 +25,31 @@ function pack(rows: [number, number, number][]): Uint8Array {
   return bytes;
 }
 
+/** A test body run on a platform holding feed "f" of one kind (rings removed afterwards). */
+function withFeed(
+  persist: boolean,
+  body: (p: Platform) => Promise<void> | void,
+): () => Promise<void> {
+  return async () => {
+    using t = tempPlatform();
+    const p = t.platform;
+    try {
+      p.createFeed(tradeSpec("f", 0.0625, { persist }));
+      await body(p);
+    } finally {
+      removeRings(p);
+    }
+  };
+}
+
 const prices = (records: Iterable<Record<string, unknown>>) => [...records].map((x) => x.price);
 
 for (const persist of [true, false]) {
   const kind = persist ? "chunk feed" : "ring feed";
 
-  /** A platform with feed "f" of this kind, and its rings removed afterwards. */
-  function withFeed(body: (p: Platform) => Promise<void> | void): () => Promise<void> {
-    return async () => {
-      using t = tempPlatform();
-      const p = t.platform;
-      try {
-        p.createFeed(tradeSpec("f", 0.0625, { persist }));
-        await body(p);
-      } finally {
-        removeRings(p);
-      }
-    };
-  }
-
   Deno.test(
     `Every stream() and readAvailable() keeps its own position (${kind})`,
-    withFeed(async (p) => {
+    withFeed(persist, async (p) => {
       using w = p.createWriter("f");
       using r = p.createReader("f");
       w.writeValues(1, 1, 1);
@@ -68,7 +71,7 @@ for (const persist of [true, false]) {
 
   Deno.test(
     `writeValues, write and writeBatch commit the same records in order (${kind})`,
-    withFeed((p) => {
+    withFeed(persist, (p) => {
       using w = p.createWriter("f");
       using r = p.createReader("f");
       w.writeValues(10, 1, 100);
@@ -87,7 +90,7 @@ for (const persist of [true, false]) {
 
   Deno.test(
     `read, count and latest answer inclusive time ranges alike (${kind})`,
-    withFeed((p) => {
+    withFeed(persist, (p) => {
       using w = p.createWriter("f");
       using r = p.createReader("f");
       assertEquals(r.latest(), undefined);
@@ -106,7 +109,7 @@ for (const persist of [true, false]) {
 
   Deno.test(
     `64-bit integers come back as BigInt with the bigint option (${kind})`,
-    withFeed((p) => {
+    withFeed(persist, (p) => {
       using w = p.createWriter("f");
       using r = p.createReader("f", { bigint: true });
       w.writeValues(1, 1, 2 ** 40);
@@ -116,7 +119,7 @@ for (const persist of [true, false]) {
 
   Deno.test(
     `A bad value or batch throws INVALID_VALUE and commits nothing (${kind})`,
-    withFeed((p) => {
+    withFeed(persist, (p) => {
       using w = p.createWriter("f");
       using r = p.createReader("f");
       w.writeValues(1, 1, 1);
@@ -132,7 +135,7 @@ for (const persist of [true, false]) {
 
   Deno.test(
     `A second writer is WRITER_LOCKED, and a closed writer's lock is free again (${kind})`,
-    withFeed((p) => {
+    withFeed(persist, (p) => {
       const w = p.createWriter("f");
       assertCode(() => p.createWriter("f"), "WRITER_LOCKED");
       w.close();
@@ -143,7 +146,7 @@ for (const persist of [true, false]) {
 
   Deno.test(
     `Closed writers and readers throw CLOSED; close is idempotent (${kind})`,
-    withFeed(async (p) => {
+    withFeed(persist, async (p) => {
       const w: FeedWriter = p.createWriter("f");
       const r: FeedReader = p.createReader("f");
       await w.ready;
@@ -169,7 +172,7 @@ for (const persist of [true, false]) {
 
   Deno.test(
     `A running stream ends when its reader closes (${kind})`,
-    withFeed(async (p) => {
+    withFeed(persist, async (p) => {
       using w = p.createWriter("f");
       const r = p.createReader("f");
       const s = r.stream();
@@ -183,7 +186,7 @@ for (const persist of [true, false]) {
 
   Deno.test(
     `kind and the type guards tell the storage apart (${kind})`,
-    withFeed((p) => {
+    withFeed(persist, (p) => {
       using w = p.createWriter("f");
       using r = p.createReader("f");
       assertEquals([w.kind, r.kind], persist ? ["chunks", "chunks"] : ["ring", "ring"]);
