@@ -8,6 +8,8 @@
  * `writeValues` is generated per writer with the layout's fixed arity (no
  * rest array, no per-call allocation) and calls only this writer's core, so
  * V8 sees one shape at every call site and inlines `claim` and `commit`.
+ * The source names the core's class: identical sources may share compiled
+ * code and its type feedback, which must not mix the two storage kinds.
  *
  * @module
  */
@@ -83,7 +85,7 @@ export function makeWriteValues(core: WriteCore): (...values: unknown[]) => void
   return new Function(
     "c",
     "store",
-    `"use strict"; return function writeValues(${args}) {
+    `"use strict"; /* ${core.constructor.name} */ return function writeValues(${args}) {
   if (arguments.length !== ${arity}) c.arityError(arguments.length);
   const at = c.claim();
   c.commit(store(c.dv, c.u8, at, ${args}));
