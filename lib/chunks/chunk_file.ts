@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { CHUNK_FIELDS, CHUNK_HEADER, CHUNK_MAGIC, MAX_CHUNK_RECORDS } from "./format.ts";
+import { CHUNK_FIELDS, CHUNK_HEADER, CHUNK_MAGIC, chunkHeaderProblem } from "./format.ts";
 import { u64 } from "../schema/header.ts";
 import { MAX_MAPPING } from "../native/mapping.ts";
 import { FORMAT_VERSION } from "../base/version.ts";
@@ -92,8 +92,13 @@ export function inspectChunkFile(
     ev.recordSize === recordSize,
     ev.layoutCrc === layoutCrc,
   ].filter(Boolean).length;
-  const headerValid = score === 6 && ev.capacity >= 1 && ev.capacity <= MAX_CHUNK_RECORDS &&
-    CHUNK_HEADER + ev.capacity * recordSize <= MAX_MAPPING && ev.sealedCount <= ev.capacity;
+  // The readers' rule, bounded by the largest mapping rather than the file
+  // size: a truncated file is still recognisably what it was.
+  const headerValid = score === 6 &&
+    chunkHeaderProblem(
+        { ...ev, id: ev.headerId },
+        { id, recordSize, layoutCrc, bytes: MAX_MAPPING },
+      ) === undefined;
   const firstRecordBlank = size < CHUNK_HEADER + recordSize ||
     head.subarray(CHUNK_HEADER).every((b) => b === 0);
   return {

@@ -269,6 +269,46 @@ export interface ChunkHeaderInfo {
   sealedCount: number;
 }
 
+/** What a chunk's header must agree with. */
+export interface ChunkExpectation {
+  /** The chunk id its file name carries. */
+  id: number;
+  /** The feed's record size. */
+  recordSize: number;
+  /** The feed's layout CRC32C. */
+  layoutCrc: number;
+  /** Most bytes the chunk may span (its mapping's length, or the largest mapping). */
+  bytes: number;
+}
+
+/**
+ * The one rule for a chunk header's own fields (after the common magic,
+ * version and header-size check): it names the right chunk and the feed's
+ * layout, and its capacity and sealed count fit. Readers, writers, cleanup
+ * and repair all judge headers by it.
+ *
+ * @param h the header's fields
+ * @param want what the feed and the file name say
+ * @returns why the header is wrong, or undefined when it is right
+ */
+export function chunkHeaderProblem(h: ChunkHeaderInfo, want: ChunkExpectation): string | undefined {
+  if (h.id !== want.id) return `its header says chunk ${h.id}, its name chunk ${want.id}`;
+  if (h.recordSize !== want.recordSize) {
+    return `record size ${h.recordSize}, the feed's is ${want.recordSize}`;
+  }
+  if (h.layoutCrc !== want.layoutCrc) return "its layout checksum is not the feed's";
+  if (
+    h.capacity < 1 || h.capacity > MAX_CHUNK_RECORDS ||
+    CHUNK_HEADER + h.capacity * want.recordSize > want.bytes
+  ) {
+    return `capacity ${h.capacity} does not fit its ${want.bytes} bytes`;
+  }
+  if (h.sealedCount > h.capacity) {
+    return `sealed count ${h.sealedCount} exceeds capacity ${h.capacity}`;
+  }
+  return undefined;
+}
+
 /**
  * Check a mapped chunk against what its feed and name say it must be, and
  * return the record capacity the mapping really holds. Every reader and
@@ -288,22 +328,15 @@ export function checkChunkHeader(
   layoutCrc: number,
 ): number {
   const h = readChunkHeader(map.buffer, map.path);
-  const fail = (why: string) =>
-    new DeepwaterError(
+  const why = chunkHeaderProblem(h, { id, recordSize, layoutCrc, bytes: map.length });
+  if (why) {
+    throw new DeepwaterError(
       "CORRUPT",
       `Chunk "${map.path}" is corrupt: ${why}: run deepwater-repair`,
-      { path: map.path },
+      {
+        path: map.path,
+      },
     );
-  if (h.id !== id) throw fail(`its header says chunk ${h.id}, its name chunk ${id}`);
-  if (h.recordSize !== recordSize) {
-    throw fail(`record size ${h.recordSize}, the feed's is ${recordSize}`);
-  }
-  if (h.layoutCrc !== layoutCrc) throw fail("its layout checksum is not the feed's");
-  if (h.capacity < 1 || CHUNK_HEADER + h.capacity * recordSize > map.length) {
-    throw fail(`capacity ${h.capacity} does not fit its ${map.length} bytes`);
-  }
-  if (h.sealedCount > h.capacity) {
-    throw fail(`sealed count ${h.sealedCount} exceeds capacity ${h.capacity}`);
   }
   return h.capacity;
 }
