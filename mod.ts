@@ -36,7 +36,8 @@
  * @module
  */
 export { Platform } from "./lib/platform.ts";
-export type { ChunkInfo, FeedInfo, PlatformOptions } from "./lib/platform.ts";
+export type { PlatformOptions } from "./lib/platform.ts";
+export type { ChunkInfo, FeedInfo } from "./lib/ops/feed_stats.ts";
 export { Writer } from "./lib/chunks/writer.ts";
 export type { Durability, WriteOptions, WriterOptions } from "./lib/chunks/writer.ts";
 export { Reader } from "./lib/chunks/reader.ts";

@@ -11,10 +11,9 @@ import { feedContext } from "../directory/feed.ts";
 import { Log } from "../base/log.ts";
 import { readManifest } from "../directory/manifest.ts";
 import { BasePaths } from "../directory/paths.ts";
-import { Reader } from "../chunks/reader.ts";
 import { type Finding, repair } from "./repair.ts";
 import { listQuarantine } from "./quarantine.ts";
-import { RingReader } from "../ring/reader.ts";
+import { feedInfo } from "./feed_stats.ts";
 import { FORMAT_VERSION } from "../base/version.ts";
 
 /** What to check. */
@@ -177,37 +176,30 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
       });
       if (f.ok) {
         f.ok = check(`feed ${ctx.name}: activity`, () => {
-          const r = ctx.spec.persist
-            ? new Reader(ctx, {}, () => {})
-            : new RingReader(ctx, {}, () => {});
-          try {
-            const latest = r.latest();
-            f.records = r.count();
-            if (!latest) {
-              if (options.maxAgeSeconds !== undefined) throw new Error("no records yet");
-              return "no records yet";
-            }
-            f.lastTs = Number(latest[ctx.layout.tsName]);
-            const aheadSeconds = (f.lastTs - nowUs) / 1e6;
-            if (aheadSeconds > maxFuture) {
-              throw new Error(
-                `newest record is ${
-                  aheadSeconds.toFixed(0)
-                } s in the future (tolerance ${maxFuture} s): check the writer's clock and that ${ctx.layout.tsName} is in microseconds since the epoch`,
-              );
-            }
-            f.ageSeconds = Math.max(0, (nowUs - f.lastTs) / 1e6);
-            if (options.maxAgeSeconds !== undefined && f.ageSeconds > options.maxAgeSeconds) {
-              throw new Error(
-                `newest record is ${
-                  f.ageSeconds.toFixed(0)
-                } s old (limit ${options.maxAgeSeconds} s): is the writer running?`,
-              );
-            }
-            return `${f.records} records, newest ${f.ageSeconds.toFixed(1)} s old`;
-          } finally {
-            r.close();
+          const info = feedInfo(ctx, entry.created);
+          f.records = info.recordCount;
+          if (info.lastTs === null) {
+            if (options.maxAgeSeconds !== undefined) throw new Error("no records yet");
+            return "no records yet";
           }
+          f.lastTs = info.lastTs;
+          const aheadSeconds = (f.lastTs - nowUs) / 1e6;
+          if (aheadSeconds > maxFuture) {
+            throw new Error(
+              `newest record is ${
+                aheadSeconds.toFixed(0)
+              } s in the future (tolerance ${maxFuture} s): check the writer's clock and that ${ctx.layout.tsName} is in microseconds since the epoch`,
+            );
+          }
+          f.ageSeconds = Math.max(0, (nowUs - f.lastTs) / 1e6);
+          if (options.maxAgeSeconds !== undefined && f.ageSeconds > options.maxAgeSeconds) {
+            throw new Error(
+              `newest record is ${
+                f.ageSeconds.toFixed(0)
+              } s old (limit ${options.maxAgeSeconds} s): is the writer running?`,
+            );
+          }
+          return `${f.records} records, newest ${f.ageSeconds.toFixed(1)} s old`;
         });
       }
       feeds.push(f);
