@@ -15,6 +15,7 @@ import { type Finding, repair } from "./repair.ts";
 import { listQuarantine } from "./quarantine.ts";
 import { feedInfo } from "./feed_stats.ts";
 import { FORMAT_VERSION } from "../base/version.ts";
+import { formatDuration } from "../base/units.ts";
 
 /** What to check. */
 export interface HealthOptions {
@@ -187,19 +188,25 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
           if (aheadSeconds > maxFuture) {
             throw new Error(
               `newest record is ${
-                aheadSeconds.toFixed(0)
-              } s in the future (tolerance ${maxFuture} s): check the writer's clock and that ${ctx.layout.tsName} is in microseconds since the epoch`,
+                formatDuration(aheadSeconds)
+              } in the future (tolerance ${maxFuture} s): check the writer's clock and that ${ctx.layout.tsName} is in microseconds since the epoch`,
             );
           }
-          f.ageSeconds = Math.max(0, (nowUs - f.lastTs) / 1e6);
+          f.ageSeconds = Math.max(0, -aheadSeconds);
           if (options.maxAgeSeconds !== undefined && f.ageSeconds > options.maxAgeSeconds) {
             throw new Error(
               `newest record is ${
-                f.ageSeconds.toFixed(0)
-              } s old (limit ${options.maxAgeSeconds} s): is the writer running?`,
+                formatDuration(f.ageSeconds)
+              } old (limit ${options.maxAgeSeconds} s): is the writer running?`,
             );
           }
-          return `${f.records} records, newest ${f.ageSeconds.toFixed(1)} s old`;
+          // Within the tolerance, but a clock this far off is worth seeing.
+          if (aheadSeconds >= 1) {
+            return `${f.records} records, newest ${
+              formatDuration(aheadSeconds)
+            } ahead of the clock (tolerance ${maxFuture} s)`;
+          }
+          return `${f.records} records, newest ${formatDuration(f.ageSeconds)} old`;
         });
       }
       feeds.push(f);
