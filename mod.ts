@@ -36,7 +36,8 @@
  * @module
  */
 export { Platform } from "./lib/platform.ts";
-export type { ChunkInfo, FeedInfo, PlatformOptions } from "./lib/platform.ts";
+export type { PlatformOptions } from "./lib/platform.ts";
+export type { ChunkInfo, FeedInfo } from "./lib/ops/feed_stats.ts";
 export { isRingReader, isRingWriter } from "./lib/feed/contract.ts";
 export type {
   Durability,

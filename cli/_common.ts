@@ -1,7 +1,8 @@
 // deno-lint-ignore-file no-console -- command-line tools print by design
 /**
- * Shared plumbing for the command-line tools: flag parsing with usage on
- * error (exit 2), the version line, the base path default, a progress bar.
+ * Shared plumbing for the command-line tools: the preamble (flag parsing,
+ * `--help`, `--version`, usage errors with exit 2), refusing orphan and
+ * contradictory flags, the base path default, a progress bar.
  *
  * @module
  */
@@ -28,28 +29,99 @@ export class Exit extends Error {
   }
 }
 
+/** Parsed flags: values by flag name, and the positional arguments. */
+export interface Parsed {
+  /** Flag values (`undefined` when not given). */
+  values: Record<string, string | boolean | string[] | undefined>;
+  /** Arguments that are not flags. */
+  positionals: string[];
+}
+
+/** A command: the name it answers `--version` with, its usage text and its flags. */
+export interface Command {
+  /** Name as typed (`deepwater-health`, or `deepwater health` through the umbrella). */
+  name: string;
+  /** Usage text: printed on stdout for `--help`, on stderr after a usage error. */
+  usage: string;
+  /** Flags besides `--help` and `--version`, as `node:util` parseArgs takes them. */
+  options: NonNullable<ParseArgsConfig["options"]>;
+}
+
 /**
- * Parse flags strictly; on a bad flag print the error and usage to stderr and exit 2.
+ * The preamble every tool shares: parse flags strictly, answer `--help`
+ * (usage on stdout) and `--version` with exit 0 before anything runs, and
+ * end a bad flag with the usage on stderr and exit 2.
  *
- * @param args argv
- * @param options parseArgs option table
- * @param usage usage text
- * @returns parsed values and positionals
+ * @param args argv after the command
+ * @param command name, usage and flags
+ * @returns parsed values and positionals (only when the command should run)
  */
-export function parseFlags<O extends NonNullable<ParseArgsConfig["options"]>>(
-  args: string[],
-  options: O,
-  usage: string,
-): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
+export function parseCommand(args: string[], command: Command): Parsed {
+  let parsed: Parsed;
   try {
-    const r = parseArgs({ args, options, strict: true, allowPositionals: true });
-    return {
-      values: r.values as Record<string, string | boolean | string[] | undefined>,
-      positionals: r.positionals,
-    };
+    const r = parseArgs({
+      args,
+      options: { ...command.options, help: { type: "boolean" }, version: { type: "boolean" } },
+      strict: true,
+      allowPositionals: true,
+    });
+    parsed = { values: r.values as Parsed["values"], positionals: r.positionals };
   } catch (e) {
-    console.error(`${e instanceof Error ? e.message : e}\n\n${usage}`);
-    throw new Exit(EXIT_ERROR);
+    usageError(e instanceof Error ? e.message : String(e), command.usage);
+  }
+  if (parsed.values.help) {
+    console.log(command.usage);
+    throw new Exit(EXIT_OK);
+  }
+  if (parsed.values.version) {
+    console.log(versionLine(command.name));
+    throw new Exit(EXIT_OK);
+  }
+  return parsed;
+}
+
+/**
+ * End with a usage error: the message and the usage on stderr, exit 2.
+ *
+ * @param message what is wrong with the command line
+ * @param usage the command's usage text
+ * @returns never
+ */
+export function usageError(message: string, usage: string): never {
+  console.error(`${message}\n\n${usage}`);
+  throw new Exit(EXIT_ERROR);
+}
+
+/**
+ * Refuse a flag given without the one it only applies with (exit 2).
+ *
+ * @param values parsed flags
+ * @param flag the dependent flag
+ * @param needs the flag it needs
+ * @param usage the command's usage text
+ */
+export function requireWith(
+  values: Parsed["values"],
+  flag: string,
+  needs: string,
+  usage: string,
+): void {
+  if (values[flag] !== undefined && values[needs] === undefined) {
+    usageError(`--${flag} only applies with --${needs}`, usage);
+  }
+}
+
+/**
+ * Refuse flags that contradict each other (exit 2).
+ *
+ * @param values parsed flags
+ * @param flags flags of which at most one may be given
+ * @param usage the command's usage text
+ */
+export function refuseTogether(values: Parsed["values"], flags: string[], usage: string): void {
+  const given = flags.filter((f) => values[f] !== undefined);
+  if (given.length > 1) {
+    usageError(`${given.map((f) => `--${f}`).join(" and ")} cannot be given together`, usage);
   }
 }
 
@@ -64,8 +136,7 @@ export function numberFlag(name: string, v: unknown, usage: string): number | un
   if (v === undefined) return undefined;
   const n = Number(v);
   if (typeof v !== "string" || v.trim() === "" || !Number.isFinite(n) || n < 0) {
-    console.error(`--${name} must be a non-negative number, got ${JSON.stringify(v)}\n\n${usage}`);
-    throw new Exit(EXIT_ERROR);
+    usageError(`--${name} must be a non-negative number, got ${JSON.stringify(v)}`, usage);
   }
   return n;
 }
@@ -101,13 +172,16 @@ export function progressBar(label: string): (done: number, total: number, what: 
 }
 
 /**
- * Run a tool's main: map DeepwaterError to exit 2 with its message, Exit to its code.
+ * Run a tool's main: map DeepwaterError to exit 2 with its message, Exit to
+ * its code, and exit with the code main returns (`undefined`: main started
+ * something that keeps the process running, such as a `Deno.cron` schedule).
  *
  * @param main the tool's entry point, returning an exit code
- * @returns never (exits the process)
  */
-export async function run(main: (args: string[]) => Promise<number> | number): Promise<never> {
-  let code: number;
+export async function run(
+  main: (args: string[]) => Promise<number | undefined> | number | undefined,
+): Promise<void> {
+  let code: number | undefined;
   try {
     code = await main(Deno.args);
   } catch (e) {
@@ -117,5 +191,5 @@ export async function run(main: (args: string[]) => Promise<number> | number): P
       code = EXIT_ERROR;
     } else throw e;
   }
-  Deno.exit(code);
+  if (code !== undefined) Deno.exit(code);
 }

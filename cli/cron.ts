@@ -13,9 +13,32 @@ import { resolve } from "node:path";
 import { cleanup } from "../lib/ops/cleanup.ts";
 import { cronSchedule } from "../lib/ops/cron.ts";
 import { Log } from "../lib/base/log.ts";
-import { basePathOf, EXIT_OK, numberFlag, parseFlags, requireDir, run } from "./_common.ts";
+import { formatBytes } from "../lib/base/units.ts";
+import {
+  basePathOf,
+  type Command,
+  EXIT_OK,
+  numberFlag,
+  parseCommand,
+  refuseTogether,
+  requireDir,
+  run,
+} from "./_common.ts";
 
-const USAGE = `usage: cron.ts [--base-path DIR] [--interval MINUTES] [--once]`;
+const COMMAND: Command = {
+  name: "cron.ts",
+  usage: `usage: cron.ts [--base-path DIR] [--interval MINUTES]
+       cron.ts [--base-path DIR] --once
+
+  --base-path DIR     data directory (default $DEEPWATER_BASE_PATH or ./data)
+  --interval MINUTES  1..59 or whole hours (default 15)
+  --once              run one cleanup now and exit, no scheduler`,
+  options: {
+    "base-path": { type: "string" },
+    interval: { type: "string" },
+    once: { type: "boolean" },
+  },
+};
 
 function runOnce(base: string): void {
   const log = new Log(`${base}/deepwater.log`, { console: true });
@@ -23,34 +46,32 @@ function runOnce(base: string): void {
     const r = cleanup(base, { log });
     const deleted = r.feeds.reduce((n, f) => n + f.deleted.length, 0);
     log.info(`scheduled cleanup: deleted ${deleted} chunk(s), freed ${r.bytesFreed} bytes`);
-    console.log(
-      `cleanup: deleted ${deleted} chunk(s), freed ${(r.bytesFreed / 2 ** 20).toFixed(1)} MiB`,
-    );
+    console.log(`cleanup: deleted ${deleted} chunk(s), freed ${formatBytes(r.bytesFreed)}`);
   } finally {
     log.close();
   }
 }
 
-/** Entry point; with --once returns after one cleanup, else schedules forever. */
-export function main(args: string[]): number {
-  const { values } = parseFlags(args, {
-    "base-path": { type: "string" },
-    interval: { type: "string" },
-    once: { type: "boolean" },
-  }, USAGE);
+/**
+ * Entry point.
+ *
+ * @param args the command line
+ * @returns the exit code after one cleanup (--once), or undefined once the
+ *   schedule is running (the process then keeps running)
+ */
+export function main(args: string[]): number | undefined {
+  const { values } = parseCommand(args, COMMAND);
+  refuseTogether(values, ["once", "interval"], COMMAND.usage);
   const base = resolve(basePathOf(values["base-path"]));
   requireDir(base);
-  const schedule = cronSchedule(numberFlag("interval", values.interval ?? "15", USAGE)!);
   if (values.once) {
     runOnce(base);
     return EXIT_OK;
   }
+  const schedule = cronSchedule(numberFlag("interval", values.interval ?? "15", COMMAND.usage)!);
   Deno.cron(`deepwater-cleanup ${base}`, schedule, () => runOnce(base));
   console.log(`deepwater cleanup scheduled with Deno.cron: "${schedule}" for ${base}`);
-  return -1; // keep running
+  return undefined;
 }
 
-if (import.meta.main) {
-  const code = main(Deno.args);
-  if (code !== -1) await run(() => code);
-}
+if (import.meta.main) await run(main);

@@ -10,28 +10,45 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 import { cleanup } from "../lib/ops/cleanup.ts";
 import { installCron, uninstallCron } from "../lib/ops/cron.ts";
 import { Log } from "../lib/base/log.ts";
+import { formatBytes } from "../lib/base/units.ts";
 import {
   basePathOf,
+  type Command,
   EXIT_OK,
   EXIT_UNHEALTHY,
   numberFlag,
-  parseFlags,
+  parseCommand,
+  refuseTogether,
   requireDir,
+  requireWith,
   run,
-  versionLine,
 } from "./_common.ts";
 
-const USAGE = `usage: deepwater-cleanup [--base-path DIR] [--dry-run] [--json]
-       deepwater-cleanup --install-cron [--base-path DIR] [--interval MINUTES]
-       deepwater-cleanup --uninstall-cron [--base-path DIR]
+/** The command line, named as typed (`deepwater-cleanup`, or `deepwater cleanup`). */
+export function command(name = "deepwater-cleanup"): Command {
+  return {
+    name,
+    usage: `usage: ${name} [--base-path DIR] [--dry-run] [--json]
+       ${name} --install-cron [--base-path DIR] [--interval MINUTES]
+       ${name} --uninstall-cron [--base-path DIR]
 
   --base-path DIR     data directory (default $DEEPWATER_BASE_PATH or ./data)
   --dry-run           print what would be deleted, delete nothing
   --install-cron      add (or replace) a crontab line running this cleanup
   --uninstall-cron    remove Deepwater's crontab line (only for --base-path if given)
-  --interval MINUTES  cron interval, 1..59 or whole hours (default 15)
+  --interval MINUTES  with --install-cron: 1..59 or whole hours (default 15)
   --json              print the report as JSON
-exit: 0 success, 1 a feed was skipped for damage (run deepwater-repair), 2 error`;
+exit: 0 success, 1 a feed was skipped for damage (run deepwater-repair), 2 error`,
+    options: {
+      "base-path": { type: "string" },
+      "dry-run": { type: "boolean" },
+      "install-cron": { type: "boolean" },
+      "uninstall-cron": { type: "boolean" },
+      interval: { type: "string" },
+      json: { type: "boolean" },
+    },
+  };
+}
 
 /** The command cron should run for `base` (this script, or this compiled binary), unquoted. */
 function selfCommand(base: string): string[] {
@@ -48,26 +65,24 @@ function selfCommand(base: string): string[] {
     : [Deno.execPath(), "cleanup", "--base-path", base];
 }
 
-/** Entry point; returns the exit code. */
-export async function main(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, {
-    "base-path": { type: "string" },
-    "dry-run": { type: "boolean" },
-    "install-cron": { type: "boolean" },
-    "uninstall-cron": { type: "boolean" },
-    interval: { type: "string" },
-    json: { type: "boolean" },
-    version: { type: "boolean" },
-    help: { type: "boolean" },
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return EXIT_OK;
+/**
+ * Entry point.
+ *
+ * @param args the command line after the command's name
+ * @param name the command's name as typed
+ * @returns the exit code
+ */
+export async function main(args: string[], name?: string): Promise<number> {
+  const cmd = command(name);
+  const { values } = parseCommand(args, cmd);
+  // Installing or removing the cron line is all a cron flag does: a report
+  // flag beside it, or an interval without it, would be silently ignored.
+  refuseTogether(values, ["install-cron", "uninstall-cron"], cmd.usage);
+  for (const cron of ["install-cron", "uninstall-cron"]) {
+    refuseTogether(values, ["dry-run", cron], cmd.usage);
+    refuseTogether(values, ["json", cron], cmd.usage);
   }
-  if (values.version) {
-    console.log(versionLine("deepwater-cleanup"));
-    return EXIT_OK;
-  }
+  requireWith(values, "interval", "install-cron", cmd.usage);
   const base = resolve(basePathOf(values["base-path"]));
   if (values["uninstall-cron"]) {
     const removed = await uninstallCron(values["base-path"] === undefined ? undefined : base);
@@ -80,7 +95,7 @@ export async function main(args: string[]): Promise<number> {
   }
   if (values["install-cron"]) {
     requireDir(base);
-    const minutes = numberFlag("interval", values.interval ?? "15", USAGE)!;
+    const minutes = numberFlag("interval", values.interval ?? "15", cmd.usage)!;
     const line = await installCron(base, minutes, selfCommand(base));
     console.log(`installed: ${line}`);
     return EXIT_OK;
@@ -107,7 +122,7 @@ export async function main(args: string[]): Promise<number> {
         if (f.error) console.error(`${f.feed}: skipped: ${f.error}`);
       }
       console.log(
-        `${report.dryRun ? "would free" : "freed"} ${(report.bytesFreed / 2 ** 20).toFixed(1)} MiB`,
+        `${report.dryRun ? "would free" : "freed"} ${formatBytes(report.bytesFreed)}`,
       );
     }
     // A feed skipped for damage needs attention even if every other feed was cleaned.

@@ -8,17 +8,23 @@
 import { checkHealth } from "../lib/ops/health.ts";
 import {
   basePathOf,
+  type Command,
   EXIT_ERROR,
   EXIT_OK,
   EXIT_UNHEALTHY,
   numberFlag,
-  parseFlags,
+  parseCommand,
+  requireWith,
   run,
-  versionLine,
 } from "./_common.ts";
 
-const USAGE = `usage: deepwater-health [--base-path DIR] [--check-feeds] [--max-age-seconds N]
-                        [--max-future-seconds N] [--min-free-gb N] [--json] [--version]
+/** The command line, named as typed (`deepwater-health`, or `deepwater health`). */
+export function command(name = "deepwater-health"): Command {
+  const indent = " ".repeat(`usage: ${name} `.length);
+  return {
+    name,
+    usage: `usage: ${name} [--base-path DIR] [--min-free-gb N] [--json] [--help] [--version]
+${indent}[--check-feeds [--max-age-seconds N] [--max-future-seconds N]]
 
   --base-path DIR        data directory (default $DEEPWATER_BASE_PATH or ./data)
   --check-feeds          check every feed's registry and recent write activity
@@ -27,31 +33,33 @@ const USAGE = `usage: deepwater-health [--base-path DIR] [--check-feeds] [--max-
                          ahead of now (default 60)
   --min-free-gb N        unhealthy below N GiB free (default 1)
   --json                 print the report as JSON
-exit: 0 healthy, 1 unhealthy, 2 error`;
+exit: 0 healthy, 1 unhealthy, 2 error`,
+    options: {
+      "base-path": { type: "string" },
+      "check-feeds": { type: "boolean" },
+      "max-age-seconds": { type: "string" },
+      "max-future-seconds": { type: "string" },
+      "min-free-gb": { type: "string" },
+      json: { type: "boolean" },
+    },
+  };
+}
 
-/** Entry point; returns the exit code. */
-export function main(args: string[]): number {
-  const { values } = parseFlags(args, {
-    "base-path": { type: "string" },
-    "check-feeds": { type: "boolean" },
-    "max-age-seconds": { type: "string" },
-    "max-future-seconds": { type: "string" },
-    "min-free-gb": { type: "string" },
-    json: { type: "boolean" },
-    version: { type: "boolean" },
-    help: { type: "boolean" },
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return EXIT_OK;
-  }
-  if (values.version) {
-    console.log(versionLine("deepwater-health"));
-    return EXIT_OK;
-  }
-  const maxAge = numberFlag("max-age-seconds", values["max-age-seconds"], USAGE);
-  const maxFuture = numberFlag("max-future-seconds", values["max-future-seconds"], USAGE);
-  const minFree = numberFlag("min-free-gb", values["min-free-gb"], USAGE);
+/**
+ * Entry point.
+ *
+ * @param args the command line after the command's name
+ * @param name the command's name as typed
+ * @returns the exit code
+ */
+export function main(args: string[], name?: string): number {
+  const cmd = command(name);
+  const { values } = parseCommand(args, cmd);
+  requireWith(values, "max-age-seconds", "check-feeds", cmd.usage);
+  requireWith(values, "max-future-seconds", "check-feeds", cmd.usage);
+  const maxAge = numberFlag("max-age-seconds", values["max-age-seconds"], cmd.usage);
+  const maxFuture = numberFlag("max-future-seconds", values["max-future-seconds"], cmd.usage);
+  const minFree = numberFlag("min-free-gb", values["min-free-gb"], cmd.usage);
   let report;
   try {
     report = checkHealth(basePathOf(values["base-path"]), {

@@ -9,50 +9,52 @@
 import { repair } from "../lib/ops/repair.ts";
 import {
   basePathOf,
-  EXIT_ERROR,
+  type Command,
   EXIT_OK,
   EXIT_UNHEALTHY,
-  parseFlags,
+  parseCommand,
   progressBar,
+  refuseTogether,
   requireDir,
   run,
-  versionLine,
+  usageError,
 } from "./_common.ts";
 
-const USAGE =
-  `usage: deepwater-repair [--base-path DIR] (--all | --feed NAME ...) [--dry-run] [--json]
+/** The command line, named as typed (`deepwater-repair`, or `deepwater repair`). */
+export function command(name = "deepwater-repair"): Command {
+  return {
+    name,
+    usage: `usage: ${name} [--base-path DIR] (--all | --feed NAME ...) [--dry-run] [--json]
 
   --base-path DIR   data directory (default $DEEPWATER_BASE_PATH or ./data)
   --all             every feed
-  --feed NAME       this feed (repeatable)
+  --feed NAME       this feed (repeatable; not with --all)
   --dry-run         report, change nothing
   --json            print the report as JSON
-exit: 0 nothing wrong or all fixed, 1 problems remain, 2 error`;
+exit: 0 nothing wrong or all fixed, 1 problems remain, 2 error`,
+    options: {
+      "base-path": { type: "string" },
+      all: { type: "boolean" },
+      feed: { type: "string", multiple: true },
+      "dry-run": { type: "boolean" },
+      json: { type: "boolean" },
+    },
+  };
+}
 
-/** Entry point; returns the exit code. */
-export function main(args: string[]): number {
-  const { values } = parseFlags(args, {
-    "base-path": { type: "string" },
-    all: { type: "boolean" },
-    feed: { type: "string", multiple: true },
-    "dry-run": { type: "boolean" },
-    json: { type: "boolean" },
-    version: { type: "boolean" },
-    help: { type: "boolean" },
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return EXIT_OK;
-  }
-  if (values.version) {
-    console.log(versionLine("deepwater-repair"));
-    return EXIT_OK;
-  }
+/**
+ * Entry point.
+ *
+ * @param args the command line after the command's name
+ * @param name the command's name as typed
+ * @returns the exit code
+ */
+export function main(args: string[], name?: string): number {
+  const cmd = command(name);
+  const { values } = parseCommand(args, cmd);
+  refuseTogether(values, ["all", "feed"], cmd.usage);
   const feeds = values.feed as string[] | undefined;
-  if (!values.all && !feeds?.length) {
-    console.error(`give --all or --feed NAME\n\n${USAGE}`);
-    return EXIT_ERROR;
-  }
+  if (!values.all && !feeds?.length) usageError("give --all or --feed NAME", cmd.usage);
   const base = basePathOf(values["base-path"]);
   requireDir(base);
   const report = repair(

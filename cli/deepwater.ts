@@ -2,12 +2,13 @@
 /**
  * deepwater: the umbrella command.
  *
- *   deepwater feeds                      list feeds with record counts
- *   deepwater info FEED                  spec, layout and storage of a feed (JSON)
+ *   deepwater feeds                      list feeds with record and chunk counts
+ *   deepwater info FEED                  spec, layout and storage of a feed (--json: the report)
  *   deepwater tail FEED                  follow a feed live (human-readable times)
  *   deepwater query FEED --start --end   time-range query (table, csv or jsonl)
  *   deepwater create-feed --config F     create a feed from a JSON spec file
  *   deepwater health|cleanup|repair ...  the operations tools
+ *   deepwater <command> --help           that command's usage
  *
  * @module
  */
@@ -16,34 +17,41 @@ import type { DecodedRecord } from "../mod.ts";
 import { main as health } from "./deepwater-health.ts";
 import { main as cleanup } from "./deepwater-cleanup.ts";
 import { main as repairMain } from "./deepwater-repair.ts";
+import { feedLine, infoText, isoOf } from "./_text.ts";
 import {
   basePathOf,
-  EXIT_ERROR,
+  type Command,
   EXIT_OK,
   numberFlag,
-  parseFlags,
+  parseCommand,
+  type Parsed,
   requireDir,
   run,
+  usageError,
   versionLine,
 } from "./_common.ts";
 
-const USAGE = `usage: deepwater <command> [--base-path DIR] ...
+const USAGE = `usage: deepwater <command> [flags]
 
 commands:
-  feeds [--json]                                 list feeds
-  info FEED                                      spec, layout, chunks and sizes (JSON)
-  tail FEED [--json] [--wait block|spin]         follow new records live (Ctrl-C to stop)
-  query FEED [--start T] [--end T] [--format table|csv|jsonl] [--limit N]
-                                                 T: ISO-8601 (2026-01-31T12:00:00Z) or microseconds
-  create-feed --config spec.json                 create (or update) a feed from a JSON spec
-  health | cleanup | repair  [flags]             see deepwater-<command> --help
-  --version`;
+  feeds         list feeds: storage, records, chunks, size, newest record
+  info FEED     a feed's storage, time span, record layout and chunks (--json: the report)
+  tail FEED     follow new records live (Ctrl-C to stop)
+  query FEED    records in a time range as a table, CSV or JSON lines
+  create-feed   create (or update) a feed from a JSON spec file
+  health        is the data directory healthy? (deepwater-health)
+  cleanup       apply retention, or (un)install the cron line (deepwater-cleanup)
+  repair        reconcile catalog, registries and chunk files (deepwater-repair)
 
-const COMMON = {
-  "base-path": { type: "string" },
-  json: { type: "boolean" },
-  help: { type: "boolean" },
-} as const;
+deepwater <command> --help prints a command's flags; deepwater --version the versions.
+Every command takes --base-path DIR (default $DEEPWATER_BASE_PATH or ./data).`;
+
+const BASE_PATH = "  --base-path DIR   data directory (default $DEEPWATER_BASE_PATH or ./data)";
+
+/** A command of the umbrella: its command line and what it does. */
+interface Subcommand extends Command {
+  run(parsed: Parsed, cmd: Command): number | Promise<number>;
+}
 
 /**
  * The Platform a reading command uses. `feeds`, `info` and `query` open it
@@ -76,11 +84,6 @@ export function parseTime(flag: string, v: string): number {
   return ms * 1000;
 }
 
-function isoOf(us: unknown): string {
-  const n = typeof us === "bigint" ? Number(us) : Number(us);
-  return new Date(n / 1000).toISOString().replace("Z", `${String(n % 1000).padStart(3, "0")}Z`);
-}
-
 function printable(rec: DecodedRecord): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(rec)) {
@@ -98,66 +101,95 @@ function csvCell(v: unknown): string {
   return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
-/** Entry point; returns the exit code. */
-export async function main(args: string[]): Promise<number> {
-  const [cmd, ...rest] = args;
-  switch (cmd) {
-    case "health":
-      return health(rest);
-    case "cleanup":
-      return await cleanup(rest);
-    case "repair":
-      return repairMain(rest);
-    case "--version":
-    case "version":
-      console.log(versionLine("deepwater"));
-      return EXIT_OK;
-    case undefined:
-    case "--help":
-    case "help":
-      console.log(USAGE);
-      return cmd === undefined ? EXIT_ERROR : EXIT_OK;
-    case "feeds": {
-      const { values } = parseFlags(rest, COMMON, USAGE);
+/**
+ * The feed a command names, or `FEED_NOT_FOUND` naming the feeds there and
+ * the command that creates one (the library's message names the API).
+ */
+function requireFeed(p: Platform, feed: string): string {
+  const feeds = p.listFeeds();
+  if (feeds.includes(feed)) return feed;
+  throw new DeepwaterError(
+    "FEED_NOT_FOUND",
+    `Feed "${feed}" does not exist in "${p.basePath}" (${
+      feeds.length ? `its feeds: ${feeds.map((f) => `"${f}"`).join(", ")}` : "it has no feeds"
+    }): check the name with deepwater feeds, or create it with deepwater create-feed --config spec.json`,
+  );
+}
+
+/** The one FEED argument of `cmd`, or a usage error. */
+function feedArg(positionals: string[], cmd: Command): string {
+  if (positionals.length !== 1) {
+    usageError(
+      positionals.length ? `give one feed, not ${positionals.length}` : "give a feed name",
+      cmd.usage,
+    );
+  }
+  return positionals[0]!;
+}
+
+const COMMANDS: Record<string, Subcommand> = {
+  feeds: {
+    name: "deepwater feeds",
+    usage: `usage: deepwater feeds [--base-path DIR] [--json]
+
+  Each feed: storage (chunks or ring), records, chunks, size, and the newest
+  record's time and age.
+
+${BASE_PATH}
+  --json            print the list as JSON`,
+    options: { "base-path": { type: "string" }, json: { type: "boolean" } },
+    run({ values }) {
       using p = open(values);
-      const rows = p.listFeeds().map((name) => {
-        const i = p.getFeedInfo(name);
-        return {
-          name,
+      const infos = p.listFeeds().map((name) => p.getFeedInfo(name));
+      if (values.json) {
+        const rows = infos.map((i) => ({
+          name: i.name,
           persist: i.spec.persist,
           records: i.recordCount,
           chunks: i.chunkCount,
           lastTs: i.lastTs,
-        };
-      });
-      if (values.json) console.log(JSON.stringify(rows, null, 2));
-      else {
-        for (const r of rows) {
-          console.log(
-            `${r.name.padEnd(24)} ${(r.persist ? "chunks" : "ring").padEnd(6)} ${
-              String(r.records).padStart(12)
-            } records  ${r.lastTs === null ? "empty" : `newest ${isoOf(r.lastTs)}`}`,
-          );
-        }
+        }));
+        console.log(JSON.stringify(rows, null, 2));
+      } else {
+        const now = Date.now() * 1000;
+        for (const i of infos) console.log(feedLine(i, now));
       }
       return EXIT_OK;
-    }
-    case "info": {
-      const { values, positionals } = parseFlags(rest, COMMON, USAGE);
-      if (positionals.length !== 1) {
-        console.error(USAGE);
-        return EXIT_ERROR;
-      }
+    },
+  },
+  info: {
+    name: "deepwater info",
+    usage: `usage: deepwater info FEED [--base-path DIR] [--json]
+
+  A feed's storage, counts, time span, record layout and chunks.
+
+${BASE_PATH}
+  --json            print the full report (what Platform.getFeedInfo returns) as JSON`,
+    options: { "base-path": { type: "string" }, json: { type: "boolean" } },
+    run({ values, positionals }, cmd) {
+      const feed = feedArg(positionals, cmd);
       using p = open(values);
-      console.log(JSON.stringify(p.getFeedInfo(positionals[0]!), null, 2));
+      const info = p.getFeedInfo(requireFeed(p, feed));
+      console.log(
+        values.json ? JSON.stringify(info, null, 2) : infoText(info, Date.now() * 1000),
+      );
       return EXIT_OK;
-    }
-    case "create-feed": {
-      const { values } = parseFlags(rest, { ...COMMON, config: { type: "string" } }, USAGE);
-      if (typeof values.config !== "string") {
-        console.error(`create-feed needs --config spec.json\n\n${USAGE}`);
-        return EXIT_ERROR;
-      }
+    },
+  },
+  "create-feed": {
+    name: "deepwater create-feed",
+    usage: `usage: deepwater create-feed --config spec.json [--base-path DIR]
+
+  Create a feed from a JSON spec (the keys Platform.createFeed takes), or
+  apply its retention_hours, chunk_size_mb and index_playback to an existing
+  feed of the same layout.
+
+${BASE_PATH}
+  --config FILE     the spec`,
+    options: { "base-path": { type: "string" }, config: { type: "string" } },
+    run({ values, positionals }, cmd) {
+      if (positionals.length) usageError(`unexpected argument "${positionals[0]}"`, cmd.usage);
+      if (typeof values.config !== "string") usageError("give --config spec.json", cmd.usage);
       let spec;
       try {
         spec = JSON.parse(Deno.readTextFileSync(values.config));
@@ -176,31 +208,40 @@ export async function main(args: string[]): Promise<number> {
         }-byte records)`,
       );
       return EXIT_OK;
-    }
-    case "query": {
-      const { values, positionals } = parseFlags(rest, {
-        ...COMMON,
-        start: { type: "string" },
-        end: { type: "string" },
-        format: { type: "string" },
-        limit: { type: "string" },
-      }, USAGE);
-      if (positionals.length !== 1) {
-        console.error(USAGE);
-        return EXIT_ERROR;
-      }
+    },
+  },
+  query: {
+    name: "deepwater query",
+    usage:
+      `usage: deepwater query FEED [--base-path DIR] [--start T] [--end T] [--format F] [--limit N]
+
+  Records with start <= time <= end (both ends inclusive), oldest first.
+
+${BASE_PATH}
+  --start T         from T: ISO-8601 (2026-01-31T12:00:00Z) or integer microseconds
+  --end T           up to T (same forms)
+  --format F        table (default; with an ISO-8601 time column), csv or jsonl
+  --limit N         at most N records`,
+    options: {
+      "base-path": { type: "string" },
+      start: { type: "string" },
+      end: { type: "string" },
+      format: { type: "string" },
+      limit: { type: "string" },
+    },
+    run({ values, positionals }, cmd) {
+      const feedName = feedArg(positionals, cmd);
       const format = (values.format as string | undefined) ?? "table";
       if (!["table", "csv", "jsonl"].includes(format)) {
-        console.error(`--format must be table, csv or jsonl\n\n${USAGE}`);
-        return EXIT_ERROR;
+        usageError(`--format must be table, csv or jsonl, got "${format}"`, cmd.usage);
       }
-      const limit = numberFlag("limit", values.limit, USAGE) ?? Infinity;
+      const limit = numberFlag("limit", values.limit, cmd.usage) ?? Infinity;
       const start = values.start === undefined
         ? undefined
         : parseTime("start", values.start as string);
       const end = values.end === undefined ? undefined : parseTime("end", values.end as string);
       using p = open(values);
-      const feed = positionals[0]!;
+      const feed = requireFeed(p, feedName);
       const info = p.getFeedInfo(feed);
       const tsName = info.spec.ts_col;
       const names = info.layout.filter((f) => f.kind !== "pad").map((f) => f.name);
@@ -223,26 +264,33 @@ export async function main(args: string[]): Promise<number> {
       }
       flush();
       return EXIT_OK;
-    }
-    case "tail": {
-      const { values, positionals } = parseFlags(
-        rest,
-        { ...COMMON, wait: { type: "string" } },
-        USAGE,
-      );
-      if (positionals.length !== 1) {
-        console.error(USAGE);
-        return EXIT_ERROR;
-      }
+    },
+  },
+  tail: {
+    name: "deepwater tail",
+    usage: `usage: deepwater tail FEED [--base-path DIR] [--json] [--wait block|spin]
+
+  Print each record committed from now on, with its ISO-8601 time, until
+  Ctrl-C (exit 130) or SIGTERM (exit 143).
+
+${BASE_PATH}
+  --json            one JSON object per line, without the time prefix
+  --wait MODE       block (default: sleep until the writer wakes it) or spin`,
+    options: {
+      "base-path": { type: "string" },
+      json: { type: "boolean" },
+      wait: { type: "string" },
+    },
+    async run({ values, positionals }, cmd) {
+      const feedName = feedArg(positionals, cmd);
       if (values.wait !== undefined && values.wait !== "block" && values.wait !== "spin") {
-        console.error(`--wait must be block or spin\n\n${USAGE}`);
-        return EXIT_ERROR;
+        usageError(`--wait must be block or spin, got "${values.wait}"`, cmd.usage);
       }
       const wait = values.wait === "spin" ? "spin" : "block";
       // The tail owns its signals: the stream ends on SIGINT/SIGTERM, the
       // reader closes through `using`, and the exit code says which signal.
       using p = open(values, { signals: "none", readOnly: false });
-      const feed = positionals[0]!;
+      const feed = requireFeed(p, feedName);
       const tsName = p.getFeedInfo(feed).spec.ts_col;
       using r = p.createReader(feed, { bigint: true });
       const stop = new AbortController();
@@ -270,11 +318,47 @@ export async function main(args: string[]): Promise<number> {
         for (const remove of listeners) remove();
       }
       return code;
-    }
-    default:
-      console.error(`unknown command "${cmd}"\n\n${USAGE}`);
-      return EXIT_ERROR;
+    },
+  },
+};
+
+/** The operations tools, named as the umbrella's commands. */
+const TOOLS: Record<string, (args: string[], name: string) => number | Promise<number>> = {
+  health,
+  cleanup,
+  repair: repairMain,
+};
+
+/** An own entry of `table` (never an Object.prototype property such as "toString"). */
+function lookup<T>(table: Record<string, T>, name: string | undefined): T | undefined {
+  return name !== undefined && Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
+/**
+ * Entry point.
+ *
+ * @param args the command line
+ * @returns the exit code
+ */
+export async function main(args: string[]): Promise<number> {
+  const [cmd, ...rest] = args;
+  if (cmd === undefined) usageError("give a command", USAGE);
+  const tool = lookup(TOOLS, cmd);
+  if (tool) return await tool(rest, `deepwater ${cmd}`);
+  const sub = lookup(COMMANDS, cmd);
+  if (sub) return await sub.run(parseCommand(rest, sub), sub);
+  if (cmd === "--version" || cmd === "version") {
+    console.log(versionLine("deepwater"));
+    return EXIT_OK;
   }
+  if (cmd !== "--help" && cmd !== "help") usageError(`unknown command "${cmd}"`, USAGE);
+  const topic = rest[0];
+  if (topic === undefined) console.log(USAGE);
+  else if (lookup(COMMANDS, topic)) console.log(lookup(COMMANDS, topic)!.usage);
+  else if (lookup(TOOLS, topic)) {
+    return await lookup(TOOLS, topic)!(["--help"], `deepwater ${topic}`);
+  } else usageError(`unknown command "${topic}"`, USAGE);
+  return EXIT_OK;
 }
 
 if (import.meta.main) await run(main);

@@ -7,35 +7,26 @@
 import { Catalog, type CatalogEntry } from "./directory/catalog.ts";
 import { closedError, DeepwaterError } from "./base/errors.ts";
 import { type FeedContext, feedContext, layoutCrc } from "./directory/feed.ts";
-import {
-  checkChunkHeader,
-  CHUNK_HEADER,
-  chunkGeometry,
-  FLAG,
-  REG_CAPACITY,
-} from "./chunks/format.ts";
+import { REG_CAPACITY } from "./chunks/format.ts";
 import { chunkIdOf } from "./directory/paths.ts";
 import { writeFileAtomic } from "./native/atomic_file.ts";
 import { recoverEntry } from "./ops/recover.ts";
 import { platformOptions, type SignalMode } from "./base/input.ts";
 import { Log, type LogOptions } from "./base/log.ts";
 import { ensureManifest, type Manifest, requireManifest } from "./directory/manifest.ts";
-import { Mapping } from "./native/mapping.ts";
 import { BasePaths } from "./directory/paths.ts";
-import { RingReader } from "./ring/reader.ts";
-import { removeRing, ringGeometry, ringName } from "./ring/format.ts";
+import { removeRing, ringName } from "./ring/format.ts";
 import type { FeedReader, FeedWriter, ReaderOptions, WriterOptions } from "./feed/contract.ts";
 import { openReader, openWriter } from "./ops/open.ts";
 import { Registry } from "./chunks/registry.ts";
 import {
   computeLayout,
   type FeedSpec,
-  type FieldLayout,
   type NormalizedSpec,
   normalizeSpec,
   validateFeedName,
 } from "./schema/spec.ts";
-import { scanTs } from "./native/scan.ts";
+import { type FeedInfo, feedInfo } from "./ops/feed_stats.ts";
 
 /**
  * Options for {@linkcode Platform}. An unknown key or a value of the wrong
@@ -67,67 +58,6 @@ export interface PlatformOptions {
    * the writer's futex (registering as a waiter is a write).
    */
   readOnly?: boolean;
-}
-
-/** Per-chunk detail in {@linkcode FeedInfo}. */
-export interface ChunkInfo {
-  /** Chunk id. */
-  id: number;
-  /** Committed records. */
-  records: number;
-  /** Record capacity. */
-  capacity: number;
-  /** Smallest timestamp, or null when empty. */
-  minTs: number | null;
-  /** Largest timestamp, or null when empty. */
-  maxTs: number | null;
-  /** Sealed (full and final). */
-  sealed: boolean;
-  /** Holds out-of-order timestamps. */
-  outOfOrder: boolean;
-  /** File size in bytes. */
-  bytes: number;
-}
-
-/** What `getFeedInfo` reports. */
-export interface FeedInfo {
-  /** Feed name. */
-  name: string;
-  /** Normalised spec. */
-  spec: NormalizedSpec;
-  /** Fields with offsets and sizes (padding included). */
-  layout: FieldLayout[];
-  /** Record size in bytes. */
-  recordSize: number;
-  /** Chunk file size actually used for new chunks (rounded from chunk_size_mb). */
-  chunkBytes: number;
-  /** Records per new chunk. */
-  chunkCapacity: number;
-  /** Retained chunks. */
-  chunkCount: number;
-  /** Committed records across retained chunks. */
-  recordCount: number;
-  /** Smallest retained timestamp, or null. */
-  firstTs: number | null;
-  /** Largest retained timestamp, or null. */
-  lastTs: number | null;
-  /** Bytes on disk (allocated size of chunk files and registry). */
-  bytesOnDisk: number;
-  /** Per-chunk detail. */
-  chunks: ChunkInfo[];
-  /** Creation time, ISO-8601. */
-  created: string;
-  /** For `persist: false` feeds: the shared-memory ring. */
-  ring?: {
-    /** Shared-memory object name (under /dev/shm). */
-    shm: string;
-    /** Records the ring retains. */
-    capacity: number;
-    /** Size of the shared-memory object. */
-    bytes: number;
-    /** Whether a writer has created it. */
-    exists: boolean;
-  };
 }
 
 /**
@@ -423,95 +353,7 @@ export class Platform {
    */
   getFeedInfo(feedName: string): FeedInfo {
     const ctx = this.#context(feedName);
-    const entry = this.#entry(feedName);
-    const geo = chunkGeometry(ctx.spec.chunk_size_mb, ctx.layout.recordSize);
-    const info: FeedInfo = {
-      name: ctx.name,
-      spec: ctx.spec,
-      layout: ctx.layout.fields,
-      recordSize: ctx.layout.recordSize,
-      chunkBytes: geo.bytes,
-      chunkCapacity: geo.capacity,
-      chunkCount: 0,
-      recordCount: 0,
-      firstTs: null,
-      lastTs: null,
-      bytesOnDisk: 0,
-      chunks: [],
-      created: entry.created,
-    };
-    if (!ctx.spec.persist) {
-      const geo = ringGeometry(ctx.spec.chunk_size_mb, ctx.layout.recordSize);
-      const r = new RingReader(ctx, {}, () => {});
-      try {
-        info.ring = {
-          shm: ringName(ctx),
-          capacity: geo.capacity,
-          bytes: geo.bytes,
-          exists: r.capacity > 0,
-        };
-        for (const rec of r.read()) {
-          const ts = rec[ctx.layout.tsName] as number;
-          info.recordCount++;
-          info.firstTs = info.firstTs === null ? ts : Math.min(info.firstTs, ts);
-          info.lastTs = info.lastTs === null ? ts : Math.max(info.lastTs, ts);
-        }
-      } finally {
-        r.close();
-      }
-      return info;
-    }
-    const reg = Registry.open(ctx.paths.registry(ctx.name), false);
-    try {
-      info.bytesOnDisk += allocated(reg.path);
-      const { first, last } = reg.span();
-      for (let id = first; id <= last; id++) {
-        const e = reg.entry(id);
-        if (e.flags & FLAG.DELETED) continue;
-        const path = ctx.paths.chunk(ctx.name, id);
-        const c: ChunkInfo = {
-          id,
-          records: e.committed,
-          capacity: e.capacity,
-          minTs: null,
-          maxTs: null,
-          sealed: (e.flags & FLAG.SEALED) !== 0,
-          outOfOrder: (e.flags & FLAG.OUT_OF_ORDER) !== 0,
-          bytes: allocated(path),
-        };
-        if (e.committed > 0) {
-          if (c.sealed && reg.entryIntact(id)) {
-            c.minTs = e.minTs;
-            c.maxTs = e.maxTs;
-          } else {
-            // Live, or an entry failing its checksum: ask the data itself,
-            // after checking the count against what the file holds.
-            using m = Mapping.file(path);
-            const cap = checkChunkHeader(m, id, ctx.layout.recordSize, ctx.layoutCrc);
-            if (e.committed > cap) {
-              throw reg.corrupt(`chunk ${id} commits ${e.committed} records but holds ${cap}`);
-            }
-            const s = scanTs(
-              m.addr + BigInt(CHUNK_HEADER),
-              e.committed,
-              ctx.layout.recordSize,
-              ctx.layout.tsOffset,
-            );
-            c.minTs = s.min;
-            c.maxTs = s.max;
-          }
-          info.firstTs = info.firstTs === null ? c.minTs : Math.min(info.firstTs, c.minTs!);
-          info.lastTs = info.lastTs === null ? c.maxTs : Math.max(info.lastTs, c.maxTs!);
-        }
-        info.chunks.push(c);
-        info.chunkCount++;
-        info.recordCount += e.committed;
-        info.bytesOnDisk += c.bytes;
-      }
-    } finally {
-      reg.close();
-    }
-    return info;
+    return feedInfo(ctx, this.#entry(feedName).created);
   }
 
   /** Whether the platform is open. */
@@ -637,14 +479,5 @@ function isDirectory(path: string): boolean {
     return Deno.statSync(path).isDirectory;
   } catch {
     return false;
-  }
-}
-
-function allocated(path: string): number {
-  try {
-    const st = Deno.statSync(path);
-    return st.blocks !== null ? st.blocks * 512 : st.size;
-  } catch {
-    return 0;
   }
 }

@@ -2,6 +2,7 @@ import { assert, assertEquals } from "./assert.ts";
 import { Platform } from "../mod.ts";
 import { ENTRY_FIELDS, FLAG, REG_HEADER } from "../lib/chunks/format.ts";
 import { ABI_VERSION } from "../lib/base/version.ts";
+import { existsSync } from "node:fs";
 import { child, lines, runCli, tempDir, tradeSpec, writeTrades } from "./helpers.ts";
 
 const HOUR = 3600e6;
@@ -277,7 +278,7 @@ Deno.test("deepwater umbrella: feeds, info, query (table, csv, jsonl, ISO times)
   seeded(d.path, 1000, (i) => t0 + i * 1000);
   let r = await runCli("deepwater.ts", ["feeds", "--base-path", d.path, "--json"]);
   assertEquals(JSON.parse(r.stdout)[0].records, 1000);
-  r = await runCli("deepwater.ts", ["info", "trades", "--base-path", d.path]);
+  r = await runCli("deepwater.ts", ["info", "trades", "--base-path", d.path, "--json"]);
   assertEquals(JSON.parse(r.stdout).recordSize, 24);
   r = await runCli("deepwater.ts", [
     "query",
@@ -392,5 +393,202 @@ Deno.test("SIGTERM closes writers cleanly (data intact, lock released) and keeps
       `sequence intact (${mode}): ${JSON.stringify(all.slice(0, 14))} ... ${all.length}`,
     );
     w.close();
+  }
+});
+
+Deno.test("deepwater <command> --help prints that command's usage on stdout, exits 0 and runs nothing", async () => {
+  using d = tempDir();
+  const now = Date.now() * 1000;
+  seeded(d.path, 6000, (i) => now - 3 * HOUR + i); // cleanup would delete 2 chunks
+  const fresh = `${d.path}/not-created`;
+  const cases = [
+    ["feeds"],
+    ["info"],
+    ["tail"],
+    ["query"],
+    ["create-feed", "--base-path", fresh],
+    ["cleanup", "--base-path", d.path],
+    ["repair", "--all", "--base-path", d.path],
+    ["health"],
+  ];
+  const runs = await Promise.all(cases.map((c) => runCli("deepwater.ts", [...c, "--help"])));
+  runs.forEach((r, i) => {
+    const cmd = cases[i]![0]!;
+    assertEquals([r.code, r.stderr], [0, ""], `${cmd}: ${r.stdout}`);
+    assert(r.stdout.startsWith(`usage: deepwater ${cmd}`), `${cmd}: ${r.stdout}`);
+  });
+  assert(runs[1]!.stdout.includes("--json"), runs[1]!.stdout);
+  const help = await runCli("deepwater.ts", ["help", "query"]);
+  assertEquals([help.code, help.stdout], [0, runs[3]!.stdout]);
+  assert(!existsSync(fresh), "create-feed --help created the base path");
+  assertEquals(readAll(d.path).length, 6000, "cleanup --help deleted chunks");
+});
+
+Deno.test("CLI usage errors go to stderr with exit 2, naming the command's usage", async () => {
+  using d = tempDir();
+  seeded(d.path, 10);
+  const cases: [string, string[], string][] = [
+    ["deepwater.ts", [], "usage: deepwater <command>"],
+    ["deepwater.ts", ["info", "--base-path", d.path], "usage: deepwater info"],
+    [
+      "deepwater.ts",
+      ["query", "trades", "--format", "xml", "--base-path", d.path],
+      "usage: deepwater query",
+    ],
+    [
+      "deepwater.ts",
+      ["tail", "trades", "--wait", "nap", "--base-path", d.path],
+      "usage: deepwater tail",
+    ],
+    ["deepwater.ts", ["feeds", "--bogus"], "usage: deepwater feeds"],
+    ["cron.ts", ["--bogus"], "usage: cron.ts"],
+  ];
+  const runs = await Promise.all(cases.map(([tool, args]) => runCli(tool, args)));
+  runs.forEach((r, i) => {
+    const [tool, args, usage] = cases[i]!;
+    const what = `${tool} ${args.join(" ")}`;
+    assertEquals([r.code, r.stdout], [2, ""], `${what}: ${r.stderr}`);
+    assert(r.stderr.includes(usage) && !r.stderr.includes("Uncaught"), `${what}: ${r.stderr}`);
+  });
+});
+
+Deno.test("Contradictory and orphan flags are refused with exit 2 before anything runs", async () => {
+  using d = tempDir();
+  const now = Date.now() * 1000;
+  seeded(d.path, 6000, (i) => now - 3 * HOUR + i);
+  const base = ["--base-path", d.path];
+  const cases: [string, string[], string][] = [
+    ["deepwater-repair.ts", [...base, "--all", "--feed", "trades"], "--all"],
+    ["deepwater-health.ts", [...base, "--max-age-seconds", "60"], "--check-feeds"],
+    ["deepwater-health.ts", [...base, "--max-future-seconds", "60"], "--check-feeds"],
+    ["deepwater-cleanup.ts", [...base, "--interval", "5"], "--install-cron"],
+    ["deepwater-cleanup.ts", [...base, "--install-cron", "--uninstall-cron"], "--uninstall-cron"],
+    ["deepwater-cleanup.ts", [...base, "--install-cron", "--dry-run"], "--dry-run"],
+    ["deepwater.ts", ["cleanup", ...base, "--interval", "5"], "--install-cron"],
+    ["cron.ts", [...base, "--once", "--interval", "5"], "--once"],
+  ];
+  const env = { DEEPWATER_CRONTAB: "/nonexistent/crontab" };
+  for (const [tool, args, names] of cases) {
+    const r = await runCli(tool, args, env);
+    const what = `${tool} ${args.slice(2).join(" ")}`;
+    assertEquals([r.code, r.stdout], [2, ""], `${what}: ${r.stderr}`);
+    assert(r.stderr.includes(names) && r.stderr.includes("usage:"), `${what}: ${r.stderr}`);
+  }
+  assertEquals(readAll(d.path).length, 6000, "a refused cleanup deleted chunks");
+});
+
+Deno.test("deepwater info prints a readable summary by default and the JSON report with --json", async () => {
+  using d = tempDir();
+  const t0 = Date.parse("2026-01-31T12:00:00Z") * 1000;
+  seeded(d.path, 3000, (i) => t0 + i * 1000); // chunk 1 sealed (2728), chunk 2 live (272)
+  let r = await runCli("deepwater.ts", ["info", "trades", "--base-path", d.path]);
+  assertEquals(r.code, 0, r.stderr);
+  assert(!r.stdout.trimStart().startsWith("{"), r.stdout);
+  for (
+    const want of [
+      "trades",
+      "3000 records",
+      "24-byte",
+      "2 chunk(s)",
+      "64.0 KiB",
+      "retention 1 h",
+      "2026-01-31T12:00:00.000000Z",
+      "2026-01-31T12:00:02.999000Z",
+      "price",
+      "float64",
+      "Trade price",
+      "sealed",
+      "live",
+    ]
+  ) assert(r.stdout.includes(want), `missing "${want}":\n${r.stdout}`);
+  assert(!/\d{7,} s\b/.test(r.stdout) && !r.stdout.includes("0.0 MiB"), r.stdout);
+  r = await runCli("deepwater.ts", ["info", "trades", "--base-path", d.path, "--json"]);
+  const info = JSON.parse(r.stdout);
+  assertEquals([info.recordCount, info.chunkCount], [3000, 2]);
+});
+
+Deno.test("deepwater feeds shows chunk counts, sizes and the newest record's age in words", async () => {
+  using d = tempDir();
+  const now = Date.now() * 1000;
+  seeded(d.path, 3000, (i) => now - 2 * HOUR - 5 * 60e6 + i);
+  {
+    using p = platformAt(d.path);
+    p.createFeed(tradeSpec("empty"));
+  }
+  const r = await runCli("deepwater.ts", ["feeds", "--base-path", d.path]);
+  assertEquals(r.code, 0, r.stderr);
+  const [trades, empty] = ["trades", "empty"].map((n) =>
+    r.stdout.split("\n").find((l) => l.startsWith(n)) ?? ""
+  );
+  assert(/ 2 chunks /.test(trades!) && trades!.includes("3000 records"), r.stdout);
+  assert(trades!.includes("(2 h 5 min ago)") && /\d\.\d [KM]iB/.test(trades!), r.stdout);
+  assert(/ 0 chunks /.test(empty!) && empty!.includes("empty"), r.stdout);
+});
+
+Deno.test("Health and cleanup print ages and sizes in words and units, never raw seconds or 0.0 MiB", async () => {
+  using d = tempDir();
+  const now = Date.now() * 1000;
+  seeded(d.path, 3000, (i) => now - 15 * HOUR - 53 * 60e6 + i);
+  let r = await runCli("deepwater-health.ts", [
+    "--base-path",
+    d.path,
+    "--check-feeds",
+    "--max-age-seconds",
+    "60",
+    "--min-free-gb",
+    "0",
+  ]);
+  assertEquals(r.code, 1, r.stdout + r.stderr);
+  assert(r.stdout.includes("15 h 53 min old (limit 60 s)"), r.stdout);
+  r = await runCli("deepwater-health.ts", ["--base-path", d.path, "--check-feeds"]);
+  assert(r.stdout.includes("3000 records, newest 15 h 53 min old"), r.stdout);
+  r = await runCli("deepwater-cleanup.ts", ["--base-path", d.path, "--dry-run"]);
+  assertEquals(r.code, 0, r.stderr);
+  assert(/would free \d+\.\d KiB/.test(r.stdout), r.stdout); // the sealed chunk is past retention
+  r = await runCli("deepwater-cleanup.ts", ["--base-path", d.path]);
+  assert(/freed \d+\.\d KiB/.test(r.stdout), r.stdout);
+  r = await runCli("deepwater-cleanup.ts", ["--base-path", d.path, "--dry-run"]);
+  assert(r.stdout.includes("would free 0 B"), r.stdout);
+});
+
+Deno.test("Health says how far ahead of the clock a feed's newest record is, and fails past a minute", async () => {
+  using d = tempDir();
+  const now = Date.now() * 1000;
+  {
+    using p = platformAt(d.path);
+    p.createFeed(tradeSpec("skew"));
+    writeTrades(p, "skew", 0, 10, (i) => now + 30e6 + i);
+    p.createFeed(tradeSpec("ahead"));
+    writeTrades(p, "ahead", 0, 10, (i) => now + 2 * HOUR + 30e6 + i);
+  }
+  const r = await runCli("deepwater-health.ts", [
+    "--base-path",
+    d.path,
+    "--check-feeds",
+    "--min-free-gb",
+    "0",
+  ]);
+  assertEquals(r.code, 1, r.stdout + r.stderr);
+  assert(
+    /ok {3}feed skew: activity: 10 records, newest 2\d s ahead of the clock/.test(r.stdout),
+    r.stdout,
+  );
+  assert(
+    r.stdout.includes("FAIL feed ahead: activity: newest record is 2 h 0 min in the future"),
+    r.stdout,
+  );
+});
+
+Deno.test("The CLI's FEED_NOT_FOUND names the feeds there and deepwater create-feed, not the API", async () => {
+  using d = tempDir();
+  seeded(d.path, 10);
+  for (const cmd of ["info", "query", "tail"]) {
+    const r = await runCli("deepwater.ts", [cmd, "nope", "--base-path", d.path]);
+    assertEquals(r.code, 2, r.stdout + r.stderr);
+    assert(r.stderr.includes("FEED_NOT_FOUND") && r.stderr.includes(`"trades"`), r.stderr);
+    assert(
+      r.stderr.includes("deepwater create-feed") && !r.stderr.includes("createFeed()"),
+      r.stderr,
+    );
   }
 });

@@ -89,7 +89,7 @@ Deno.test("Health flags a newest record more than 60 s in the future (tolerance 
   assertEquals(report.healthy, false);
   const bad = report.checks.filter((c) => !c.ok);
   assertEquals(bad.map((c) => c.name), ["feed ahead: activity"]);
-  assert(bad[0]!.detail.includes("3600 s in the future"), bad[0]!.detail);
+  assert(bad[0]!.detail.includes("1 h 0 min in the future"), bad[0]!.detail);
   assertEquals(report.feeds.map((f) => f.ok), [false, true]);
   report = checkHealth(d.path, {
     checkFeeds: true,

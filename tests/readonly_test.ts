@@ -156,7 +156,7 @@ Deno.test({
     let r = await runAsNobody(s, "cli/deepwater.ts", ["feeds", ...base]);
     assertEquals(r.code, 0, r.stderr);
     assert(/^trades\s+chunks\s+50 records/.test(r.stdout), r.stdout);
-    r = await runAsNobody(s, "cli/deepwater.ts", ["info", "trades", ...base]);
+    r = await runAsNobody(s, "cli/deepwater.ts", ["info", "trades", "--json", ...base]);
     assertEquals(r.code, 0, r.stderr);
     assertEquals(JSON.parse(r.stdout).recordCount, 50);
     r = await runAsNobody(s, "cli/deepwater.ts", ["query", "trades", "--format", "jsonl", ...base]);

@@ -22,6 +22,7 @@ import { computeLayout, type NormalizedSpec } from "../schema/spec.ts";
 import type { Log } from "../base/log.ts";
 import { BasePaths } from "../directory/paths.ts";
 import { Registry } from "../chunks/registry.ts";
+import { allocatedBytes } from "./feed_stats.ts";
 
 /** Options for {@linkcode cleanup}. */
 export interface CleanupOptions {
@@ -159,7 +160,7 @@ function cleanFeed(
         log?.warn(`cleanup kept chunk ${id} of "${spec.feed_name}": ${why}`);
         continue;
       }
-      const bytes = fileSize(path);
+      const bytes = allocatedBytes(path);
       feed.deleted.push({ id, records: e.committed, maxTs: e.maxTs, bytes });
       report.bytesFreed += bytes;
       if (report.dryRun) continue;
@@ -231,15 +232,6 @@ export function lock(path: string): number {
   const fd = new Int32Array(1);
   unwrap(native().dw_lock_open(cstr(path), 1, 0, fd), "Cannot lock", path);
   return fd[0]!;
-}
-
-function fileSize(path: string): number {
-  try {
-    const st = Deno.statSync(path);
-    return st.blocks !== null ? st.blocks * 512 : st.size;
-  } catch {
-    return 0;
-  }
 }
 
 /** Throw unless every named feed exists. */

@@ -11,10 +11,11 @@ import { feedContext } from "../directory/feed.ts";
 import { Log } from "../base/log.ts";
 import { readManifest } from "../directory/manifest.ts";
 import { BasePaths } from "../directory/paths.ts";
-import { openReader } from "./open.ts";
 import { type Finding, repair } from "./repair.ts";
 import { listQuarantine } from "./quarantine.ts";
+import { feedInfo } from "./feed_stats.ts";
 import { FORMAT_VERSION } from "../base/version.ts";
+import { formatDuration } from "../base/units.ts";
 
 /** What to check. */
 export interface HealthOptions {
@@ -176,35 +177,36 @@ export function checkHealth(basePath: string, options: HealthOptions = {}): Heal
       });
       if (f.ok) {
         f.ok = check(`feed ${ctx.name}: activity`, () => {
-          const r = openReader(ctx);
-          try {
-            const latest = r.latest();
-            f.records = r.count();
-            if (!latest) {
-              if (options.maxAgeSeconds !== undefined) throw new Error("no records yet");
-              return "no records yet";
-            }
-            f.lastTs = Number(latest[ctx.layout.tsName]);
-            const aheadSeconds = (f.lastTs - nowUs) / 1e6;
-            if (aheadSeconds > maxFuture) {
-              throw new Error(
-                `newest record is ${
-                  aheadSeconds.toFixed(0)
-                } s in the future (tolerance ${maxFuture} s): check the writer's clock and that ${ctx.layout.tsName} is in microseconds since the epoch`,
-              );
-            }
-            f.ageSeconds = Math.max(0, (nowUs - f.lastTs) / 1e6);
-            if (options.maxAgeSeconds !== undefined && f.ageSeconds > options.maxAgeSeconds) {
-              throw new Error(
-                `newest record is ${
-                  f.ageSeconds.toFixed(0)
-                } s old (limit ${options.maxAgeSeconds} s): is the writer running?`,
-              );
-            }
-            return `${f.records} records, newest ${f.ageSeconds.toFixed(1)} s old`;
-          } finally {
-            r.close();
+          const info = feedInfo(ctx, entry.created);
+          f.records = info.recordCount;
+          if (info.lastTs === null) {
+            if (options.maxAgeSeconds !== undefined) throw new Error("no records yet");
+            return "no records yet";
           }
+          f.lastTs = info.lastTs;
+          const aheadSeconds = (f.lastTs - nowUs) / 1e6;
+          if (aheadSeconds > maxFuture) {
+            throw new Error(
+              `newest record is ${
+                formatDuration(aheadSeconds)
+              } in the future (tolerance ${maxFuture} s): check the writer's clock and that ${ctx.layout.tsName} is in microseconds since the epoch`,
+            );
+          }
+          f.ageSeconds = Math.max(0, -aheadSeconds);
+          if (options.maxAgeSeconds !== undefined && f.ageSeconds > options.maxAgeSeconds) {
+            throw new Error(
+              `newest record is ${
+                formatDuration(f.ageSeconds)
+              } old (limit ${options.maxAgeSeconds} s): is the writer running?`,
+            );
+          }
+          // Within the tolerance, but a clock this far off is worth seeing.
+          if (aheadSeconds >= 1) {
+            return `${f.records} records, newest ${
+              formatDuration(aheadSeconds)
+            } ahead of the clock (tolerance ${maxFuture} s)`;
+          }
+          return `${f.records} records, newest ${formatDuration(f.ageSeconds)} old`;
         });
       }
       feeds.push(f);
