@@ -62,6 +62,18 @@ export type {
   NormalizedSpec,
   ScalarType,
 } from "./lib/schema/spec.ts";
+export { defineFeed } from "./lib/schema/spec.ts";
+export { RecordEncoder } from "./lib/schema/encoder.ts";
+export type {
+  InputOf,
+  NameOf,
+  OutputOf,
+  PaddingType,
+  RecordOf,
+  ValuesOf,
+  WideIntType,
+  WriteRecordOf,
+} from "./lib/schema/record_types.ts";
 export type { Manifest } from "./lib/directory/manifest.ts";
 export type { DecodedRecord, RecordValue } from "./lib/schema/codec.ts";
 export type { LogOptions } from "./lib/base/log.ts";

@@ -27,6 +27,7 @@ import {
   validateFeedName,
 } from "./schema/spec.ts";
 import { type FeedInfo, feedInfo } from "./ops/feed_stats.ts";
+import type { RecordOf, ValuesOf, WriteRecordOf } from "./schema/record_types.ts";
 
 /**
  * Options for {@linkcode Platform}. An unknown key or a value of the wrong
@@ -287,30 +288,72 @@ export class Platform {
     return { ...found, spec: requested.spec };
   }
   /**
-   * Open the writer of a feed (one per feed across all processes).
+   * Open the writer of a feed (one per feed across all processes), typed by
+   * its spec: `writeValues` takes the spec's values in order and `write` its
+   * record (see `defineFeed`). The spec must have the catalog's layout
+   * (`SCHEMA_DRIFT` otherwise), so the types cannot lie.
+   *
+   * @param spec the feed's spec, declared `as const` or with `defineFeed`
+   * @param options durability and prefetch settings
+   * @returns the typed writer
+   */
+  createWriter<const S extends FeedSpec>(
+    spec: S,
+    options?: WriterOptions,
+  ): FeedWriter<ValuesOf<S["fields"]>, WriteRecordOf<S>>;
+  /**
+   * Open the writer of a feed by name (one per feed across all processes).
    *
    * @param feedName feed to write
    * @param options durability and prefetch settings
    * @returns the writer
    */
-  createWriter(feedName: string, options: WriterOptions = {}): FeedWriter {
+  createWriter(feedName: string, options?: WriterOptions): FeedWriter;
+  createWriter(feed: string | FeedSpec, options: WriterOptions = {}): FeedWriter {
     this.#check();
-    this.#writable(`open a writer of "${feedName}"`);
-    const ctx = this.#context(feedName);
+    this.#writable(`open a writer of "${typeof feed === "string" ? feed : feed?.feed_name}"`);
+    const ctx = this.#context(feed);
     const w = openWriter(ctx, options, (x) => this.#writers.delete(x));
     this.#writers.add(w);
     return w;
   }
 
   /**
-   * Open a reader of a feed (any number, in any process).
+   * Open a reader of a feed (any number, in any process), typed by its spec
+   * with 64-bit integers as BigInt (see `defineFeed`). The spec must have the
+   * catalog's layout (`SCHEMA_DRIFT` otherwise).
+   *
+   * @param spec the feed's spec, declared `as const` or with `defineFeed`
+   * @param options `bigint: true`, chunk cache size
+   * @returns the typed reader
+   */
+  createReader<const S extends FeedSpec>(
+    spec: S,
+    options: ReaderOptions & { bigint: true },
+  ): FeedReader<RecordOf<S, true>>;
+  /**
+   * Open a reader of a feed (any number, in any process), typed by its spec:
+   * records have the spec's field names and types (see `defineFeed`). The
+   * spec must have the catalog's layout (`SCHEMA_DRIFT` otherwise).
+   *
+   * @param spec the feed's spec, declared `as const` or with `defineFeed`
+   * @param options chunk cache size (`bigint: true` has its own overload)
+   * @returns the typed reader
+   */
+  createReader<const S extends FeedSpec>(
+    spec: S,
+    options?: ReaderOptions,
+  ): FeedReader<RecordOf<S>>;
+  /**
+   * Open a reader of a feed by name (any number, in any process).
    *
    * @param feedName feed to read
    * @param options BigInt output, chunk cache size
    * @returns the reader
    */
-  createReader(feedName: string, options: ReaderOptions = {}): FeedReader {
-    const ctx = this.#context(feedName);
+  createReader(feedName: string, options?: ReaderOptions): FeedReader;
+  createReader(feed: string | FeedSpec, options: ReaderOptions = {}): FeedReader {
+    const ctx = this.#context(feed);
     const r = openReader(ctx, options, (x) => this.#readers.delete(x));
     this.#readers.add(r);
     return r;
@@ -419,8 +462,18 @@ export class Platform {
     return entry;
   }
 
-  #context(feedName: string): FeedContext {
-    const ctx = feedContext(this.#entry(feedName), this.#paths, this.#log, this.manifest.ring_id);
+  /**
+   * The feed a name or a spec names; a spec must also have the catalog's
+   * layout and storage kind, since typed handles are typed by it.
+   */
+  #context(feed: string | FeedSpec): FeedContext {
+    const named = typeof feed === "string";
+    const entry = this.#entry(named ? feed : validateFeedName(feed?.feed_name, "feed_name"));
+    if (!named) {
+      const s = normalizeSpec(feed);
+      checkSameLayout(entry, s, computeLayout(s).descriptor);
+    }
+    const ctx = feedContext(entry, this.#paths, this.#log, this.manifest.ring_id);
     checkFeedDir(ctx.paths.feedDir(ctx.name));
     return this.readOnly ? { ...ctx, readOnly: true } : ctx;
   }

@@ -142,7 +142,10 @@ export interface StreamOptions {
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */
-export interface FeedWriter {
+export interface FeedWriter<
+  V extends readonly unknown[] = unknown[],
+  W extends object = Record<string, unknown>,
+> {
   /** Which storage holds the feed. */
   readonly kind: FeedKind;
   /** Feed name. */
@@ -160,7 +163,7 @@ export interface FeedWriter {
    * Validates every value first; a bad value throws `INVALID_VALUE` and
    * commits nothing.
    */
-  readonly writeValues: (...values: unknown[]) => void;
+  readonly writeValues: (...values: V) => void;
   /**
    * Append one record given as an object keyed by field name: exactly the
    * feed's value fields (an unknown or missing key is `INVALID_VALUE`).
@@ -168,7 +171,7 @@ export interface FeedWriter {
    * @param record field values (padding fields are not given)
    * @param options `createIndex` marks a playback point (chunk feeds with `index_playback`)
    */
-  write(record: Record<string, unknown>, options?: WriteOptions): void;
+  write(record: W, options?: WriteOptions): void;
   /**
    * Append many packed records (little-endian, schema layout, `recordSize`
    * bytes each), publishing once per chunk or batch. Timestamps are checked
@@ -189,7 +192,10 @@ export interface FeedWriter {
  * A writer of a `persist: false` feed: the contract plus its shared-memory
  * ring's name and size.
  */
-export interface RingFeedWriter extends FeedWriter {
+export interface RingFeedWriter<
+  V extends readonly unknown[] = unknown[],
+  W extends object = Record<string, unknown>,
+> extends FeedWriter<V, W> {
   /** Always `"ring"`. */
   readonly kind: "ring";
   /** Shared-memory name of the ring (under /dev/shm). */
@@ -234,7 +240,7 @@ export interface RingFeedWriter extends FeedWriter {
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */
-export interface FeedReader {
+export interface FeedReader<R extends object = DecodedRecord> {
   /** Which storage holds the feed. */
   readonly kind: FeedKind;
   /** Feed name. */
@@ -253,7 +259,7 @@ export interface FeedReader {
    * @param endUs last timestamp to include (default: all)
    * @returns an iterator of decoded records
    */
-  read(startUs?: number | bigint, endUs?: number | bigint): IterableIterator<DecodedRecord>;
+  read(startUs?: number | bigint, endUs?: number | bigint): IterableIterator<R>;
   /**
    * Number of records `read(startUs, endUs)` would return right now.
    *
@@ -262,7 +268,7 @@ export interface FeedReader {
    */
   count(startUs?: number | bigint, endUs?: number | bigint): number;
   /** The newest committed record, or undefined when the feed is empty. */
-  latest(): DecodedRecord | undefined;
+  latest(): R | undefined;
   /**
    * Records committed since the previous call (the first call: since the
    * reader was created), without waiting. Its position is its own: no
@@ -270,7 +276,7 @@ export interface FeedReader {
    *
    * @param max most records to return (default 65536; a positive integer)
    */
-  readAvailable(max?: number): DecodedRecord[];
+  readAvailable(max?: number): R[];
   /**
    * Live tail: yields every record committed after the call (or from the
    * newest playback marker), in order, with no skip and no duplicate. Every
@@ -279,7 +285,7 @@ export interface FeedReader {
    *
    * @param options see {@linkcode StreamOptions}
    */
-  stream(options?: StreamOptions): AsyncIterableIterator<DecodedRecord>;
+  stream(options?: StreamOptions): AsyncIterableIterator<R>;
   /** Unmap everything. Running iterators end or throw `CLOSED`. Idempotent. */
   close(): void;
   /** Same as `close()`. */
@@ -292,7 +298,7 @@ export interface FeedReader {
  * further behind loses the overwritten ones, counted in `lost` and reported
  * through `onOverrun`.
  */
-export interface RingFeedReader extends FeedReader {
+export interface RingFeedReader<R extends object = DecodedRecord> extends FeedReader<R> {
   /** Always `"ring"`. */
   readonly kind: "ring";
   /** Records this reader's `readAvailable()` and `stream()` calls lost to overruns so far. */
@@ -316,7 +322,9 @@ export interface RingFeedReader extends FeedReader {
  * if (isRingReader(reader)) console.log(`${reader.lost} records lost`);
  * ```
  */
-export function isRingReader(reader: FeedReader): reader is RingFeedReader {
+export function isRingReader<R extends object>(
+  reader: FeedReader<R>,
+): reader is RingFeedReader<R> {
   return reader.kind === "ring";
 }
 
@@ -333,6 +341,8 @@ export function isRingReader(reader: FeedReader): reader is RingFeedReader {
  * if (isRingWriter(writer)) console.log(`ring ${writer.shmName}`);
  * ```
  */
-export function isRingWriter(writer: FeedWriter): writer is RingFeedWriter {
+export function isRingWriter<V extends readonly unknown[], W extends object>(
+  writer: FeedWriter<V, W>,
+): writer is RingFeedWriter<V, W> {
   return writer.kind === "ring";
 }

@@ -49,7 +49,7 @@ export interface FeedSpec {
   /** Record mode; only `"UF"` (uniform, fixed-size records) exists. Default `"UF"`. */
   mode?: "UF";
   /** Fields in record order. */
-  fields: FieldSpec[];
+  fields: readonly FieldSpec[];
   /** Name of the `uint64` microsecond timestamp field. */
   ts_col: string;
   /**
@@ -374,4 +374,46 @@ export function computeLayout(spec: NormalizedSpec): Layout {
       fields.map((f) => `${f.kind === "pad" ? "_" : f.name}:${f.kind}:${f.size}`).join(",") +
       `;ts=${ts.name}`,
   };
+}
+
+/**
+ * Declare a feed spec once, checked at once (`INVALID_SPEC` names the key)
+ * and with its field names and types kept as literals, so writers and
+ * readers opened with it are typed: `createWriter(spec).writeValues` takes
+ * the fields' values in order, and `createReader(spec)` returns records with
+ * the fields' types. The same as writing the spec `as const`, without
+ * having to.
+ *
+ * @param spec the feed spec (the seed's keys)
+ * @returns the same spec object, typed by its literal content
+ *
+ * @example
+ * ```ts
+ * import { defineFeed, Platform } from "../../mod.ts";
+ * const trades = defineFeed({
+ *   feed_name: "trades",
+ *   fields: [
+ *     { name: "price", type: "float64" },
+ *     { name: "size", type: "float64" },
+ *     { name: "timestamp_us", type: "uint64" },
+ *   ],
+ *   ts_col: "timestamp_us",
+ *   chunk_size_mb: 0.0625,
+ * });
+ * const dir = Deno.makeTempDirSync();
+ * {
+ *   using platform = new Platform(dir, { log: { console: false } });
+ *   platform.createFeed(trades);
+ *   using writer = platform.createWriter(trades);
+ *   writer.writeValues(101.5, 2, 1_700_000_000_000_000);
+ *   using reader = platform.createReader(trades);
+ *   const notional: number = reader.latest()!.price * reader.latest()!.size;
+ *   console.assert(notional === 203);
+ * }
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export function defineFeed<const S extends FeedSpec>(spec: S): S {
+  normalizeSpec(spec);
+  return spec;
 }
