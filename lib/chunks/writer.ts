@@ -13,7 +13,7 @@
  * @module
  */
 import { removeQuietly } from "../native/atomic_file.ts";
-import { cstr, native, unwrap } from "../native/binding.ts";
+import { FileLock } from "../native/lock.ts";
 import { closedError, DeepwaterError } from "../base/errors.ts";
 import type { FeedContext } from "../directory/feed.ts";
 import {
@@ -148,7 +148,7 @@ export class Writer {
   readonly #ctx: FeedContext;
   readonly #reg: Registry;
   readonly #core: Core;
-  readonly #lockFd: number;
+  readonly #lock: FileLock;
   readonly #durability: Durability;
   readonly #prefetch: boolean;
   readonly #geometry: { bytes: number; capacity: number };
@@ -182,22 +182,16 @@ export class Writer {
     this.#onClose = onClose;
     ({ durability: this.#durability, prefetch: this.#prefetch } = writerOptions(options));
     this.#geometry = chunkGeometry(ctx.spec.chunk_size_mb, ctx.layout.recordSize);
-    const lockPath = ctx.paths.writerLock(ctx.name);
-    const fd = new Int32Array(1);
-    const rc = native().dw_lock_open(cstr(lockPath), 1, 1, fd);
-    if (rc !== 0) {
-      unwrap(
-        rc,
+    this.#lock = FileLock.acquire(ctx.paths.writerLock(ctx.name), {
+      wait: false,
+      action:
         `Cannot open a writer for "${ctx.name}": another process holds the writer lock; one writer per feed is allowed`,
-        lockPath,
-      );
-    }
-    this.#lockFd = fd[0]!;
+    });
     try {
       this.#reg = Registry.open(ctx.paths.registry(ctx.name), true);
       checkRegistryMatches(this.#reg, ctx);
     } catch (e) {
-      native().dw_lock_close(this.#lockFd);
+      this.#lock.close();
       throw e;
     }
     const rotate = Object.assign(() => this.#rotate(), { sync: () => this.flush() });
@@ -411,7 +405,7 @@ export class Writer {
     this.#markers?.close();
     this.#reg.clearWriter(); // a recorded pid with a free lock means a crash
     this.#reg.close();
-    native().dw_lock_close(this.#lockFd);
+    this.#lock.close();
     this.#onClose(this);
   }
 
