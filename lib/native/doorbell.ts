@@ -9,7 +9,7 @@
  * it is non-zero, rings: bumps the sequence and wakes every sleeper. All of
  * these are sequentially consistent `Atomics` operations, so either the
  * writer sees the waiter (and the bump makes the sleep return at once or
- * wakes it) or the waiter sees the commit: a commit cannot be missed. The
+ * wakes it) or the waiter sees the commit: nothing rung for is missed. The
  * writers keep the count check inline on their commit path (one atomic load
  * when nobody waits) and call {@linkcode Doorbell.ring} only when it is not
  * zero.
@@ -21,8 +21,8 @@ import type { Mapping } from "./mapping.ts";
 
 /**
  * The longest one {@linkcode Doorbell.wait} sleeps without a ring, in
- * nanoseconds. The protocol cannot miss a commit, so this bounds only what
- * it does not cover: a writer killed between its commit and its ring, and a
+ * nanoseconds. The protocol misses nothing that is rung for, so this bounds
+ * only what it does not cover: a writer killed between its commit and its ring, and a
  * shared-memory ring removed by another process while nobody rings it (the
  * ring reader notices in its upkeep between waits). 100 ms keeps such a
  * stall below what a person notices, while an idle reader costs ten futex

@@ -58,7 +58,10 @@ export const RING_FIELDS = {
   head: 64,
   /** u32 1 once the ring has wrapped. The writer, before the head that wraps it. */
   filled: 72,
-  /** u32 futex word. The writer increments it (release) after commits readers wait for. */
+  /**
+   * u32 futex word (see `native/doorbell.ts`). The writer increments it after commits readers
+   * wait for; a reader whose wait is aborted increments it to end its own sleep.
+   */
   notifySeq: 128,
   /** u32 readers blocked on `notifySeq`. Readers add and subtract; the writer loads it. */
   waiters: 192,
