@@ -17,6 +17,7 @@
  * @module
  */
 import { type FeedWriter, Platform } from "../mod.ts";
+import { cstr, DW, native, unwrap } from "../lib/native/binding.ts";
 
 const BENCH_LIB = new URL("../c/build/libdwbench.so", import.meta.url).pathname;
 const cbench = Deno.dlopen(
@@ -28,14 +29,8 @@ const cbench = Deno.dlopen(
     dw_noop: { name: "bench_write", parameters: ["u64", "u64", "u64"], result: "i32" },
   } as const,
 ).symbols;
-const dw = Deno.dlopen(
-  new URL("../c/build/libdeepwater.so", import.meta.url).pathname,
-  {
-    dw_abi_version: { parameters: [], result: "i32" },
-    dw_copy: { parameters: ["u64", "u64", "u64"], result: "i32" },
-    dw_map_file: { parameters: ["buffer", "u64", "u32", "buffer"], result: "i32" },
-  } as const,
-).symbols;
+// libdeepwater through the library's own binding (one dlopen, ABI-checked).
+const dw = native();
 
 const N = 1_000_000;
 const BATCH = N * 24;
@@ -53,20 +48,19 @@ const spec = (name: string, mb = 64) => ({
   chunk_size_mb: mb,
 });
 
-/** Map a new file read-write: DW_MAP_WRITE | DW_MAP_CREATE, plus `extra` flags. */
+/**
+ * Map a new file read-write (DW_MAP_WRITE | DW_MAP_CREATE, plus `extra` flags),
+ * raw: the baselines write through the address, and the mapping lives as long
+ * as the process.
+ */
 function mapNew(path: string, bytes: number, extra: number): bigint {
   const out = new BigUint64Array(4);
-  const rc = dw.dw_map_file(
-    new TextEncoder().encode(path + "\0"),
-    BigInt(bytes),
-    1 | 2 | extra,
-    out,
-  );
-  if (rc !== 0) throw new Error(`map ${path}: ${rc}`);
+  const rc = dw.dw_map_file(cstr(path), BigInt(bytes), DW.MAP_WRITE | DW.MAP_CREATE | extra, out);
+  unwrap(rc, "Cannot map", path);
   return out[0]!;
 }
-/** A new file mapping with every page write-faulted up front (DW_MAP_PREFAULT). */
-const mapScratch = (path: string, bytes: number) => mapNew(path, bytes, 8);
+/** A new file mapping with every page write-faulted up front. */
+const mapScratch = (path: string, bytes: number) => mapNew(path, bytes, DW.MAP_PREFAULT);
 
 function packed(n: number, t0: number): Uint8Array {
   const buf = new Uint8Array(n * 24);
@@ -160,7 +154,7 @@ function nextBatch(): Uint8Array {
 // writer opens, holds every iteration. The baseline copies into fresh
 // pre-faulted file pages too (a new destination each time, like an append).
 const wb = lazyWriter("wb", 1024);
-const ready = new FreshPages("ready", 8); // DW_MAP_PREFAULT
+const ready = new FreshPages("ready", DW.MAP_PREFAULT);
 Deno.bench("C: memcpy 24 MB into fresh pre-faulted file pages", {
   group: "writeBatch",
   baseline: true,

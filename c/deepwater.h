@@ -5,8 +5,8 @@
  * --------
  * This header is the whole C API. The library does only what a Deno program
  * cannot do by itself: map files and shared memory, take advisory locks,
- * reserve disk blocks, flush mappings, perform acquire/release atomics and
- * futex waits on shared words, run the strided timestamp binary search, and
+ * reserve disk blocks, flush mappings, spin with acquire loads and
+ * futex-wait on shared words, run the strided timestamp binary search, and
  * compute CRC32C. Everything else (formats, records, registries, policy) lives
  * in TypeScript, which validates every length and offset before it calls here.
  *
@@ -76,7 +76,7 @@ extern "C" {
 
 /** ABI version of this header. TypeScript refuses a library whose
  *  dw_abi_version() differs from the version it was written against. */
-#define DW_ABI_VERSION 2
+#define DW_ABI_VERSION 3
 
 /** First library status code (negative, below every errno). */
 #define DW_ERR_BASE (-30800)
@@ -233,16 +233,6 @@ int dw_lock_probe(const char *path, int32_t *out_held);
 int dw_lock_close(int32_t fd);
 
 /**
- * Acquire-load the 64-bit word at `addr` into out[0].
- */
-int dw_load_acquire_u64(uint64_t addr, uint64_t *out);
-
-/**
- * Release-store `value` into the 64-bit word at `addr`.
- */
-int dw_store_release_u64(uint64_t addr, uint64_t value);
-
-/**
  * Spin until the 64-bit word at `addr` differs from `seen` or `max_spins`
  * iterations pass, then write the last loaded value to out[0]. Returns 0 if
  * it changed, DW_ETIMEDOUT otherwise. Uses acquire loads and a CPU pause hint;
@@ -304,7 +294,7 @@ int dw_crc32c(const uint8_t *buf, uint64_t len, uint32_t seed, uint32_t *out);
 
 /**
  * Copy `len` bytes from `src` to `dst` (non-overlapping addresses). Exists
- * for the benchmark's memcpy baseline and for bulk copies between mappings.
+ * for the benchmarks: the memcpy baseline of writeBatch, and bulk fills.
  */
 int dw_copy(uint64_t dst, uint64_t src, uint64_t len);
 

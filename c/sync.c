@@ -1,4 +1,4 @@
-/* Cross-process coordination: flock, acquire/release atomics, futex. */
+/* Cross-process coordination: flock, acquire-load spinning, futex wait/wake. */
 #define _GNU_SOURCE
 #include "deepwater.h"
 
@@ -57,20 +57,6 @@ int dw_lock_close(int32_t fd) {
     if (fd < 0) return DW_EINVAL;
     flock(fd, LOCK_UN);
     return close(fd) == 0 ? 0 : -errno;
-}
-
-/* See deepwater.h. */
-int dw_load_acquire_u64(uint64_t addr, uint64_t *out) {
-    if (addr == 0 || (addr & 7) || !out) return DW_EINVAL;
-    out[0] = atomic_load_explicit((_Atomic uint64_t *)(uintptr_t)addr, memory_order_acquire);
-    return 0;
-}
-
-/* See deepwater.h. */
-int dw_store_release_u64(uint64_t addr, uint64_t value) {
-    if (addr == 0 || (addr & 7)) return DW_EINVAL;
-    atomic_store_explicit((_Atomic uint64_t *)(uintptr_t)addr, value, memory_order_release);
-    return 0;
 }
 
 static inline void cpu_relax(void) {

@@ -1,6 +1,9 @@
-import { assertEquals } from "./assert.ts";
+import { assert, assertCode, assertEquals } from "./assert.ts";
 import { native } from "../lib/native/binding.ts";
-import { rng } from "./helpers.ts";
+import { Doorbell, WAIT_TIMEOUT_NS } from "../lib/native/doorbell.ts";
+import { FileLock } from "../lib/native/lock.ts";
+import { Mapping } from "../lib/native/mapping.ts";
+import { rng, tempDir } from "./helpers.ts";
 
 /** Bytes at and above which dw_copy_scan streams (DW_STREAM_MIN_BYTES in c/search.c). */
 const STREAM_MIN = 2 << 20;
@@ -141,4 +144,73 @@ Deno.test("dw_search_ts finds lower and upper bounds like the oracle on uniform,
       }
     }
   }
+});
+
+Deno.test("FileLock excludes other holders until closed, closes idempotently, and probe sees it", () => {
+  using d = tempDir();
+  const path = `${d.path}/feed.lock`;
+  assertEquals(FileLock.probe(path, "Cannot probe"), false); // no file yet: never held
+  const held = FileLock.acquire(path, { wait: false, action: "Cannot take it" });
+  assertEquals(FileLock.probe(path, "Cannot probe"), true);
+  assertEquals(FileLock.tryAcquire(path, { action: "Cannot take it" }), undefined);
+  assertCode(
+    () => FileLock.acquire(path, { wait: false, action: "Cannot take it" }),
+    "WRITER_LOCKED",
+    `Cannot take it "${path}"`,
+  );
+  assertEquals(FileLock.tryAcquire(path, { shared: true, action: "Cannot share it" }), undefined);
+  held.close();
+  held.close();
+  assertEquals(FileLock.probe(path, "Cannot probe"), false);
+  {
+    using a = FileLock.acquire(path, { wait: true, shared: true, action: "Cannot share it" });
+    using b = FileLock.tryAcquire(path, { shared: true, action: "Cannot share it" });
+    assert(a && b, "two shared holders coexist");
+    assertEquals(FileLock.tryAcquire(path, { action: "Cannot take it" }), undefined);
+  }
+  using again = FileLock.tryAcquire(path, { action: "Cannot take it" });
+  assert(again, "free again once both shared holders are disposed");
+});
+
+Deno.test("Doorbell.wait() returns at its timeout without a ring, on a ring, and at once on an abort", async (t) => {
+  using d = tempDir();
+  using map = Mapping.file(`${d.path}/bell`, { length: 4096, write: true, create: true });
+  const fields = { notifySeq: 128, waiters: 192 };
+  const bell = new Doorbell(map, fields);
+  const waiters = () => new Uint32Array(map.buffer)[fields.waiters >> 2];
+  const timeoutMs = Number(WAIT_TIMEOUT_NS) / 1e6;
+
+  await t.step("without a ring it sleeps about the timeout, registered as a waiter", async () => {
+    const t0 = performance.now();
+    const done = bell.wait(() => false);
+    assertEquals(bell.hasWaiters(), true);
+    await done;
+    const ms = performance.now() - t0;
+    assert(ms >= timeoutMs * 0.9 && ms < timeoutMs * 10, `returned after ${ms} ms`);
+    assertEquals(waiters(), 0);
+  });
+
+  await t.step("news already there, or a signal already aborted: no sleep", async () => {
+    const t0 = performance.now();
+    await bell.wait(() => true);
+    await bell.wait(() => false, undefined, AbortSignal.abort());
+    assert(performance.now() - t0 < timeoutMs, "slept although it had no reason to");
+    assertEquals(waiters(), 0);
+  });
+
+  await t.step("a ring or an abort during the sleep ends it before the timeout", async () => {
+    for (const end of ["ring", "abort"] as const) {
+      const ac = new AbortController();
+      const t0 = performance.now();
+      const done = bell.wait(() => false, ac.signal);
+      setTimeout(() => end === "ring" ? bell.ring() : ac.abort(), 5);
+      await done;
+      const ms = performance.now() - t0;
+      assert(
+        ms < timeoutMs,
+        `${end}: returned after ${ms} ms, not before the ${timeoutMs} ms timeout`,
+      );
+      assertEquals(waiters(), 0);
+    }
+  });
 });

@@ -578,7 +578,7 @@ Deno.test("A manifest whose format word is damaged is rewritten when every check
   assertEquals(prices(d.path), range(100));
   // Data that really is another format (its checksummed registry says so) is never rewritten.
   Deno.writeTextFileSync(manifest, JSON.stringify({ ...m, format_version: 2 }));
-  const { crc32c } = await import("../lib/native/binding.ts");
+  const { crc32c } = await import("../lib/native/checksum.ts");
   const head = Deno.readFileSync(reg(d.path)).slice(0, 44);
   new DataView(head.buffer).setUint32(4, 2, true);
   new DataView(head.buffer).setUint32(40, crc32c(head.slice(0, 40)), true);

@@ -1,6 +1,6 @@
 import { assert, assertCode, assertEquals } from "./assert.ts";
 import { Platform } from "../mod.ts";
-import { crc32c } from "../lib/native/binding.ts";
+import { crc32c } from "../lib/native/checksum.ts";
 import { BasePaths } from "../lib/directory/paths.ts";
 import type { FeedContext } from "../lib/directory/feed.ts";
 import { ringName } from "../lib/ring/format.ts";

@@ -14,4 +14,4 @@ export const PACKAGE_VERSION = "0.1.0";
 export const FORMAT_VERSION = 1;
 
 /** The libdeepwater ABI version this TypeScript was written against. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;

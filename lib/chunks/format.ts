@@ -109,7 +109,10 @@ export const REGISTRY_FIELDS = {
   specCrc: 1028,
   /** The feed's catalog entry as JSON, up to 3064 bytes. Stored before `specLength`. */
   spec: 1032,
-  /** u32 futex word on its own page. The writer increments it (release) after commits readers wait for. */
+  /**
+   * u32 futex word on its own page (see `native/doorbell.ts`). The writer increments it after
+   * commits readers wait for; a reader whose wait is aborted increments it to end its own sleep.
+   */
   notifySeq: 4096,
   /** u32 readers blocked on `notifySeq`. Readers add and subtract; the writer loads it after each commit. */
   waiters: 4160,

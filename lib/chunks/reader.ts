@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { native, unwrap } from "../native/binding.ts";
 import { closedError, DeepwaterError } from "../base/errors.ts";
 import type { FeedContext } from "../directory/feed.ts";
 import type { DecodedRecord } from "../schema/codec.ts";
@@ -22,7 +21,8 @@ import { FaultWatch, Mapping } from "../native/mapping.ts";
 import { MarkerFile } from "./markers.ts";
 import { checkRegistryMatches, Registry } from "./registry.ts";
 import { ChunkCache, type ChunkView } from "./chunk_cache.ts";
-import { scanTs } from "../native/scan.ts";
+import { scanTs, searchTs } from "../native/scan.ts";
+import { Doorbell } from "../native/doorbell.ts";
 
 /** Cached timestamp bounds of sealed chunks base, base+1, ... */
 interface ChunkSummary {
@@ -52,7 +52,6 @@ interface Cursor {
   index: number;
 }
 
-const searchOut = new BigUint64Array(1);
 /** Timestamps are below 2^53 (checked on write): an end at or past this includes everything. */
 const MAX_TS = Number.MAX_SAFE_INTEGER;
 
@@ -68,6 +67,7 @@ export class ChunkReader extends ReaderBase<Cursor> {
   readonly #tsOff: number;
   readonly #cache: ChunkCache;
   #notify: Mapping | undefined | null;
+  #bell: Doorbell | undefined;
   #markers: MarkerFile | undefined;
   #sum: ChunkSummary = { base: 1, min: [], max: [], unsorted: [], ooo: false };
   readonly #faults = new FaultWatch();
@@ -281,20 +281,8 @@ export class ChunkReader extends ReaderBase<Cursor> {
   }
 
   #search(view: ChunkView, n: number, target: number, upper: boolean): number {
-    unwrap(
-      native().dw_search_ts(
-        view.map.addr + BigInt(CHUNK_HEADER),
-        BigInt(n),
-        this.#rs,
-        this.#tsOff,
-        BigInt(target),
-        upper ? 1 : 0,
-        searchOut,
-      ),
-      "Cannot search chunk",
-      view.map.path,
-    );
-    return Number(searchOut[0]);
+    const addr = view.map.addr + BigInt(CHUNK_HEADER);
+    return searchTs(addr, n, this.#rs, this.#tsOff, target, upper, view.map.path);
   }
 
   /**
@@ -421,29 +409,9 @@ export class ChunkReader extends ReaderBase<Cursor> {
       await new Promise<void>((r) => setTimeout(r, 1));
       return;
     }
-    const u32 = new Uint32Array(notify.buffer);
-    Atomics.add(u32, REGISTRY_FIELDS.waiters >> 2, 1);
-    try {
-      const seq = Atomics.load(u32, REGISTRY_FIELDS.notifySeq >> 2);
-      if (this.hasNews(cursor) || signal?.aborted || !this.isOpen) return;
-      const abort = () =>
-        native().dw_futex_wake(notify.addr + BigInt(REGISTRY_FIELDS.notifySeq), 0x7fffffff);
-      signal?.addEventListener("abort", abort, { once: true });
-      this.closing.signal.addEventListener("abort", abort, { once: true });
-      try {
-        // 100 ms timeout bounds how long a lost wake-up could delay us.
-        await native().dw_futex_wait(
-          notify.addr + BigInt(REGISTRY_FIELDS.notifySeq),
-          seq,
-          100_000_000n,
-        );
-      } finally {
-        signal?.removeEventListener("abort", abort);
-        this.closing.signal.removeEventListener("abort", abort);
-      }
-    } finally {
-      if (notify.isOpen) Atomics.sub(u32, REGISTRY_FIELDS.waiters >> 2, 1);
-    }
+    // The reader's own aborter fires on close(), so a close ends the wait too.
+    this.#bell ??= new Doorbell(notify, REGISTRY_FIELDS);
+    await this.#bell.wait(() => this.hasNews(cursor), signal, this.closing.signal);
   }
 
   /** Writable mapping of the registry's first two pages (notify words), or null if not permitted. */

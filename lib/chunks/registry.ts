@@ -8,8 +8,10 @@
  *
  * @module
  */
-import { crc32c, ENOENT, native } from "../native/binding.ts";
-import { randomHex, removeQuietly } from "../native/atomic_file.ts";
+import { crc32c } from "../native/checksum.ts";
+import { ENOENT } from "../native/errno.ts";
+import { Doorbell } from "../native/doorbell.ts";
+import { publishFile } from "../native/atomic_file.ts";
 import { DeepwaterError } from "../base/errors.ts";
 import { Mapping } from "../native/mapping.ts";
 import {
@@ -83,6 +85,8 @@ export class Registry {
   readonly tsOffset: number;
   /** Layout CRC. */
   readonly layoutCrc: number;
+  /** Made on first use: only the writer rings, over its read-write mapping. */
+  #bell: Doorbell | undefined;
 
   private constructor(path: string, map: Mapping) {
     this.path = path;
@@ -128,45 +132,35 @@ export class Registry {
    * @param init geometry, the stored spec, and optionally entries to fill in
    */
   static create(path: string, init: RegistryInit): void {
-    const tmp = `${path}.tmp-${randomHex()}`;
-    const m = Mapping.file(tmp, {
-      length: registryBytes(init.capacity),
-      write: true,
-      create: true,
-      exclusive: true,
-    });
     try {
-      const dv = new DataView(m.buffer);
-      dv.setUint32(REGISTRY_FIELDS.magic, REGISTRY_MAGIC, true);
-      dv.setUint32(REGISTRY_FIELDS.headerSize, REG_HEADER, true);
-      dv.setUint32(REGISTRY_FIELDS.entrySize, REG_ENTRY, true);
-      dv.setUint32(REGISTRY_FIELDS.capacity, init.capacity, true);
-      dv.setUint32(REGISTRY_FIELDS.recordSize, init.recordSize, true);
-      dv.setUint32(REGISTRY_FIELDS.tsOffset, init.tsOffset, true);
-      dv.setUint32(REGISTRY_FIELDS.layoutCrc, init.layoutCrc, true);
-      setU64(dv, REGISTRY_FIELDS.created, Date.now() * 1000);
-      setU64(dv, REGISTRY_FIELDS.firstChunk, 1);
-      if (init.spec !== undefined) writeSpec(dv, new Uint8Array(m.buffer), init.spec);
-      dv.setUint32(REGISTRY_FIELDS.version, FORMAT_VERSION, true);
-      dv.setUint32(
-        REGISTRY_FIELDS.headerCrc,
-        crc32c(new Uint8Array(m.buffer.slice(0, REGISTRY_FIELDS.headerCrc))),
-        true,
-      );
-      if (init.fill) {
-        const reg = new Registry(tmp, m);
-        init.fill(reg);
-      }
-      m.msync(0, m.length, true);
-    } catch (e) {
-      m.close();
-      removeQuietly(tmp);
-      throw e;
-    }
-    m.close();
-    try {
-      if (init.replace) Deno.renameSync(tmp, path);
-      else Deno.linkSync(tmp, path);
+      publishFile(path, (tmp) => {
+        using m = Mapping.file(tmp, {
+          length: registryBytes(init.capacity),
+          write: true,
+          create: true,
+          exclusive: true,
+        });
+        const dv = new DataView(m.buffer);
+        dv.setUint32(REGISTRY_FIELDS.magic, REGISTRY_MAGIC, true);
+        dv.setUint32(REGISTRY_FIELDS.headerSize, REG_HEADER, true);
+        dv.setUint32(REGISTRY_FIELDS.entrySize, REG_ENTRY, true);
+        dv.setUint32(REGISTRY_FIELDS.capacity, init.capacity, true);
+        dv.setUint32(REGISTRY_FIELDS.recordSize, init.recordSize, true);
+        dv.setUint32(REGISTRY_FIELDS.tsOffset, init.tsOffset, true);
+        dv.setUint32(REGISTRY_FIELDS.layoutCrc, init.layoutCrc, true);
+        setU64(dv, REGISTRY_FIELDS.created, Date.now() * 1000);
+        setU64(dv, REGISTRY_FIELDS.firstChunk, 1);
+        if (init.spec !== undefined) writeSpec(dv, new Uint8Array(m.buffer), init.spec);
+        dv.setUint32(REGISTRY_FIELDS.version, FORMAT_VERSION, true);
+        dv.setUint32(
+          REGISTRY_FIELDS.headerCrc,
+          crc32c(new Uint8Array(m.buffer.slice(0, REGISTRY_FIELDS.headerCrc))),
+          true,
+        );
+        if (init.fill) init.fill(new Registry(tmp, m));
+        // Synced: a feed (or a repaired registry) must not vanish in a power loss
+        // after its creator reported it done; both are rare, so the cost is not.
+      }, { sync: true, replace: init.replace ?? false });
     } catch (e) {
       if (e instanceof Deno.errors.AlreadyExists) {
         throw new DeepwaterError(
@@ -176,8 +170,6 @@ export class Registry {
         );
       }
       throw e;
-    } finally {
-      if (!init.replace) removeQuietly(tmp);
     }
   }
 
@@ -333,13 +325,16 @@ export class Registry {
 
   /** Whether any reader waits on the notify word. */
   hasWaiters(): boolean {
-    return Atomics.load(this.u32, REGISTRY_FIELDS.waiters >> 2) !== 0;
+    return this.#doorbell().hasWaiters();
   }
 
-  /** Bump the notify word and wake every reader waiting on it (the writer, after a commit). */
+  /** Ring the doorbell readers wait on (the writer, after a commit; see `Doorbell`). */
   wake(): void {
-    Atomics.add(this.u32, REGISTRY_FIELDS.notifySeq >> 2, 1);
-    native().dw_futex_wake(this.map.addr + BigInt(REGISTRY_FIELDS.notifySeq), 0x7fffffff);
+    this.#doorbell().ring();
+  }
+
+  #doorbell(): Doorbell {
+    return this.#bell ??= new Doorbell(this.map, REGISTRY_FIELDS);
   }
 
   /** Committed playback markers (acquire). */

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { cstr, native, unwrap } from "../native/binding.ts";
+import { FileLock } from "../native/lock.ts";
 import { closedError, DeepwaterError } from "../base/errors.ts";
 import type { FeedContext } from "../directory/feed.ts";
 import {
@@ -114,7 +114,7 @@ export class ChunkWriter implements FeedWriter {
   readonly #ctx: FeedContext;
   readonly #reg: Registry;
   readonly #core: ChunkCore;
-  readonly #lockFd: number;
+  readonly #lock: FileLock;
   readonly #durability: Durability;
   readonly #geometry: { bytes: number; capacity: number };
   readonly #next: NextChunk;
@@ -142,22 +142,16 @@ export class ChunkWriter implements FeedWriter {
       this.#geometry.bytes,
       o.prefetch,
     );
-    const lockPath = ctx.paths.writerLock(ctx.name);
-    const fd = new Int32Array(1);
-    const rc = native().dw_lock_open(cstr(lockPath), 1, 1, fd);
-    if (rc !== 0) {
-      unwrap(
-        rc,
+    this.#lock = FileLock.acquire(ctx.paths.writerLock(ctx.name), {
+      wait: false,
+      action:
         `Cannot open a writer for "${ctx.name}": another process holds the writer lock; one writer per feed is allowed`,
-        lockPath,
-      );
-    }
-    this.#lockFd = fd[0]!;
+    });
     try {
       this.#reg = Registry.open(ctx.paths.registry(ctx.name), true);
       checkRegistryMatches(this.#reg, ctx);
     } catch (e) {
-      native().dw_lock_close(this.#lockFd);
+      this.#lock.close();
       throw e;
     }
     this.#core = new ChunkCore(
@@ -324,7 +318,7 @@ export class ChunkWriter implements FeedWriter {
     this.#markers?.close();
     this.#reg.clearWriter(); // a recorded pid with a free lock means a crash
     this.#reg.close();
-    native().dw_lock_close(this.#lockFd);
+    this.#lock.close();
     this.#onClose(this);
   }
 

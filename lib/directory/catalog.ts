@@ -15,7 +15,8 @@
  *
  * @module
  */
-import { crc32c, cstr, native, unwrap } from "../native/binding.ts";
+import { crc32c } from "../native/checksum.ts";
+import { FileLock } from "../native/lock.ts";
 import { DeepwaterError } from "../base/errors.ts";
 import { FORMAT_VERSION } from "../base/version.ts";
 import { checkHeader } from "../schema/header.ts";
@@ -405,17 +406,8 @@ export class Catalog {
   }
 
   #locked<T>(fn: () => T): T {
-    const fd = new Int32Array(1);
-    unwrap(
-      native().dw_lock_open(cstr(this.lockPath), 1, 0, fd),
-      "Cannot lock catalog",
-      this.lockPath,
-    );
-    try {
-      return fn();
-    } finally {
-      native().dw_lock_close(fd[0]!);
-    }
+    using _lock = FileLock.acquire(this.lockPath, { wait: true, action: "Cannot lock catalog" });
+    return fn();
   }
 
   /** Entry first (synced), then the count that makes it visible (synced). */

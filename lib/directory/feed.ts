@@ -6,7 +6,7 @@
  */
 import type { CatalogEntry } from "./catalog.ts";
 import { type Codec, makeCodec } from "../schema/codec.ts";
-import { crc32c } from "../native/binding.ts";
+import { crc32c } from "../native/checksum.ts";
 import type { Log } from "../base/log.ts";
 import type { BasePaths } from "./paths.ts";
 import { computeLayout, type Layout, type NormalizedSpec } from "../schema/spec.ts";

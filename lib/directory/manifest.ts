@@ -4,8 +4,10 @@
  * @module
  */
 import { DeepwaterError } from "../base/errors.ts";
-import { cstr, native, unwrap } from "../native/binding.ts";
+import { EACCES, EROFS } from "../native/errno.ts";
+import { FileLock } from "../native/lock.ts";
 import {
+  publishFile,
   randomHex,
   readSmallFile,
   UnusableFileError,
@@ -111,18 +113,18 @@ export function ensureManifest(path: string, lockPath: string): Manifest {
     created: new Date().toISOString(),
     ring_id: randomHex(),
   };
-  // An unpredictable name created exclusively: a link planted there is never written through.
-  const tmp = `${path}.tmp-${randomHex()}`;
   try {
-    Deno.writeTextFileSync(tmp, JSON.stringify(m, null, 2) + "\n", { createNew: true });
-    try {
-      Deno.linkSync(tmp, path); // fails if another process won the race
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-    } finally {
-      Deno.removeSync(tmp);
-    }
+    // Linked, never renamed: another process that won the race keeps its
+    // manifest (and its ring_id). Not synced: a manifest lost to a power loss
+    // is created again by the next open, and only rings (gone after a power
+    // loss too) depend on its ring_id.
+    publishFile(
+      path,
+      (tmp) => Deno.writeTextFileSync(tmp, JSON.stringify(m, null, 2) + "\n", { createNew: true }),
+      { sync: false, replace: false },
+    );
   } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return readManifest(path)!;
     throw new DeepwaterError(
       "IO",
       `Cannot create manifest "${path}": ${e instanceof Error ? e.message : e}`,
@@ -156,10 +158,14 @@ export function requireManifest(path: string, base: string): Manifest {
  * returned as it is (its ring feeds then cannot be used).
  */
 function addRingId(path: string, lockPath: string): Manifest {
-  const fd = new Int32Array(1);
-  const rc = native().dw_lock_open(cstr(lockPath), 1, 0, fd);
-  if (rc === -13 || rc === -30) return readManifest(path)!; // EACCES, EROFS: read-only use
-  unwrap(rc, "Cannot lock", lockPath);
+  let lock: FileLock;
+  try {
+    lock = FileLock.acquire(lockPath, { wait: true, action: "Cannot lock" });
+  } catch (e) {
+    const errno = e instanceof DeepwaterError ? e.errno : undefined;
+    if (errno === EACCES || errno === EROFS) return readManifest(path)!; // read-only use
+    throw e;
+  }
   try {
     const m = readManifest(path)!;
     if (m.ring_id) return m;
@@ -178,7 +184,7 @@ function addRingId(path: string, lockPath: string): Manifest {
     }
     return next;
   } finally {
-    native().dw_lock_close(fd[0]!);
+    lock.close();
   }
 }
 

@@ -3,6 +3,11 @@
  * library discovery, the ABI check, and `unwrap`, which turns every non-zero
  * C status into a {@linkcode DeepwaterError}.
  *
+ * Only `lib/native/` imports it (and tests and benchmarks that exercise the
+ * binding itself): the rest of the library uses the named modules beside it
+ * (mapping, lock, doorbell, scan, checksum, disk, atomic_file), so BigInt
+ * addresses, futex words and status codes stay inside this folder.
+ *
  * Library lookup order: `$DEEPWATER_LIB` (alone, when set), then
  * `c/build/libdeepwater.so` resolved against this module's URL (never the
  * working directory), then `libdeepwater.so` next to the running executable
@@ -12,6 +17,7 @@
  */
 import { DeepwaterError, type DeepwaterErrorCode } from "../base/errors.ts";
 import { ABI_VERSION } from "../base/version.ts";
+import { EACCES, ELOOP, ENOSPC } from "./errno.ts";
 
 const symbols = {
   /** int dw_abi_version(void) */
@@ -54,10 +60,6 @@ const symbols = {
   dw_lock_probe: { parameters: ["buffer", "buffer"], result: "i32" },
   /** int dw_lock_close(int32_t fd) */
   dw_lock_close: { parameters: ["i32"], result: "i32" },
-  /** int dw_load_acquire_u64(uint64_t addr, uint64_t *out) */
-  dw_load_acquire_u64: { parameters: ["u64", "buffer"], result: "i32" },
-  /** int dw_store_release_u64(uint64_t addr, uint64_t value) */
-  dw_store_release_u64: { parameters: ["u64", "u64"], result: "i32" },
   /** int dw_spin_while_u64(uint64_t addr, uint64_t seen, uint64_t max_spins, uint64_t *out) */
   dw_spin_while_u64: { parameters: ["u64", "u64", "u64", "buffer"], result: "i32" },
   /** int dw_futex_wait(uint64_t addr, uint32_t expected, uint64_t timeout_ns), off-thread */
@@ -202,19 +204,6 @@ export function strerror(rc: number): string {
   return p === null ? `status ${rc}` : Deno.UnsafePointerView.getCString(p);
 }
 
-const ERRNO_ENOENT = -2;
-const ERRNO_EEXIST = -17;
-const ERRNO_ENOSPC = -28;
-const ERRNO_EACCES = -13;
-const ERRNO_ELOOP = -40;
-
-/** The negative errno for "no such file", for callers that branch on it. */
-export const ENOENT = ERRNO_ENOENT;
-/** The negative errno for "file exists". */
-export const EEXIST = ERRNO_EEXIST;
-/** The negative errno for "no space left on device". */
-export const ENOSPC = ERRNO_ENOSPC;
-
 /**
  * Throw a {@linkcode DeepwaterError} for any non-zero status, else return.
  *
@@ -244,11 +233,11 @@ export function unwrap(
       : `: it may have been planted to forge records; find out who created /dev/shm${path}, remove it, then restart the writer`;
   } else if (rc === DW.EMAPFULL) {
     fix = ": close readers or lower their cacheChunks";
-  } else if (rc === ERRNO_ENOSPC) {
+  } else if (rc === ENOSPC) {
     fix = ": the disk is full; free space or run deepwater-cleanup";
-  } else if (rc === ERRNO_EACCES) {
+  } else if (rc === EACCES) {
     fix = ": check file permissions";
-  } else if (rc === ERRNO_ELOOP) {
+  } else if (rc === ELOOP) {
     // libdeepwater opens with O_NOFOLLOW: ELOOP means a link at the last component.
     c = code ?? "CORRUPT";
     const where = path === undefined ? "" : ` "${path}"`;
@@ -272,23 +261,4 @@ export function cstr(s: string): Uint8Array<ArrayBuffer> {
     throw new DeepwaterError("INVALID_ARGUMENT", `Path contains a NUL byte: "${s}"`);
   }
   return bytes;
-}
-
-/** CRC32C of `bytes` (via libdeepwater). */
-export function crc32c(bytes: Uint8Array<ArrayBuffer>): number {
-  const out = new Uint32Array(1);
-  unwrap(native().dw_crc32c(bytes, BigInt(bytes.length), 0, out), "Cannot compute CRC32C");
-  return out[0]!;
-}
-
-/**
- * Free and total bytes of the filesystem holding `path`.
- *
- * @param path any path on that filesystem
- * @returns `{ free, total }` in bytes
- */
-export function diskSpace(path: string): { free: number; total: number } {
-  const out = new BigUint64Array(2);
-  unwrap(native().dw_disk_space(cstr(path), out), "Cannot read disk space of", path);
-  return { free: Number(out[0]), total: Number(out[1]) };
 }

@@ -16,7 +16,8 @@
  *
  * @module
  */
-import { cstr, DW, ENOSPC, native, unwrap } from "./binding.ts";
+import { cstr, DW, native, unwrap } from "./binding.ts";
+import { ENOSPC } from "./errno.ts";
 import { DeepwaterError } from "../base/errors.ts";
 
 /** How to open a mapping. */
@@ -324,4 +325,15 @@ export class PendingMapping {
     if (this.#taken) return;
     void this.done.then(() => this.poll()?.close(), () => {});
   }
+}
+
+/**
+ * Remove a POSIX shared-memory object's name. Processes that have it mapped
+ * keep their mapping; the memory is freed when the last one unmaps.
+ *
+ * @param name object name, starting with "/"
+ * @returns whether a name was removed (false when there was none or it could not be)
+ */
+export function unlinkShm(name: string): boolean {
+  return native().dw_shm_unlink(cstr(name)) === 0;
 }

@@ -1,5 +1,7 @@
 /**
- * Timestamp scans over mapped records (libdeepwater, no copy).
+ * Timestamp scans and binary search over mapped records (libdeepwater, no
+ * copy). Results come back through module-level out-arrays, so a call
+ * allocates nothing but its result.
  *
  * @module
  */
@@ -64,4 +66,44 @@ export function copyScan(
     "Cannot copy records",
   );
   return scanResult();
+}
+
+const searchOut = new BigUint64Array(1);
+
+/**
+ * Binary-search `n` records sorted by timestamp (libdeepwater, no copy).
+ *
+ * @param addr address of the first record
+ * @param n record count
+ * @param recordSize stride
+ * @param tsOffset timestamp offset
+ * @param target timestamp sought
+ * @param upper false: the first index whose timestamp is >= target (lower
+ *   bound); true: the first index whose timestamp is > target (upper bound)
+ * @param path the mapped file, for the error message
+ * @returns the index, 0..n
+ */
+export function searchTs(
+  addr: bigint,
+  n: number,
+  recordSize: number,
+  tsOffset: number,
+  target: number,
+  upper: boolean,
+  path: string,
+): number {
+  unwrap(
+    native().dw_search_ts(
+      addr,
+      BigInt(n),
+      recordSize,
+      tsOffset,
+      BigInt(target),
+      upper ? 1 : 0,
+      searchOut,
+    ),
+    "Cannot search chunk",
+    path,
+  );
+  return Number(searchOut[0]);
 }

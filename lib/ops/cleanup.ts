@@ -13,7 +13,7 @@
  * @module
  */
 import { Catalog } from "../directory/catalog.ts";
-import { cstr, native, unwrap } from "../native/binding.ts";
+import { FileLock } from "../native/lock.ts";
 import { DeepwaterError } from "../base/errors.ts";
 import { FLAG } from "../chunks/format.ts";
 import { chunkIdOf } from "../directory/paths.ts";
@@ -127,7 +127,12 @@ function cleanFeed(
   log: Log | undefined,
 ): void {
   const ctx = { recordSize: computeLayout(spec).recordSize };
-  const lockFd = report.dryRun ? undefined : lock(paths.maintenanceLock(spec.feed_name));
+  using _lock = report.dryRun
+    ? undefined
+    : FileLock.acquire(paths.maintenanceLock(spec.feed_name), {
+      wait: true,
+      action: "Cannot lock",
+    });
   const reg = Registry.open(paths.registry(spec.feed_name), !report.dryRun);
   try {
     const cutoff = nowUs - spec.retention_hours * 3600e6;
@@ -174,7 +179,6 @@ function cleanFeed(
     }
   } finally {
     reg.close();
-    if (lockFd !== undefined) native().dw_lock_close(lockFd);
   }
 }
 
@@ -225,13 +229,6 @@ function removeFinished(path: string): void {
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
-}
-
-/** Take an exclusive flock, waiting for it; returns the descriptor. */
-export function lock(path: string): number {
-  const fd = new Int32Array(1);
-  unwrap(native().dw_lock_open(cstr(path), 1, 0, fd), "Cannot lock", path);
-  return fd[0]!;
 }
 
 /** Throw unless every named feed exists. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { Catalog, type CatalogEntry } from "../directory/catalog.ts";
-import { diskSpace } from "../native/binding.ts";
+import { diskSpace } from "../native/disk.ts";
 import { DeepwaterError } from "../base/errors.ts";
 import { feedContext } from "../directory/feed.ts";
 import { Log } from "../base/log.ts";

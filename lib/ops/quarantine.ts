@@ -6,7 +6,7 @@
  * @module
  */
 import { DeepwaterError } from "../base/errors.ts";
-import { readSmallFile } from "../native/atomic_file.ts";
+import { readSmallFile, writeFileAtomic } from "../native/atomic_file.ts";
 import type { BasePaths } from "../directory/paths.ts";
 
 /** A file held in quarantine. */
@@ -53,7 +53,13 @@ export function quarantine(
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw e;
   }
-  Deno.writeTextFileSync(`${to}.why.txt`, `from: ${path}\nwhen: ${stamp}\nwhy: ${why}\n`);
+  // Through a temporary file like every metadata write: never through a link
+  // planted at the note's name. Not synced: neither is the rename above.
+  writeFileAtomic(
+    `${to}.why.txt`,
+    new TextEncoder().encode(`from: ${path}\nwhen: ${stamp}\nwhy: ${why}\n`),
+    { sync: false },
+  );
   return to;
 }
 

@@ -39,7 +39,8 @@ import {
   salvageCatalog,
 } from "../directory/catalog.ts";
 import { recoverEntry } from "./recover.ts";
-import { crc32c, cstr, DW, native, unwrap } from "../native/binding.ts";
+import { crc32c } from "../native/checksum.ts";
+import { FileLock } from "../native/lock.ts";
 import { type FeedContext, feedContext } from "../directory/feed.ts";
 import {
   CHUNK_FIELDS,
@@ -61,7 +62,6 @@ import { Mapping, MAX_MAPPING } from "../native/mapping.ts";
 import { BasePaths } from "../directory/paths.ts";
 import { type ChunkEntry, isNotFound, Registry } from "../chunks/registry.ts";
 import { scanTs } from "../native/scan.ts";
-import { lock } from "./cleanup.ts";
 import { DeepwaterError } from "../base/errors.ts";
 import { quarantine } from "./quarantine.ts";
 import { type FileEvidence, inspectChunkFile } from "../chunks/chunk_file.ts";
@@ -361,38 +361,24 @@ class FeedRepair {
     // creating the file, so it works for a user who may only read) and then
     // inspects the feed as it is, changing nothing.
     const lockPath = paths.writerLock(name);
-    let live: boolean;
-    let locked = false;
-    const writerFd = new Int32Array(1);
     if (this.#dryRun) {
-      const held = new Int32Array(1);
-      unwrap(
-        native().dw_lock_probe(cstr(lockPath), held),
-        "Cannot probe the writer lock",
-        lockPath,
+      this.#repair(FileLock.probe(lockPath, "Cannot probe the writer lock"));
+      return;
+    }
+    using writerLock = FileLock.tryAcquire(lockPath, { action: "Cannot lock the writer lock" });
+    if (!writerLock) {
+      this.#find(
+        "writer-active",
+        "a writer process holds the lock; stop it and run repair again",
+        false,
       );
-      live = held[0] === 1;
-    } else {
-      const rc = native().dw_lock_open(cstr(lockPath), 1, 1, writerFd);
-      live = rc === DW.ELOCKED;
-      if (live) {
-        this.#find(
-          "writer-active",
-          "a writer process holds the lock; stop it and run repair again",
-          false,
-        );
-        return;
-      }
-      unwrap(rc, "Cannot lock the writer lock", lockPath);
-      locked = true;
+      return;
     }
-    const maintFd = this.#dryRun ? undefined : lock(paths.maintenanceLock(name));
-    try {
-      this.#repair(live);
-    } finally {
-      if (maintFd !== undefined) native().dw_lock_close(maintFd);
-      if (locked) native().dw_lock_close(writerFd[0]!);
-    }
+    using _maintenance = FileLock.acquire(paths.maintenanceLock(name), {
+      wait: true,
+      action: "Cannot lock",
+    });
+    this.#repair(false);
   }
 
   #repair(live: boolean): void {

@@ -24,10 +24,11 @@
  *
  * @module
  */
-import { cstr, ENOENT, native } from "../native/binding.ts";
+import { ENOENT } from "../native/errno.ts";
+import { Doorbell } from "../native/doorbell.ts";
 import type { FeedContext } from "../directory/feed.ts";
 import { DeepwaterError } from "../base/errors.ts";
-import { Mapping } from "../native/mapping.ts";
+import { Mapping, unlinkShm } from "../native/mapping.ts";
 import { checkHeader, PAGE } from "../schema/header.ts";
 import { FORMAT_VERSION } from "../base/version.ts";
 
@@ -57,7 +58,10 @@ export const RING_FIELDS = {
   head: 64,
   /** u32 1 once the ring has wrapped. The writer, before the head that wraps it. */
   filled: 72,
-  /** u32 futex word. The writer increments it (release) after commits readers wait for. */
+  /**
+   * u32 futex word (see `native/doorbell.ts`). The writer increments it after commits readers
+   * wait for; a reader whose wait is aborted increments it to end its own sleep.
+   */
   notifySeq: 128,
   /** u32 readers blocked on `notifySeq`. Readers add and subtract; the writer loads it. */
   waiters: 192,
@@ -127,12 +131,15 @@ export class RingMap {
   readonly slotSize: number;
   /** Incarnation nonce. */
   readonly nonce: number;
+  /** Wakes readers blocked on the ring (the `notifySeq` and `waiters` words). */
+  readonly doorbell: Doorbell;
 
   private constructor(map: Mapping, recordSize: number, layoutCrc: number) {
     this.map = map;
     this.dv = new DataView(map.buffer);
     this.u8 = new Uint8Array(map.buffer);
     this.u32 = new Uint32Array(map.buffer);
+    this.doorbell = new Doorbell(map, RING_FIELDS);
     const dv = this.dv;
     const bad = (why: string) =>
       new DeepwaterError(
@@ -262,5 +269,5 @@ export function currentNonce(name: string): number | undefined {
  * @returns whether a ring was removed
  */
 export function removeRing(name: string): boolean {
-  return native().dw_shm_unlink(cstr(name)) === 0;
+  return unlinkShm(name);
 }

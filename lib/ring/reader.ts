@@ -13,7 +13,6 @@
  *
  * @module
  */
-import { native } from "../native/binding.ts";
 import { type StreamSettings, timeRange } from "../base/input.ts";
 import { DeepwaterError } from "../base/errors.ts";
 import type { FeedContext } from "../directory/feed.ts";
@@ -251,22 +250,9 @@ export class RingReader extends ReaderBase<RingCursor> implements RingFeedReader
     if (nonce !== undefined) this.#attach(); // a new incarnation: each cursor restarts at 0
   }
 
-  async #block(ring: RingMap, cursor: RingCursor, signal: AbortSignal | undefined): Promise<void> {
-    const u32 = ring.u32;
-    Atomics.add(u32, RING_FIELDS.waiters >> 2, 1);
-    const addr = ring.map.addr + BigInt(RING_FIELDS.notifySeq);
-    const wake = () => native().dw_futex_wake(addr, 0x7fffffff);
-    signal?.addEventListener("abort", wake, { once: true });
-    this.closing.signal.addEventListener("abort", wake, { once: true });
-    try {
-      const seq = Atomics.load(u32, RING_FIELDS.notifySeq >> 2);
-      if (ring.head() !== cursor.pos || signal?.aborted || !this.isOpen) return;
-      await native().dw_futex_wait(addr, seq, 250_000_000n);
-    } finally {
-      signal?.removeEventListener("abort", wake);
-      this.closing.signal.removeEventListener("abort", wake);
-      if (ring.map.isOpen) Atomics.sub(u32, RING_FIELDS.waiters >> 2, 1);
-    }
+  #block(ring: RingMap, cursor: RingCursor, signal: AbortSignal | undefined): Promise<void> {
+    // The reader's own aborter fires on close(), so a close ends the wait too.
+    return ring.doorbell.wait(() => ring.head() !== cursor.pos, signal, this.closing.signal);
   }
 
   /**

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { cstr, native, unwrap } from "../native/binding.ts";
+import { FileLock } from "../native/lock.ts";
 import { closedError, DeepwaterError } from "../base/errors.ts";
 import type { FeedContext } from "../directory/feed.ts";
 import {
@@ -103,7 +103,7 @@ export class RingWriter implements RingFeedWriter {
   readonly feed: string;
   readonly #ctx: FeedContext;
   readonly #name: string;
-  readonly #lockFd: number;
+  readonly #lock: FileLock;
   readonly #core: RingCore;
   readonly #onClose: (w: RingWriter) => void;
   readonly #timer: ReturnType<typeof setInterval>;
@@ -123,22 +123,16 @@ export class RingWriter implements RingFeedWriter {
         `Feed "${ctx.name}" is a shared-memory ring (persist: false): durability options do not apply`,
       );
     }
-    const lockPath = ctx.paths.writerLock(ctx.name);
-    const fd = new Int32Array(1);
-    const rc = native().dw_lock_open(cstr(lockPath), 1, 1, fd);
-    if (rc !== 0) {
-      unwrap(
-        rc,
+    this.#lock = FileLock.acquire(ctx.paths.writerLock(ctx.name), {
+      wait: false,
+      action:
         `Cannot open a writer for "${ctx.name}": another process holds the writer lock; one writer per feed is allowed`,
-        lockPath,
-      );
-    }
-    this.#lockFd = fd[0]!;
+    });
     this.#name = ringName(ctx);
     try {
       this.#ring = this.#create();
     } catch (e) {
-      native().dw_lock_close(this.#lockFd);
+      this.#lock.close();
       throw e;
     }
     this.#core = new RingCore(
@@ -260,9 +254,7 @@ export class RingWriter implements RingFeedWriter {
   flush(): void {}
 
   #wake(): void {
-    const u32 = this.#ring.u32;
-    Atomics.add(u32, RING_FIELDS.notifySeq >> 2, 1);
-    native().dw_futex_wake(this.#ring.map.addr + BigInt(RING_FIELDS.notifySeq), 0x7fffffff);
+    this.#ring.doorbell.ring();
   }
 
   /** Release the lock and the mapping; the ring and its records stay. Idempotent. */
@@ -271,7 +263,7 @@ export class RingWriter implements RingFeedWriter {
     this.#core.open = false;
     clearInterval(this.#timer);
     this.#ring.close();
-    native().dw_lock_close(this.#lockFd);
+    this.#lock.close();
     this.#ctx.log.info(`ring writer closed for "${this.feed}"`);
     this.#onClose(this);
   }

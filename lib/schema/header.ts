@@ -10,7 +10,7 @@
  */
 import { DeepwaterError } from "../base/errors.ts";
 import { FORMAT_VERSION } from "../base/version.ts";
-import { crc32c } from "../native/binding.ts";
+import { crc32c } from "../native/checksum.ts";
 
 /** Page size files are rounded to. */
 export const PAGE = 4096;
