@@ -197,21 +197,18 @@ export function native(): Symbols {
 }
 
 /** Human-readable text for a libdeepwater status. */
-export function strerror(rc: number): string {
+function strerror(rc: number): string {
   const p = native().dw_strerror(rc);
   return p === null ? `status ${rc}` : Deno.UnsafePointerView.getCString(p);
 }
 
 const ERRNO_ENOENT = -2;
-const ERRNO_EEXIST = -17;
 const ERRNO_ENOSPC = -28;
 const ERRNO_EACCES = -13;
 const ERRNO_ELOOP = -40;
 
 /** The negative errno for "no such file", for callers that branch on it. */
 export const ENOENT = ERRNO_ENOENT;
-/** The negative errno for "file exists". */
-export const EEXIST = ERRNO_EEXIST;
 /** The negative errno for "no space left on device". */
 export const ENOSPC = ERRNO_ENOSPC;
 
