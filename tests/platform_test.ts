@@ -50,17 +50,30 @@ Deno.test("new Platform() refuses another format version with VERSION_MISMATCH",
   );
 });
 
-Deno.test("Platform.createFeed() is idempotent, applies knobs, and reports SCHEMA_DRIFT", () => {
+Deno.test("Platform.createFeed() is idempotent", () => {
   using t = tempPlatform();
   const p = t.platform;
   p.createFeed(tradeSpec());
   p.createFeed(tradeSpec());
   assertEquals(p.listFeeds(), ["trades"]);
+});
+
+Deno.test("Platform.createFeed() on an existing feed applies new retention and chunk size", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec());
   p.createFeed(tradeSpec("trades", 0.25, { retention_hours: 1 }));
   const info = p.getFeedInfo("trades");
   assertEquals(info.spec.retention_hours, 1);
   assertEquals(info.spec.chunk_size_mb, 0.25);
   assertEquals(info.chunkBytes, 262144);
+});
+
+Deno.test("Platform.createFeed() reports SCHEMA_DRIFT for reordered fields or a changed persist", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec());
+  p.createFeed(tradeSpec("trades", 0.25, { retention_hours: 1 }));
   const drift = tradeSpec();
   drift.fields = [drift.fields[1]!, drift.fields[0]!, drift.fields[2]!];
   assertEquals(code(() => p.createFeed(drift)), "SCHEMA_DRIFT");
@@ -77,20 +90,26 @@ Deno.test("Platform reports FEED_NOT_FOUND and validates names on lookup", () =>
   assertEquals(code(() => t.platform.getFeedInfo("../etc")), "INVALID_SPEC");
 });
 
-Deno.test("Platform.close() is idempotent, closes children, and later calls throw CLOSED", () => {
-  const t = tempPlatform();
-  const p = t.platform;
+Deno.test("Platform.close()", async (t) => {
+  const tp = tempPlatform();
+  const p = tp.platform;
   p.createFeed(tradeSpec());
   const w = p.createWriter("trades");
   const r = p.createReader("trades");
   w.writeValues(1, 2, 3);
   p.close();
-  p.close();
-  assert(!w.isOpen && !r.isOpen);
-  assertEquals(code(() => p.listFeeds()), "CLOSED");
-  assertEquals(code(() => w.writeValues(1, 2, 3)), "CLOSED");
-  assertEquals(code(() => r.latest()), "CLOSED");
-  t[Symbol.dispose]();
+  await t.step("is idempotent", () => {
+    p.close();
+  });
+  await t.step("closes its writers and readers", () => {
+    assert(!w.isOpen && !r.isOpen);
+  });
+  await t.step("makes later calls on it and its children throw CLOSED", () => {
+    assertEquals(code(() => p.listFeeds()), "CLOSED");
+    assertEquals(code(() => w.writeValues(1, 2, 3)), "CLOSED");
+    assertEquals(code(() => r.latest()), "CLOSED");
+  });
+  tp[Symbol.dispose]();
 });
 
 Deno.test("Platform.getFeedInfo() reports counts, timestamps, chunks and bytes", () => {

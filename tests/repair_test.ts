@@ -444,38 +444,52 @@ Deno.test("A manifest replaced by a link to an endless file is CORRUPT at once, 
   assertEquals(prices(d.path), range(100));
 });
 
-Deno.test("Damaged playback markers (a count past the file, a deleted file) are dropped by repair; a rebuilt registry keeps the markers", async () => {
-  const seedWithMarkers = (dir: string) => {
-    using p = platformAt(dir);
-    p.createFeed(tradeSpec("trades", 0.0625, { index_playback: true }));
-    using w = p.createWriter("trades");
-    for (let i = 0; i < 6000; i++) {
-      if (i % 1000 === 0) {
-        w.write({ price: i, size: 1, timestamp_us: 1000 + i }, { createIndex: true });
-      } else w.writeValues(i, 1, 1000 + i);
-    }
-  };
-  const playback = (dir: string) => {
-    using p = platformAt(dir);
-    using r = p.createReader("trades");
-    const it = r.stream({ playback: true, signal: AbortSignal.timeout(2000) });
-    return it.next().then((x) => (x.done ? undefined : x.value.price));
-  };
-  for (const damage of ["count", "delete", "rebuild"] as const) {
-    using d = tempDir();
-    seedWithMarkers(d.path);
-    if (damage === "count") poke32(reg(d.path), REGISTRY_FIELDS.markerCount, 0x0fffffff);
-    else if (damage === "delete") Deno.removeSync(`${d.path}/feeds/trades/markers.dwm`);
-    else Deno.removeSync(reg(d.path));
-    const kinds = await repairedClean(d.path);
-    if (damage === "rebuild") {
-      assert(kinds.includes("registry-rebuilt"), kinds.join());
-      assertEquals(await playback(d.path), 5000, "playback from the newest marker");
-    } else {
-      assert(kinds.includes("markers-damaged"), kinds.join());
-    }
-    assertEquals(prices(d.path), range(6000), damage);
+/** A trades feed with playback markers at every 1000th of 6000 records. */
+function seedWithMarkers(dir: string): void {
+  using p = platformAt(dir);
+  p.createFeed(tradeSpec("trades", 0.0625, { index_playback: true }));
+  using w = p.createWriter("trades");
+  for (let i = 0; i < 6000; i++) {
+    if (i % 1000 === 0) {
+      w.write({ price: i, size: 1, timestamp_us: 1000 + i }, { createIndex: true });
+    } else w.writeValues(i, 1, 1000 + i);
   }
+}
+
+/** The price of the first record a playback stream returns (the reader stays open until then). */
+async function playback(dir: string): Promise<unknown> {
+  using p = platformAt(dir);
+  using r = p.createReader("trades");
+  const x = await r.stream({ playback: true, signal: AbortSignal.timeout(2000) }).next();
+  return x.done ? undefined : x.value.price;
+}
+
+Deno.test("Playback markers whose count points past the file are dropped by repair; no record is lost", async () => {
+  using d = tempDir();
+  seedWithMarkers(d.path);
+  poke32(reg(d.path), REGISTRY_FIELDS.markerCount, 0x0fffffff);
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("markers-damaged"), kinds.join());
+  assertEquals(prices(d.path), range(6000), "count");
+});
+
+Deno.test("A deleted playback marker file is dropped by repair; no record is lost", async () => {
+  using d = tempDir();
+  seedWithMarkers(d.path);
+  Deno.removeSync(`${d.path}/feeds/trades/markers.dwm`);
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("markers-damaged"), kinds.join());
+  assertEquals(prices(d.path), range(6000), "delete");
+});
+
+Deno.test("A registry rebuilt by repair keeps the playback markers", async () => {
+  using d = tempDir();
+  seedWithMarkers(d.path);
+  Deno.removeSync(reg(d.path));
+  const kinds = await repairedClean(d.path);
+  assert(kinds.includes("registry-rebuilt"), kinds.join());
+  assertEquals(await playback(d.path), 5000, "playback from the newest marker");
+  assertEquals(prices(d.path), range(6000), "rebuild");
 });
 
 Deno.test("A live commit word damaged lower is unhealthy and restored from the writer's copy", async () => {
@@ -567,7 +581,7 @@ Deno.test("A registry rebuilt after a writer was killed mid-record never exposes
   assertEquals(prices(d.path), range(6000));
 });
 
-Deno.test("A manifest whose format word is damaged is rewritten when every checksummed header says this format; other-format data is refused", async () => {
+Deno.test("A manifest whose format word is damaged is rewritten when every checksummed header says this format", async () => {
   using d = tempDir();
   seeded(d.path, 100);
   const manifest = `${d.path}/manifest.json`;
@@ -576,7 +590,13 @@ Deno.test("A manifest whose format word is damaged is rewritten when every check
   const kinds = await repairedClean(d.path);
   assert(kinds.includes("manifest-corrupt"), kinds.join());
   assertEquals(prices(d.path), range(100));
-  // Data that really is another format (its checksummed registry says so) is never rewritten.
+});
+
+Deno.test("Repair refuses data whose checksummed registry says another format, and leaves its manifest as it is", async () => {
+  using d = tempDir();
+  seeded(d.path, 100);
+  const manifest = `${d.path}/manifest.json`;
+  const m = JSON.parse(Deno.readTextFileSync(manifest));
   Deno.writeTextFileSync(manifest, JSON.stringify({ ...m, format_version: 2 }));
   const { crc32c } = await import("../lib/native/checksum.ts");
   const head = Deno.readFileSync(reg(d.path)).slice(0, 44);

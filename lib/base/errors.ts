@@ -17,7 +17,6 @@ export type DeepwaterErrorCode =
   | "CLOSED"
   | "CORRUPT"
   | "FULL"
-  | "OVERRUN"
   | "READ_ONLY"
   | "IO";
 

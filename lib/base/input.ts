@@ -62,7 +62,7 @@ function invalid(message: string): DeepwaterError {
  * @param keys every key the owner knows
  * @returns the options, as a record to read known keys from
  */
-export function optionObject(
+function optionObject(
   value: unknown,
   what: string,
   keys: readonly string[],
@@ -192,7 +192,7 @@ export function writerOptions(
  * Most chunk mappings a reader may cache: the kernel's default
  * `vm.max_map_count` (65530) bounds all mappings of a process anyway.
  */
-export const MAX_CACHE_CHUNKS = 65536;
+const MAX_CACHE_CHUNKS = 65536;
 
 /**
  * Check the options of `createReader()` (both kinds of reader).
@@ -211,7 +211,7 @@ export function readerOptions(options: unknown): { bigint: boolean; cacheChunks:
 }
 
 /** Longest `spinYieldMs`: a tail that starves the event loop longer looks hung. */
-export const MAX_SPIN_YIELD_MS = 1000;
+const MAX_SPIN_YIELD_MS = 1000;
 
 /** The checked options of `stream()`. */
 export interface StreamSettings {
@@ -330,7 +330,7 @@ const NAME_MAX = 255;
  * for the longest path Deepwater makes under it,
  * `/feeds/<feed name of 100 bytes>/<file name of up to 147 bytes>`, and the NUL.
  */
-export const MAX_BASE_PATH = PATH_MAX - 256;
+const MAX_BASE_PATH = PATH_MAX - 256;
 
 /**
  * Check an absolute base path before anything touches the filesystem: every

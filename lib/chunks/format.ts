@@ -231,11 +231,6 @@ export function registryBytes(capacity: number): number {
   return REG_HEADER + capacity * REG_ENTRY;
 }
 
-/** Byte offset of the registry slot that holds chunk `id`. */
-export function entryOffset(id: number, capacity: number): number {
-  return REG_HEADER + ((id - 1) % capacity) * REG_ENTRY;
-}
-
 /** Write a chunk header into a fresh mapping (version last). */
 export function writeChunkHeader(
   dv: DataView,
@@ -259,7 +254,7 @@ export function sealChunkHeader(dv: DataView, count: number): void {
 }
 
 /** A chunk header's fields, as {@linkcode readChunkHeader} finds them. */
-export interface ChunkHeaderInfo {
+interface ChunkHeaderInfo {
   /** Chunk id stored in the header. */
   id: number;
   /** Record size stored in the header. */
@@ -351,7 +346,7 @@ export function checkChunkHeader(
  * @param path file path, for messages
  * @returns the fields; throws `CORRUPT` or `VERSION_MISMATCH`
  */
-export function readChunkHeader(bytes: ArrayBuffer | Uint8Array, path: string): ChunkHeaderInfo {
+function readChunkHeader(bytes: ArrayBuffer | Uint8Array, path: string): ChunkHeaderInfo {
   const dv = checkHeader(bytes, {
     magic: CHUNK_MAGIC,
     headerSize: CHUNK_HEADER,

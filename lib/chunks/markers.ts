@@ -21,7 +21,7 @@ import { FORMAT_VERSION } from "../base/version.ts";
 const HEADER = 64;
 const ENTRY = 24;
 /** The marker file header, written once by the writer that creates the file, version last. */
-export const MARKER_FIELDS = {
+const MARKER_FIELDS = {
   /** u32 marker magic. */
   magic: 0,
   /** u32 format version, stored last. */
@@ -38,7 +38,7 @@ export const MARKER_FIELDS = {
  * A marker entry. The writer fills it, then publishes the count in the
  * registry (`markerCount`, release), so a reader never sees a partial entry.
  */
-export const MARKER_ENTRY_FIELDS = {
+const MARKER_ENTRY_FIELDS = {
   /** u64 chunk holding the marked record. */
   chunk: 0,
   /** u64 the record's index in that chunk. */

@@ -535,7 +535,7 @@ function writeSpec(dv: DataView, u8: Uint8Array, json: string): boolean {
  * is the problem (a link, a directory, an empty or special file); other
  * failures (permissions, I/O) pass through unchanged.
  */
-export function unusableFile(e: unknown, path: string, what: string): unknown {
+function unusableFile(e: unknown, path: string, what: string): unknown {
   let st: Deno.FileInfo;
   try {
     st = Deno.lstatSync(path);

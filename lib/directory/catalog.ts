@@ -24,7 +24,7 @@ import { computeLayout, type NormalizedSpec, normalizeSpec } from "../schema/spe
 import { writeFileAtomic } from "../native/atomic_file.ts";
 
 /** Catalog magic (0x44574354). */
-export const CATALOG_MAGIC = 0x44574354;
+const CATALOG_MAGIC = 0x44574354;
 const HEADER = 64;
 const ENTRY = 16384;
 
@@ -49,7 +49,7 @@ export const CATALOG_FIELDS = {
 const CF = CATALOG_FIELDS;
 
 /** A catalog entry (16 KiB), written whole before the header counts it. */
-export const CATALOG_ENTRY_FIELDS = {
+const CATALOG_ENTRY_FIELDS = {
   /** u32 CRC32C of bytes 4..16384 (length, JSON and the zero padding). */
   crc: 0,
   /** u32 JSON length in bytes. */
@@ -148,7 +148,7 @@ function entryAt(bytes: Uint8Array<ArrayBuffer>, i: number): CatalogEntry | stri
  * @param path for messages
  * @returns the entries
  */
-export function decodeCatalog(bytes: Uint8Array<ArrayBuffer>, path: string): CatalogEntry[] {
+function decodeCatalog(bytes: Uint8Array<ArrayBuffer>, path: string): CatalogEntry[] {
   const count = headerCount(bytes, path);
   if (count > (bytes.length - HEADER) / ENTRY) {
     throw corrupt(path, `${bytes.length} bytes for ${count} entries`);

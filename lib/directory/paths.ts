@@ -83,7 +83,7 @@ export class BasePaths {
 }
 
 /** Chunk file name for an id (zero-padded so names sort). */
-export function chunkFileName(id: number): string {
+function chunkFileName(id: number): string {
   return `chunk-${String(id).padStart(12, "0")}.dwk`;
 }
 

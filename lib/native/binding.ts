@@ -199,7 +199,7 @@ export function native(): Symbols {
 }
 
 /** Human-readable text for a libdeepwater status. */
-export function strerror(rc: number): string {
+function strerror(rc: number): string {
   const p = native().dw_strerror(rc);
   return p === null ? `status ${rc}` : Deno.UnsafePointerView.getCString(p);
 }

@@ -230,16 +230,3 @@ function removeFinished(path: string): void {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
 }
-
-/** Throw unless every named feed exists. */
-export function requireFeeds(basePath: string, names: string[]): void {
-  const paths = new BasePaths(basePath);
-  const have = new Set(
-    new Catalog(paths.catalog, paths.catalogLock).read().map((e) => e.spec.feed_name),
-  );
-  for (const n of names) {
-    if (!have.has(n)) {
-      throw new DeepwaterError("FEED_NOT_FOUND", `Feed "${n}" does not exist in "${paths.base}"`);
-    }
-  }
-}

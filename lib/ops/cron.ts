@@ -20,7 +20,7 @@
 import { DeepwaterError } from "../base/errors.ts";
 
 /** Marker that identifies Deepwater's crontab lines. */
-export const CRON_MARKER = "# deepwater-cleanup";
+const CRON_MARKER = "# deepwater-cleanup";
 
 /**
  * The cron schedule for "every `minutes` minutes".

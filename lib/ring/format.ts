@@ -33,9 +33,9 @@ import { checkHeader, PAGE } from "../schema/header.ts";
 import { FORMAT_VERSION } from "../base/version.ts";
 
 /** Ring magic (0x4457524e). */
-export const RING_MAGIC = 0x4457524e;
+const RING_MAGIC = 0x4457524e;
 /** Ring header size; slots start here. */
-export const RING_HEADER = 4096;
+const RING_HEADER = 4096;
 /** Byte offsets in the ring header. */
 export const RING_FIELDS = {
   /** u32 "DWRN". The writer that creates the object, once. */

@@ -1,7 +1,7 @@
 /**
  * The ring writer for `persist: false` feeds: the feed writer contract
  * (`feed/contract.ts`), publishing into a shared-memory ring (no disk I/O).
- * See `format.ts` here for the slot protocol.
+ * See `format.ts` in this folder for the slot protocol.
  *
  * @module
  */

@@ -70,7 +70,7 @@ export interface FeedSpec {
 export type NormalizedSpec = Required<Omit<FeedSpec, "fields">> & { fields: FieldSpec[] };
 
 /** Every scalar type and its width in bytes. */
-export const SCALAR_SIZES: Readonly<Record<ScalarType, number>> = {
+const SCALAR_SIZES: Readonly<Record<ScalarType, number>> = {
   char: 1,
   bool: 1,
   int8: 1,
@@ -115,11 +115,11 @@ export interface Layout {
 }
 
 /** Longest feed name. */
-export const MAX_FEED_NAME = 100;
+const MAX_FEED_NAME = 100;
 /** Largest record. */
-export const MAX_RECORD_SIZE = 65536;
+const MAX_RECORD_SIZE = 65536;
 /** Smallest and largest chunk_size_mb. */
-export const CHUNK_MB_RANGE = [0.004, 1024] as const;
+const CHUNK_MB_RANGE = [0.004, 1024] as const;
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const FIELD_RE = /^[A-Za-z_$][A-Za-z0-9_$]*$/;

@@ -1,0 +1,127 @@
+/**
+ * scripts/check_imports.ts run as `deno task check` runs it: a child process
+ * over a tree, exit status and one stderr line per violation.
+ *
+ * @module
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { tempDir } from "./helpers.ts";
+
+const script = new URL("../scripts/check_imports.ts", import.meta.url).pathname;
+const repoRoot = new URL("../", import.meta.url).pathname;
+
+/** Run the check over `root`; its exit code and the violation lines it printed. */
+async function runCheck(root: string): Promise<{ code: number; lines: string[] }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-run", script, "--root", root],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const lines = new TextDecoder().decode(out.stderr).split("\n").filter((l) => l !== "");
+  return { code: out.code, lines };
+}
+
+/** Write `files` (path -> source) under `root`, plus a README.md in every lib/ folder. */
+function writeTree(root: string, files: Record<string, string>): void {
+  for (const [path, source] of Object.entries(files)) {
+    const abs = `${root}/${path}`;
+    Deno.mkdirSync(abs.slice(0, abs.lastIndexOf("/")), { recursive: true });
+    Deno.writeTextFileSync(abs, source);
+  }
+  const folders = new Set(
+    Object.keys(files).filter((p) => p.split("/").length > 2).map((p) =>
+      p.slice(0, p.lastIndexOf("/"))
+    ),
+  );
+  for (const folder of folders) Deno.writeTextFileSync(`${root}/${folder}/README.md`, "# x\n");
+}
+
+/** A small tree that keeps every rule: each layer imports its own folder or a lower one. */
+const cleanTree: Record<string, string> = {
+  "mod.ts": 'export { top } from "./lib/platform.ts";\n',
+  "lib/base/errors.ts": "export const code = 1;\n",
+  "lib/native/binding.ts": 'import { code } from "../base/errors.ts";\nexport const b = code;\n',
+  "lib/native/mapping.ts": 'import { b } from "./binding.ts";\nexport const m = b;\n',
+  "lib/chunks/writer.ts": 'import { m } from "../native/mapping.ts";\nexport const w = m;\n',
+  "lib/ring/reader.ts": [
+    "/**",
+    " * A doc example is not an import:",
+    " * ```ts",
+    ' * import { w } from "../chunks/writer.ts";',
+    ' * import { b } from "../native/binding.ts";',
+    " * ```",
+    " */",
+    'import { m } from "../native/mapping.ts";',
+    "export const r = m;",
+    "",
+  ].join("\n"),
+  "lib/platform.ts":
+    'import { w } from "./chunks/writer.ts";\nimport { r } from "./ring/reader.ts";\nexport const top = w + r;\n',
+  "cli/tool.ts":
+    'import { top } from "../mod.ts";\nimport { code } from "../lib/base/errors.ts";\nexport const t = top + code;\n',
+};
+
+Deno.test("check_imports passes a tree that keeps the rules, doc-comment examples included", async () => {
+  using d = tempDir();
+  writeTree(d.path, cleanTree);
+  const { code, lines } = await runCheck(d.path);
+  assertEquals(lines, []);
+  assertEquals(code, 0);
+});
+
+Deno.test("check_imports reports each violation with its file and line, and fails", async (t) => {
+  using d = tempDir();
+  writeTree(d.path, {
+    ...cleanTree,
+    // base imports schema (a higher layer); schema imports base back: a cycle.
+    "lib/base/errors.ts": 'import { s } from "../schema/spec.ts";\nexport const code = s;\n',
+    "lib/schema/spec.ts": 'import { code } from "../base/errors.ts";\nexport const s = 1 + code;\n',
+    // ring imports chunks, and a ring reader imports a (chunk) writer.
+    "lib/ring/reader.ts": 'import { w } from "../chunks/writer.ts";\nexport const r = w;\n',
+    // the binding outside native/.
+    "lib/directory/feed.ts": 'import { b } from "../native/binding.ts";\nexport const f = b;\n',
+    // ops imports a writer.
+    "lib/ops/cleanup.ts": 'import { w } from "../chunks/writer.ts";\nexport const c = w;\n',
+    // cli/ past mod.ts, ops and base.
+    "cli/tool.ts": 'import { m } from "../lib/native/mapping.ts";\nexport const t = m;\n',
+  });
+  Deno.mkdirSync(`${d.path}/lib/empty`);
+  const { code, lines } = await runCheck(d.path);
+  assertEquals(code, 1);
+  const has = (needle: string) =>
+    assert(lines.some((l) => l.includes(needle)), `no line with ${needle}:\n${lines.join("\n")}`);
+
+  await t.step("a layer importing a higher one", () => {
+    has("lib/base/errors.ts:1 imports lib/schema/spec.ts: base imports the higher layer schema");
+  });
+  await t.step("ring/ importing chunks/", () => {
+    has("lib/ring/reader.ts:1 imports lib/chunks/writer.ts: chunks/ and ring/ never import");
+  });
+  await t.step("the binding imported outside native/", () => {
+    has("lib/directory/feed.ts:1 imports lib/native/binding.ts: only lib/native/ imports");
+  });
+  await t.step("a reader importing a writer", () => {
+    has("lib/ring/reader.ts:1 imports lib/chunks/writer.ts: a reader and a writer never");
+  });
+  await t.step("ops/ importing a writer", () => {
+    has("lib/ops/cleanup.ts:1 imports lib/chunks/writer.ts: ops/ imports no writer");
+  });
+  await t.step("cli/ importing past mod.ts, ops and base", () => {
+    has("cli/tool.ts:1 imports lib/native/mapping.ts: cli/ imports only mod.ts");
+  });
+  await t.step("a cycle, as its path", () => {
+    has("Import cycle: lib/base/errors.ts -> lib/schema/spec.ts -> lib/base/errors.ts");
+  });
+  await t.step("a lib/ folder without README.md", () => {
+    has("lib/empty/ has no README.md");
+  });
+  await t.step("the number of violations, last", () => {
+    assert(lines.at(-1)!.includes("import rule violation(s)"), lines.at(-1));
+  });
+});
+
+Deno.test("check_imports passes this repository's tree", async () => {
+  const { code, lines } = await runCheck(repoRoot);
+  assertEquals(lines, []);
+  assertEquals(code, 0);
+});
