@@ -213,3 +213,14 @@ function exists(path: string): boolean {
     return false;
   }
 }
+
+Deno.test("The package's lock file holds only its own dependencies, so demo and test fetch nothing else", () => {
+  const config = JSON.parse(Deno.readTextFileSync(new URL("deno.json", root)));
+  const lock = JSON.parse(Deno.readTextFileSync(new URL("deno.lock", root)));
+  const own = new Set(Object.values(config.imports as Record<string, string>));
+  for (const specifier of Object.keys(lock.specifiers ?? {})) {
+    assert(own.has(specifier), `deno.lock pins "${specifier}", which deno.json does not import`);
+  }
+  const packages = Object.keys(lock.npm ?? {}).map((p) => p.slice(0, p.lastIndexOf("@")));
+  assertEquals(packages.sort(), ["@logtape/logtape"]);
+});
