@@ -45,7 +45,8 @@ Deno.test("The shipped sources and their digest are the checkout's c/", () => {
 });
 
 Deno.test({
-  name: "A checkout without a build loads the prebuilt library built from its sources",
+  name:
+    "A checkout without a build, or code without c/, loads the prebuilt library built from its sources",
   ignore: !hasPrebuilt,
   async fn() {
     using d = tempDir();
@@ -55,6 +56,13 @@ Deno.test({
     assertEquals(out, "loaded");
     const dirs = [...Deno.readDirSync(`${d.path}/cache/deepwater`)].map((e) => e.name);
     assertEquals(dirs.length, 1);
+    // A copy of the code without c/ at all (no sources to compare) uses it too.
+    Deno.removeSync(`${d.path}/c`, { recursive: true });
+    Deno.removeSync(`${d.path}/cache`, { recursive: true });
+    assertEquals(
+      await child("load_lib.ts", [`file://${d.path}/lib/native/binding.ts`], env),
+      "loaded",
+    );
   },
 });
 

@@ -161,7 +161,9 @@ export function libraryCandidates(): LibraryCandidate[] {
     list.push({
       path: path ?? `<cache>/deepwater/${b.sha256}/libdeepwater.so`,
       prepare: () => {
-        if (checkout && checkoutDigest(cDir) !== b.sourcesSha256) return false;
+        // A checkout whose c/ differs from what the prebuilt was built from must build its own.
+        const digest = checkout ? checkoutDigest(cDir) : undefined;
+        if (digest !== undefined && digest !== b.sourcesSha256) return false;
         return preparePrebuilt(b.sha256, b.base64);
       },
     });

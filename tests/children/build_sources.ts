@@ -1,6 +1,6 @@
 // deno-lint-ignore-file no-console -- a program whose output is its job
 // Child: build libdeepwater from the package's bundled sources (as on a Linux machine without a
-// prebuilt library) and load it through DEEPWATER_LIB-free lookup; report the outcome.
+// prebuilt library), then load the result and report its ABI, or the error.
 import { buildFromSources } from "../../lib/native/locate.ts";
 import { SOURCES, SOURCES_SHA256 } from "../../lib/native/prebuilt/sources.ts";
 try {
