@@ -25,7 +25,7 @@ have_zig() { [ -x "$tools/bin/zig" ] && [ "$("$tools/bin/zig" version 2>/dev/nul
 if ! have_zig; then
   command -v python3 >/dev/null || { echo "bootstrap: python3 is required to install zig $ZIG_VERSION (pip package ziglang)" >&2; exit 2; }
   echo "bootstrap: installing ziglang==$ZIG_VERSION from PyPI into .tools" >&2
-  python3 -m pip install --quiet --disable-pip-version-check --target "$tools/py" "ziglang==$ZIG_VERSION" >&2
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --target "$tools/py" "ziglang==$ZIG_VERSION" >&2
   cat > "$tools/bin/zig" <<SHIM
 #!/usr/bin/env bash
 PYTHONPATH="$tools/py\${PYTHONPATH:+:\$PYTHONPATH}" exec python3 -m ziglang "\$@"

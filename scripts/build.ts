@@ -18,8 +18,10 @@
 const root = new URL("../", import.meta.url);
 const cDir = new URL("c/", root);
 const outDir = new URL("c/build/", root);
-const sources = ["map.c", "fault.c", "sync.c", "search.c", "error.c"];
-const flags = [
+/** The C files compiled into libdeepwater. */
+export const sources = ["map.c", "fault.c", "sync.c", "search.c", "error.c"];
+/** Compiler flags every libdeepwater build uses. */
+export const flags = [
   "-std=c11",
   "-Wall",
   "-Wextra",
@@ -54,7 +56,8 @@ async function works(cmd: string[]): Promise<boolean> {
   }
 }
 
-async function findZig(): Promise<string[]> {
+/** The command that runs zig (exits with the fix when there is none). */
+export async function findZig(): Promise<string[]> {
   for (const cmd of zigCandidates()) if (await works(cmd)) return cmd;
   console.error(
     "build: zig not found (tried $ZIG, `zig` on PATH, `python3 -m ziglang`).\n" +

@@ -33,6 +33,8 @@ Deno.test("A missing libdeepwater is a LIBRARY error naming the paths tried and 
   using d = tempDir();
   copyTree(d.path);
   Deno.removeSync(`${d.path}/c/build/libdeepwater.so`);
+  // An edited source: the prebuilt library (built from the original sources) does not apply.
+  Deno.writeTextFileSync(`${d.path}/c/map.c`, "/* edited */\n", { append: true });
   const r = await runChild("load_lib.ts", [`file://${d.path}/lib/native/binding.ts`]);
   const out = r.stdout.trim();
   assert(out.startsWith("LIBRARY: Cannot find libdeepwater"), out);

@@ -90,14 +90,15 @@ const JAVA_OPENS = [
   "java.base/sun.nio.ch=ALL-UNNAMED",
 ]);
 let javaClasspath: string | undefined;
-let chronicleMissing: string | undefined;
+/** Why an optional peer cannot run here (and how to install it), by system. */
+const missing: Partial<Record<SystemName, string>> = {};
 
 async function prepareChronicle(): Promise<void> {
   const jars = JARS.map((j) => `/usr/share/java/${j}.jar`);
-  const missing = jars.filter((j) => !exists(j));
-  if (missing.length) {
-    chronicleMissing = `not installed (${
-      missing[0]
+  const absent = jars.filter((j) => !exists(j));
+  if (absent.length) {
+    missing.chronicle = `not installed (${
+      absent[0]
     } missing): apt-get install libopenhft-chronicle-queue-java`;
     return;
   }
@@ -109,12 +110,43 @@ async function prepareChronicle(): Promise<void> {
     stderr: "piped",
   }).output().catch((e) => ({ success: false, stderr: new TextEncoder().encode(String(e)) }));
   if (!javac.success) {
-    chronicleMissing = `cannot compile the harness: ${
-      new TextDecoder().decode(javac.stderr).split("\n")[0]
-    }`;
+    const why = new TextDecoder().decode(javac.stderr).split("\n")[0];
+    missing.chronicle = /NotFound|No such file/.test(why ?? "")
+      ? "not installed (javac not found): apt-get install default-jdk-headless"
+      : `cannot compile the harness: ${why}`;
     return;
   }
   javaClasspath = `${cp}:${out}`;
+}
+
+/** This benchmark's own configuration: the npm peers' versions live here, not in the package's. */
+const PEERS_CONFIG = join(root, "bench/peers/deno.json");
+
+/**
+ * Install an npm peer (LMDB, DuckDB) into Deno's cache, or record why it
+ * cannot run: without access to the npm registry it is reported, not fatal.
+ */
+async function prepareNpmPeer(system: "lmdb" | "duckdb"): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["cache", "--config", PEERS_CONFIG, join(root, `bench/peers/systems/${system}.ts`)],
+    env: { NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (out.success) return;
+  const error = new TextDecoder().decode(out.stderr).split("\n").find((l) => l.startsWith("error"));
+  missing[system] = `not installed: ${
+    error ?? "deno cache failed"
+  }: run again with access to the npm registry (the versions are in bench/peers/deno.json)`;
+}
+
+/** Remove a run's directory; a system that never ran may not have created it. */
+function removeDir(dir: string): void {
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
 }
 
 function exists(p: string): boolean {
@@ -132,11 +164,22 @@ function command(system: SystemName, op: string, args: string[]): [string, strin
   if (system === "chronicle") {
     return ["java", [...JAVA_OPENS, "-cp", javaClasspath!, "ChroniclePeer", op, ...args]];
   }
-  return [Deno.execPath(), ["run", "-A", join(root, "bench/peers/peer.ts"), system, op, ...args]];
+  // Only the npm peers need their configuration: with it, Deno installs every package it locks.
+  const config = system === "lmdb" || system === "duckdb" ? PEERS_CONFIG : join(root, "deno.json");
+  return [Deno.execPath(), [
+    "run",
+    "-A",
+    "--config",
+    config,
+    join(root, "bench/peers/peer.ts"),
+    system,
+    op,
+    ...args,
+  ]];
 }
 
 function unavailable(system: SystemName): string | undefined {
-  return system === "chronicle" ? chronicleMissing : undefined;
+  return missing[system];
 }
 
 /** Run one operation to completion and parse its JSON line. */
@@ -224,6 +267,13 @@ async function runLatency(
 const collected: Collected = { config, append: [], query: [], latency: [], checks: {} };
 const t0 = performance.now();
 if (systems.includes("chronicle")) await prepareChronicle();
+for (const peer of ["lmdb", "duckdb"] as const) {
+  if (systems.includes(peer)) await prepareNpmPeer(peer);
+}
+for (const s of systems) {
+  const why = missing[s];
+  if (why) console.error(`bench:peers: ${SYSTEMS[s].label}: ${why}; its rows will say so`);
+}
 const plan = queryPlan(config.records);
 const seeksFile = join(work, "seeks.bin"), windowsFile = join(work, "windows.bin");
 Deno.writeFileSync(seeksFile, new Uint8Array(new BigUint64Array(plan.seeks.map(BigInt)).buffer));
@@ -274,7 +324,7 @@ for (let run = 1; run <= config.runs; run++) {
           collected.query.push({ run, shape, system, result: queried });
           console.error(`run ${run} ${shape} query ${system}: ${summary(queried)}`);
         }
-        Deno.removeSync(dir, { recursive: true });
+        removeDir(dir);
       }
     }
     if (workloads.includes("latency")) {
@@ -284,7 +334,7 @@ for (let run = 1; run <= config.runs; run++) {
           const { writer, reader } = await runLatency(system, shape, dir, rate);
           collected.latency.push({ run, shape, system, rate, writer, reader });
           console.error(`run ${run} ${shape} latency ${rate}/s ${system}: ${summary(reader)}`);
-          Deno.removeSync(dir, { recursive: true });
+          removeDir(dir);
         }
       }
     }

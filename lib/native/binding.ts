@@ -8,16 +8,16 @@
  * (mapping, lock, doorbell, scan, checksum, disk, atomic_file), so BigInt
  * addresses, futex words and status codes stay inside this folder.
  *
- * Library lookup order: `$DEEPWATER_LIB` (alone, when set), then
- * `c/build/libdeepwater.so` resolved against this module's URL (never the
- * working directory), then `libdeepwater.so` next to the running executable
- * (for `deno compile`d CLIs).
+ * Where the library comes from (`$DEEPWATER_LIB`, a checkout's build, the
+ * prebuilt library shipped in the package, or a build of its sources) is
+ * decided in `locate.ts`; this module loads the first that exists.
  *
  * @module
  */
 import { DeepwaterError, type DeepwaterErrorCode } from "../base/errors.ts";
 import { ABI_VERSION } from "../base/version.ts";
 import { EACCES, ELOOP, ENOSPC } from "./errno.ts";
+import { libraryCandidates } from "./locate.ts";
 
 const symbols = {
   /** int dw_abi_version(void) */
@@ -103,44 +103,6 @@ export const DW = {
   MAP_POPULATE: 16,
 } as const;
 
-const SOURCES = ["deepwater.h", "internal.h", "map.c", "fault.c", "sync.c", "search.c", "error.c"];
-
-function candidatePaths(): { path: string; sourceDir: URL | undefined }[] {
-  const list: { path: string; sourceDir: URL | undefined }[] = [];
-  let env: string | undefined;
-  try {
-    env = Deno.env.get("DEEPWATER_LIB");
-  } catch {
-    env = undefined; // no --allow-env: fall through to the build output
-  }
-  if (env) return [{ path: env, sourceDir: undefined }]; // an explicit override is never second-guessed
-  const built = new URL("../../c/build/libdeepwater.so", import.meta.url);
-  if (built.protocol === "file:") {
-    list.push({ path: built.pathname, sourceDir: new URL("../../c/", import.meta.url) });
-  }
-  // A `deno compile`d binary: the library shipped next to the executable.
-  const exe = Deno.execPath();
-  list.push({
-    path: exe.slice(0, exe.lastIndexOf("/") + 1) + "libdeepwater.so",
-    sourceDir: undefined,
-  });
-  return list;
-}
-
-/** Newest mtime of the C sources, to detect a library older than its code. */
-function staleAgainst(libPath: string, sourceDir: URL): string | undefined {
-  try {
-    const lib = Deno.statSync(libPath).mtime?.getTime() ?? 0;
-    for (const s of SOURCES) {
-      const m = Deno.statSync(new URL(s, sourceDir)).mtime?.getTime() ?? 0;
-      if (m > lib) return s;
-    }
-  } catch {
-    return undefined; // sources not shipped alongside: nothing to compare
-  }
-  return undefined;
-}
-
 let loaded: Symbols | undefined;
 
 /**
@@ -150,8 +112,10 @@ let loaded: Symbols | undefined;
 export function native(): Symbols {
   if (loaded) return loaded;
   const tried: string[] = [];
-  for (const { path, sourceDir } of candidatePaths()) {
+  for (const candidate of libraryCandidates()) {
+    const path = candidate.path;
     tried.push(path);
+    if (!candidate.prepare()) continue;
     let lib: Deno.DynamicLibrary<typeof symbols>;
     try {
       lib = Deno.dlopen(path, symbols);
@@ -176,16 +140,14 @@ export function native(): Symbols {
         { path },
       );
     }
-    if (sourceDir) {
-      const newer = staleAgainst(path, sourceDir);
-      if (newer) {
-        lib.close();
-        throw new DeepwaterError(
-          "LIBRARY",
-          `libdeepwater at "${path}" is stale: c/${newer} is newer: rebuild with \`deno task build\``,
-          { path },
-        );
-      }
+    const newer = candidate.stale?.();
+    if (newer) {
+      lib.close();
+      throw new DeepwaterError(
+        "LIBRARY",
+        `libdeepwater at "${path}" is stale: c/${newer} is newer: rebuild with \`deno task build\``,
+        { path },
+      );
     }
     loaded = lib.symbols;
     return loaded;

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { DuckDBConnection, DuckDBInstance } from "npm:@duckdb/node-api@1.5.6-r.1";
+import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { duBytes, type PeerResult, percentiles } from "../protocol.ts";
 import { LatencySamples, paced, type PeerSystem, runQueries } from "../harness.ts";
 import { type RecordType, T0 } from "../records.ts";

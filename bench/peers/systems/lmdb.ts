@@ -13,7 +13,7 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { open, type RootDatabase } from "npm:lmdb@3.5.6";
+import { open, type RootDatabase } from "lmdb";
 import { duBytes, type PeerResult, percentiles } from "../protocol.ts";
 import { LatencySamples, paced, type PeerSystem, runQueries } from "../harness.ts";
 import { T0 } from "../records.ts";
