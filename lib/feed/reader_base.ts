@@ -44,7 +44,8 @@ export abstract class ReaderBase<C> implements FeedReader {
   /** `readAvailable()`'s position: set by the subclass constructor. */
   protected available!: C;
   readonly #onClose: (r: FeedReader) => void;
-  #open = true;
+  /** False once closed. A plain field: per-record loops test it. */
+  protected open = true;
 
   /**
    * @param ctx the feed
@@ -61,7 +62,7 @@ export abstract class ReaderBase<C> implements FeedReader {
 
   /** Whether the reader is open. */
   get isOpen(): boolean {
-    return this.#open;
+    return this.open;
   }
 
   /** See {@linkcode FeedReader.read}. */
@@ -127,7 +128,7 @@ export abstract class ReaderBase<C> implements FeedReader {
         hasNews: () => this.hasNews(cursor),
         block: (signal) => this.block(cursor, signal),
         idle: () => this.idle(),
-        isOpen: () => this.#open,
+        isOpen: () => this.open,
       },
       o.wait,
       o.signal,
@@ -137,8 +138,8 @@ export abstract class ReaderBase<C> implements FeedReader {
 
   /** Unmap everything. Running iterators end or throw `CLOSED`. Idempotent. */
   close(): void {
-    if (!this.#open) return;
-    this.#open = false;
+    if (!this.open) return;
+    this.open = false;
     this.closing.abort();
     this.release();
     this.#onClose(this);
@@ -151,6 +152,6 @@ export abstract class ReaderBase<C> implements FeedReader {
 
   /** Throw CLOSED once the reader is closed. */
   protected check(): void {
-    if (!this.#open) throw closedError(`Reader for "${this.feed}"`);
+    if (!this.open) throw closedError(`Reader for "${this.feed}"`);
   }
 }
