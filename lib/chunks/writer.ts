@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { FileLock } from "../native/lock.ts";
+import type { FileLock } from "../native/lock.ts";
 import { closedError, DeepwaterError } from "../base/errors.ts";
 import type { FeedContext } from "../directory/feed.ts";
 import {
@@ -29,7 +29,13 @@ import { Mapping } from "../native/mapping.ts";
 import { MarkerFile } from "./markers.ts";
 import { checkRegistryMatches, isNotFound, Registry } from "./registry.ts";
 import type { Durability, FeedWriter, WriteOptions, WriterOptions } from "../feed/contract.ts";
-import { batchRecords, makeWriteValues, WriteCore, writeObject } from "../feed/write_core.ts";
+import {
+  acquireWriterLock,
+  batchRecords,
+  makeWriteValues,
+  WriteCore,
+  writeObject,
+} from "../feed/write_core.ts";
 import { NextChunk } from "./next_chunk.ts";
 import { copyScan, scanTs } from "../native/scan.ts";
 import { inspectChunkFile } from "./chunk_file.ts";
@@ -142,11 +148,7 @@ export class ChunkWriter implements FeedWriter {
       this.#geometry.bytes,
       o.prefetch,
     );
-    this.#lock = FileLock.acquire(ctx.paths.writerLock(ctx.name), {
-      wait: false,
-      action:
-        `Cannot open a writer for "${ctx.name}": another process holds the writer lock; one writer per feed is allowed`,
-    });
+    this.#lock = acquireWriterLock(ctx);
     try {
       this.#reg = Registry.open(ctx.paths.registry(ctx.name), true);
       checkRegistryMatches(this.#reg, ctx);

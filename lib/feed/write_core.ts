@@ -17,6 +17,8 @@ import { closedError, DeepwaterError } from "../base/errors.ts";
 import { show } from "../base/input.ts";
 import type { Codec } from "../schema/codec.ts";
 import { FaultWatch } from "../native/mapping.ts";
+import { FileLock } from "../native/lock.ts";
+import type { FeedContext } from "../directory/feed.ts";
 
 /**
  * A storage kind's side of the write path. Subclasses keep `dv`/`u8` on the
@@ -146,4 +148,19 @@ export function batchRecords(
     );
   }
   return bytes.length / recordSize;
+}
+
+/**
+ * Take the feed's writer lock without waiting: one writer per feed across
+ * all processes, of either kind.
+ *
+ * @param ctx the feed
+ * @returns the held lock; throws `WRITER_LOCKED` when another process holds it
+ */
+export function acquireWriterLock(ctx: FeedContext): FileLock {
+  return FileLock.acquire(ctx.paths.writerLock(ctx.name), {
+    wait: false,
+    action:
+      `Cannot open a writer for "${ctx.name}": another process holds the writer lock; one writer per feed is allowed`,
+  });
 }

@@ -95,17 +95,12 @@ type Bundle =
 /** The running platform's part of the package; literal specifiers keep both in the module graph. */
 async function loadBundle(): Promise<Bundle> {
   try {
-    if (PLATFORM === "linux-x86_64") {
-      const m = await import("./prebuilt/linux_x86_64.ts");
-      return {
-        kind: "prebuilt",
-        sha256: m.SHA256,
-        sourcesSha256: m.SOURCES_SHA256,
-        base64: m.BASE64,
-      };
-    }
-    if (PLATFORM === "linux-aarch64") {
-      const m = await import("./prebuilt/linux_aarch64.ts");
+    const m = PLATFORM === "linux-x86_64"
+      ? await import("./prebuilt/linux_x86_64.ts")
+      : PLATFORM === "linux-aarch64"
+      ? await import("./prebuilt/linux_aarch64.ts")
+      : undefined;
+    if (m) {
       return {
         kind: "prebuilt",
         sha256: m.SHA256,
@@ -114,8 +109,8 @@ async function loadBundle(): Promise<Bundle> {
       };
     }
     if (Deno.build.os !== "linux") return { kind: "unsupported" };
-    const m = await import("./prebuilt/sources.ts");
-    return { kind: "sources", sourcesSha256: m.SOURCES_SHA256, sources: m.SOURCES };
+    const src = await import("./prebuilt/sources.ts");
+    return { kind: "sources", sourcesSha256: src.SOURCES_SHA256, sources: src.SOURCES };
   } catch (cause) {
     return { kind: "unavailable", cause };
   }

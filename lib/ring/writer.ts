@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { FileLock } from "../native/lock.ts";
+import type { FileLock } from "../native/lock.ts";
 import { closedError, DeepwaterError } from "../base/errors.ts";
 import type { FeedContext } from "../directory/feed.ts";
 import {
@@ -18,7 +18,13 @@ import {
 } from "./format.ts";
 import { writeIndexOption, writerOptions } from "../base/input.ts";
 import type { RingFeedWriter, WriteOptions, WriterOptions } from "../feed/contract.ts";
-import { batchRecords, makeWriteValues, WriteCore, writeObject } from "../feed/write_core.ts";
+import {
+  acquireWriterLock,
+  batchRecords,
+  makeWriteValues,
+  WriteCore,
+  writeObject,
+} from "../feed/write_core.ts";
 
 /** The ring writer's side of the shared write path (see `feed/write_core.ts`). Internal. */
 class RingCore extends WriteCore {
@@ -123,11 +129,7 @@ export class RingWriter implements RingFeedWriter {
         `Feed "${ctx.name}" is a shared-memory ring (persist: false): durability options do not apply`,
       );
     }
-    this.#lock = FileLock.acquire(ctx.paths.writerLock(ctx.name), {
-      wait: false,
-      action:
-        `Cannot open a writer for "${ctx.name}": another process holds the writer lock; one writer per feed is allowed`,
-    });
+    this.#lock = acquireWriterLock(ctx);
     this.#name = ringName(ctx);
     try {
       this.#ring = this.#create();
