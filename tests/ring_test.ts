@@ -63,6 +63,12 @@ Deno.test("Ring writer restart continues after the head; readers see one sequenc
     for (let i = 0; i < 50; i++, next++) w.writeValues(next, 2 * next + 1, next);
   }
   assertEquals(r.readAvailable().map((x) => x.price), Array.from({ length: 150 }, (_, i) => i));
+});
+
+Deno.test("A ring writer refuses durability settings (INVALID_ARGUMENT)", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(ringSpec());
   assertCode(
     () => p.createWriter("ticks", { durability: "write" }),
     "INVALID_ARGUMENT",

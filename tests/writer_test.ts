@@ -252,7 +252,7 @@ Deno.test("A reopened writer resumes after the last committed record (no gap, no
   assert(ts.every((v, i) => v === i));
 });
 
-Deno.test("A second writer in another process gets WRITER_LOCKED, and the lock dies with its holder", async () => {
+Deno.test("The writer lock across processes", async (t) => {
   using d = tempDir();
   {
     using p = new Platform(d.path, { log: { console: false } });
@@ -262,26 +262,38 @@ Deno.test("A second writer in another process gets WRITER_LOCKED, and the lock d
   const it = lines(holder.stdout);
   assertEquals((await it.next()).value, "locked");
   using p = new Platform(d.path, { log: { console: false } });
-  assertCode(() => p.createWriter("trades"), "WRITER_LOCKED", "one writer per feed");
+  await t.step("a second writer gets WRITER_LOCKED while another process holds it", () => {
+    assertCode(() => p.createWriter("trades"), "WRITER_LOCKED", "one writer per feed");
+  });
   holder.kill("SIGKILL");
   await holder.status;
   await holder.stderr.cancel();
   using w = p.createWriter("trades"); // SIGKILL released the flock
-  w.writeValues(1, 1, 1);
-  const again = await runChild("hold_writer.ts", [d.path, "trades", "--try"]);
-  assertEquals(again.stdout.trim(), "WRITER_LOCKED");
+  await t.step("the lock dies with its holder (SIGKILL)", () => {
+    w.writeValues(1, 1, 1);
+    assertEquals(w.isOpen, true);
+  });
+  await t.step("the new holder's lock refuses another process", async () => {
+    const again = await runChild("hold_writer.ts", [d.path, "trades", "--try"]);
+    assertEquals(again.stdout.trim(), "WRITER_LOCKED");
+  });
 });
 
-Deno.test("Writer durability settings flush without changing what is read", () => {
+Deno.test("Writer durability settings flush without changing what is read", async (t) => {
   for (const durability of ["rotation", "write", { intervalMs: 5 }] as const) {
-    using t = tempPlatform();
-    t.platform.createFeed(tradeSpec("trades", 0.0625));
-    using w = t.platform.createWriter("trades", { durability });
-    for (let i = 0; i < 6000; i++) w.writeValues(i, 1, i);
-    w.flush();
-    using r = t.platform.createReader("trades");
-    assertEquals(r.count(), 6000);
+    await t.step(JSON.stringify(durability), () => {
+      using tp = tempPlatform();
+      tp.platform.createFeed(tradeSpec("trades", 0.0625));
+      using w = tp.platform.createWriter("trades", { durability });
+      for (let i = 0; i < 6000; i++) w.writeValues(i, 1, i);
+      w.flush();
+      using r = tp.platform.createReader("trades");
+      assertEquals(r.count(), 6000);
+    });
   }
+});
+
+Deno.test("An unknown durability is INVALID_ARGUMENT", () => {
   using t = tempPlatform();
   t.platform.createFeed(tradeSpec());
   assertCode(
