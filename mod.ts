@@ -35,6 +35,10 @@
  *
  * @module
  */
+import { checkDenoVersion } from "./lib/base/version.ts";
+
+checkDenoVersion();
+
 export { Platform } from "./lib/platform.ts";
 export type { PlatformOptions } from "./lib/platform.ts";
 export type { ChunkInfo, FeedInfo } from "./lib/ops/feed_stats.ts";

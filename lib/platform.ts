@@ -5,7 +5,7 @@
  * @module
  */
 import { Catalog, type CatalogEntry } from "./directory/catalog.ts";
-import { closedError, DeepwaterError } from "./base/errors.ts";
+import { closedError, closeReason, DeepwaterError } from "./base/errors.ts";
 import { type FeedContext, feedContext, layoutCrc } from "./directory/feed.ts";
 import { REG_CAPACITY } from "./chunks/format.ts";
 import { chunkIdOf } from "./directory/paths.ts";
@@ -425,8 +425,16 @@ export class Platform {
     for (const [signal, listener] of this.#signalListeners) {
       Deno.removeSignalListener(signal, listener);
     }
-    for (const w of [...this.#writers]) w.close();
-    for (const r of [...this.#readers]) r.close();
+    const why =
+      `its Platform was closed (platform.close(), a signal, or the end of the block holding it with \`using\`) while it was still in use: keep the Platform open as long as its writers and readers are used`;
+    for (const w of [...this.#writers]) {
+      closeReason(w, why);
+      w.close();
+    }
+    for (const r of [...this.#readers]) {
+      closeReason(r, why);
+      r.close();
+    }
     this.#log.info("platform closed");
     this.#log.close();
   }

@@ -1,6 +1,14 @@
-import { assert, assertEquals } from "./assert.ts";
-import { DeepwaterError, FORMAT_VERSION, PACKAGE_VERSION, Platform } from "../mod.ts";
+import { assert, assertCode, assertEquals } from "./assert.ts";
+import {
+  DeepwaterError,
+  type FeedReader,
+  type FeedWriter,
+  FORMAT_VERSION,
+  PACKAGE_VERSION,
+  Platform,
+} from "../mod.ts";
 import { runChild, tempDir, tempPlatform, tradeSpec } from "./helpers.ts";
+import { checkDenoVersion, MIN_DENO_VERSION } from "../lib/base/version.ts";
 
 function code(fn: () => unknown): string {
   try {
@@ -170,4 +178,35 @@ Deno.test("A corrupted catalog gives CORRUPT, never a crash", () => {
 
 Deno.test("Platform without a base path gives INVALID_ARGUMENT", () => {
   assertEquals(code(() => new Platform("")), "INVALID_ARGUMENT");
+});
+
+Deno.test("A writer or reader used after its Platform was disposed says so (CLOSED naming the Platform)", () => {
+  using d = tempDir();
+  let writer: FeedWriter, reader: FeedReader;
+  {
+    // The recorder trap: handles kept for callbacks that run after the block holding the Platform.
+    using p = new Platform(d.path, { log: { console: false } });
+    p.createFeed(tradeSpec());
+    writer = p.createWriter("trades");
+    reader = p.createReader("trades");
+  }
+  for (const use of [() => writer.writeValues(1, 1, 1), () => reader.latest()]) {
+    assertCode(use, "CLOSED", "its Platform was closed");
+    assertCode(use, "CLOSED", "keep the Platform open");
+  }
+  // A handle its user closed keeps the plain message.
+  using p = new Platform(d.path, { log: { console: false } });
+  const w = p.createWriter("trades");
+  w.close();
+  assertCode(() => w.writeValues(1, 1, 1), "CLOSED", "create a new one");
+});
+
+Deno.test("A Deno older than the minimum is refused at import with the fix", () => {
+  checkDenoVersion(Deno.version.deno);
+  checkDenoVersion("3.0.0");
+  checkDenoVersion(`${MIN_DENO_VERSION}+abc123`);
+  for (const old of ["2.5.6", "2.8.9", "1.46.3"]) {
+    assertCode(() => checkDenoVersion(old), "VERSION_MISMATCH", `this is Deno ${old}`);
+    assertCode(() => checkDenoVersion(old), "VERSION_MISMATCH", "deno upgrade");
+  }
 });

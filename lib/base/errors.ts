@@ -59,7 +59,31 @@ export class DeepwaterError extends Error {
   }
 }
 
-/** Shorthand for the error every closed handle throws. */
-export function closedError(what: string): DeepwaterError {
-  return new DeepwaterError("CLOSED", `${what} is closed: create a new one to continue`);
+/** Why handles were closed on their user's behalf (by their Platform), for their CLOSED errors. */
+const closedBecause = new WeakMap<object, string>();
+
+/**
+ * Record why `handle` is being closed by someone other than its user (its
+ * Platform closing), so a later use is told why and what to do.
+ *
+ * @param handle a writer or reader
+ * @param why the sentence after "is closed:"
+ */
+export function closeReason(handle: object, why: string): void {
+  closedBecause.set(handle, why);
+}
+
+/**
+ * The error every closed handle throws.
+ *
+ * @param what the handle, for the message ("Writer for \"trades\"")
+ * @param handle the handle itself: says why when its Platform closed it
+ * @returns the `CLOSED` error
+ */
+export function closedError(what: string, handle?: object): DeepwaterError {
+  const why = handle === undefined ? undefined : closedBecause.get(handle);
+  return new DeepwaterError(
+    "CLOSED",
+    `${what} is closed: ${why ?? "create a new one to continue"}`,
+  );
 }

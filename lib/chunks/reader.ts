@@ -137,7 +137,7 @@ export class ChunkReader extends ReaderBase<Cursor> {
       try {
         if (seg.filter) {
           for (let i = seg.lo; i < seg.hi; i++) {
-            if (!this.open) throw closedError(`Reader for "${this.feed}"`);
+            if (!this.open) throw closedError(`Reader for "${this.feed}"`, this);
             const o = CHUNK_HEADER + i * rs;
             const ts = u64(dv, o + tsOff);
             if (ts < start || ts > end) continue;
@@ -147,7 +147,7 @@ export class ChunkReader extends ReaderBase<Cursor> {
           }
         } else {
           for (let i = seg.lo; i < seg.hi; i++) {
-            if (!this.open) throw closedError(`Reader for "${this.feed}"`);
+            if (!this.open) throw closedError(`Reader for "${this.feed}"`, this);
             const r = decode(dv, u8, CHUNK_HEADER + i * rs);
             this.checkFaults();
             yield r;

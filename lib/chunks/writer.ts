@@ -225,7 +225,7 @@ export class ChunkWriter implements FeedWriter {
         `Cannot create a playback marker on "${this.feed}": the feed was created without index_playback: true`,
       );
     }
-    if (!this.#open) throw closedError(`Writer for "${this.feed}"`);
+    if (!this.#open) throw closedError(`Writer for "${this.feed}"`, this);
     const c = this.#core;
     const marker = index ? this.#nextMarker() : 0;
     const ts = writeObject(c, record);
@@ -240,7 +240,8 @@ export class ChunkWriter implements FeedWriter {
    */
   writeBatch(bytes: Uint8Array): void {
     const rs = this.#ctx.layout.recordSize;
-    const n = batchRecords(bytes, this.feed, rs, this.#open);
+    if (!this.#open) throw closedError(`Writer for "${this.feed}"`, this);
+    const n = batchRecords(bytes, this.feed, rs);
     if (n === 0) return;
     const c = this.#core;
     const tsOff = this.#ctx.layout.tsOffset;
@@ -470,7 +471,7 @@ export class ChunkWriter implements FeedWriter {
 
   /** Seal the full chunk and switch to the next. Also the CLOSED gate of the hot path. */
   #rotate(): void {
-    if (!this.#open) throw closedError(`Writer for "${this.feed}"`);
+    if (!this.#open) throw closedError(`Writer for "${this.feed}"`, this);
     const c = this.#core;
     if (c.faults.changed) c.faulted(); // before the old chunk is unmapped and its fault forgotten
     const reg = this.#reg;

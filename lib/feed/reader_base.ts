@@ -152,6 +152,6 @@ export abstract class ReaderBase<C> implements FeedReader {
 
   /** Throw CLOSED once the reader is closed. */
   protected check(): void {
-    if (!this.open) throw closedError(`Reader for "${this.feed}"`);
+    if (!this.open) throw closedError(`Reader for "${this.feed}"`, this);
   }
 }

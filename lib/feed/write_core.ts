@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { closedError, DeepwaterError } from "../base/errors.ts";
+import { DeepwaterError } from "../base/errors.ts";
 import { show } from "../base/input.ts";
 import type { Codec } from "../schema/codec.ts";
 import { FaultWatch } from "../native/mapping.ts";
@@ -119,16 +119,9 @@ export function writeObject(core: WriteCore, record: Record<string, unknown>): n
  * @param bytes the caller's argument
  * @param feed feed name for the message
  * @param recordSize bytes per record
- * @param open whether the writer is open (a closed one throws CLOSED first)
  * @returns the number of records
  */
-export function batchRecords(
-  bytes: unknown,
-  feed: string,
-  recordSize: number,
-  open: boolean,
-): number {
-  if (!open) throw closedError(`Writer for "${feed}"`);
+export function batchRecords(bytes: unknown, feed: string, recordSize: number): number {
   if (!(bytes instanceof Uint8Array)) {
     throw new DeepwaterError(
       "INVALID_VALUE",

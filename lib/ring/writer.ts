@@ -40,6 +40,7 @@ class RingCore extends WriteCore {
   constructor(
     ctx: FeedContext,
     ring: RingMap,
+    readonly owner: object,
     readonly wake: () => void,
     readonly onFault: () => void,
   ) {
@@ -60,7 +61,9 @@ class RingCore extends WriteCore {
 
   /** Mark slot n as being written (odd sequence); returns the payload offset. */
   claim(): number {
-    if (!this.open || this.failure) throw this.failure ?? closedError(`Writer for "${this.feed}"`);
+    if (!this.open || this.failure) {
+      throw this.failure ?? closedError(`Writer for "${this.feed}"`, this.owner);
+    }
     const off = 4096 + ((this.n >>> 0) & this.mask) * this.slotSize;
     Atomics.store(this.u32, off >> 2, (2 * this.n + 1) >>> 0);
     return off + SLOT_HEADER;
@@ -140,6 +143,7 @@ export class RingWriter implements RingFeedWriter {
     this.#core = new RingCore(
       ctx,
       this.#ring,
+      this,
       () => this.#wake(),
       () =>
         this.#core.faults.settle(
@@ -233,7 +237,8 @@ export class RingWriter implements RingFeedWriter {
     const c = this.#core;
     if (c.open && c.failure) throw c.failure;
     const rs = this.#ctx.layout.recordSize;
-    const n = batchRecords(bytes, this.feed, rs, c.open);
+    if (!c.open) throw closedError(`Writer for "${this.feed}"`, this);
+    const n = batchRecords(bytes, this.feed, rs);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const tsOff = this.#ctx.layout.tsOffset;
     for (let i = 0; i < n; i++) {
