@@ -41,9 +41,16 @@ export interface PlatformOptions {
    * own, never replacing them):
    * - `"exit"` (default): close every writer and reader of this platform
    *   (committed data intact, locks released), then exit with 128 + signal
-   *   number on a later tick, after the application's own listeners ran.
-   *   (Deno stops exiting on a signal once any listener exists, so a
-   *   library that listens must exit on the application's behalf.)
+   *   number (130, 143) as soon as the signal's listeners (the
+   *   application's too) have run, before any timer or socket callback can
+   *   write again. Every write that returned is committed; a write that
+   *   still gets in (a callback already queued when the signal arrived)
+   *   throws `CLOSED`, so it is never reported as written, and if nothing
+   *   catches that `CLOSED` the process still exits with 128 + signal
+   *   number, without a stack trace. (Deno stops exiting on a signal once
+   *   any listener exists, so a library that listens must exit on the
+   *   application's behalf.) For asynchronous clean-up of your own, use
+   *   `"close"` and exit yourself.
    * - `"close"`: close writers and readers but leave exiting to the
    *   application's own handler.
    * - `"none"`: install nothing.
@@ -410,8 +417,8 @@ export class Platform {
       const listener = () => {
         const writers = this.#writers.size;
         this.#log.info(`${signal} received: closing ${writers} writer(s)`);
+        if (mode === "exit") exitForSignal(code);
         this.close();
-        if (mode === "exit") setTimeout(() => Deno.exit(code), 0);
       };
       Deno.addSignalListener(signal, listener);
       this.#signalListeners.push([signal, listener]);
@@ -485,6 +492,33 @@ export class Platform {
     checkFeedDir(ctx.paths.feedDir(ctx.name));
     return this.readOnly ? { ...ctx, readOnly: true } : ctx;
   }
+}
+
+/** The exit code a signal in `"exit"` mode is ending the process with, once one arrived. */
+let exitingWith: number | undefined;
+
+/**
+ * End the process with `code` before application code runs again: at the end
+ * of the current task, once every signal listener (the application's too) has
+ * run, so no timer or socket callback fires on a closed writer. Callbacks
+ * already queued in this task (a promise continuation, a WebSocket message
+ * dispatched from one) can still call a handle the signal closed: the CLOSED
+ * they get means "not written", and left uncaught it ends the process with
+ * `code` too, instead of a stack trace and exit 1.
+ */
+function exitForSignal(code: number): void {
+  if (exitingWith !== undefined) return;
+  exitingWith = code;
+  const closedBySignal = (e: ErrorEvent | PromiseRejectionEvent) => {
+    const error: unknown = e instanceof ErrorEvent ? e.error : e.reason;
+    if (error instanceof DeepwaterError && error.code === "CLOSED") {
+      e.preventDefault();
+      Deno.exit(code);
+    }
+  };
+  globalThis.addEventListener("error", closedBySignal);
+  globalThis.addEventListener("unhandledrejection", closedBySignal);
+  queueMicrotask(() => Deno.exit(code));
 }
 
 /** Keep `<feed>/spec.json` in step with the catalog so repair can rebuild a damaged catalog. */
