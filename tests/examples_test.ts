@@ -18,7 +18,7 @@ import {
 } from "../examples/coinbase.ts";
 import { type Bar, buildBars } from "../examples/replay.ts";
 import { assert, assertEquals } from "./assert.ts";
-import { lines, tempDir, tempPlatform } from "./helpers.ts";
+import { lines, projectCommand, tempDir, tempPlatform } from "./helpers.ts";
 
 const root = new URL("../", import.meta.url);
 const fixture = Deno.readTextFileSync(new URL("fixtures/coinbase_session.jsonl", import.meta.url))
@@ -30,19 +30,7 @@ const tickers = messages.filter((m) => m.type === "ticker");
 
 /** `deno run` of an example with this project's config. */
 function example(script: string, args: string[]): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      new URL("deno.json", root).pathname,
-      new URL(`examples/${script}`, root).pathname,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  });
+  return projectCommand(`examples/${script}`, args);
 }
 
 /**

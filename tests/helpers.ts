@@ -129,6 +129,31 @@ export function rng(seed: number): () => number {
 }
 
 /**
+ * `deno run -A` of a script of this project (a path from the project root,
+ * e.g. `cli/deepwater.ts`) with the project's config, stdout and stderr piped.
+ */
+export function projectCommand(
+  path: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      new URL("deno.json", root).pathname,
+      new URL(path, root).pathname,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1", ...env },
+  });
+}
+
+/**
  * Run one of the CLIs in cli/ as a child process. A CLI still running after
  * `timeoutMs` is killed and reported as exit code 124 (a hang).
  */
@@ -138,20 +163,7 @@ export async function runCli(
   env: Record<string, string> = {},
   timeoutMs = 60_000,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      new URL("deno.json", root).pathname,
-      new URL(`cli/${script}`, root).pathname,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-    env: { NO_COLOR: "1", ...env },
-  }).spawn();
+  const proc = projectCommand(`cli/${script}`, args, env).spawn();
   let hung = false;
   const timer = setTimeout(() => {
     hung = true;
