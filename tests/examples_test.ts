@@ -20,7 +20,6 @@ import { type Bar, buildBars } from "../examples/replay.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { lines, projectCommand, tempDir, tempPlatform } from "./helpers.ts";
 
-const root = new URL("../", import.meta.url);
 const fixture = Deno.readTextFileSync(new URL("fixtures/coinbase_session.jsonl", import.meta.url))
   .trim().split("\n");
 // deno-lint-ignore no-explicit-any -- fixture messages are exchange JSON
