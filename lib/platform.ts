@@ -189,6 +189,24 @@ export class Platform {
    *
    * @param spec the feed spec (the seed's keys)
    * @returns the normalised spec now in the catalog
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   const again = platform.createFeed(trades); // idempotent for the same spec
+   *   console.assert(again.chunk_size_mb === 0.0625 && again.retention_hours === 72);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   createFeed(spec: FeedSpec): NormalizedSpec {
     this.#check();
@@ -303,6 +321,25 @@ export class Platform {
    * @param spec the feed's spec, declared `as const` or with `defineFeed`
    * @param options durability and prefetch settings
    * @returns the typed writer
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades, { durability: "rotation" });
+   *   writer.writeValues(101.5, 1_000); // typed: (number, number | bigint)
+   *   writer.write({ price: 101.6, timestamp_us: 1_001 });
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   createWriter<const S extends FeedSpec>(
     spec: S,
@@ -314,8 +351,27 @@ export class Platform {
    * @param feedName feed to write
    * @param options durability and prefetch settings
    * @returns the writer
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter("trades"); // by name: values untyped
+   *   writer.writeValues(101.5, 1_000);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   createWriter(feedName: string, options?: WriterOptions): FeedWriter;
+  /** @ignore The implementation behind the overloads above. */
   createWriter(feed: string | FeedSpec, options: WriterOptions = {}): FeedWriter {
     this.#check();
     this.#writable(`open a writer of "${typeof feed === "string" ? feed : feed?.feed_name}"`);
@@ -333,6 +389,27 @@ export class Platform {
    * @param spec the feed's spec, declared `as const` or with `defineFeed`
    * @param options `bigint: true`, chunk cache size
    * @returns the typed reader
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   writer.writeValues(101.5, 1_000);
+   *   using reader = platform.createReader(trades, { bigint: true });
+   *   const ts: bigint = reader.latest()!.timestamp_us;
+   *   console.assert(ts === 1_000n);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   createReader<const S extends FeedSpec>(
     spec: S,
@@ -346,6 +423,27 @@ export class Platform {
    * @param spec the feed's spec, declared `as const` or with `defineFeed`
    * @param options chunk cache size (`bigint: true` has its own overload)
    * @returns the typed reader
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   writer.writeValues(101.5, 1_000);
+   *   using reader = platform.createReader(trades);
+   *   const price: number = reader.latest()!.price; // typed by the spec
+   *   console.assert(price === 101.5);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   createReader<const S extends FeedSpec>(
     spec: S,
@@ -357,8 +455,27 @@ export class Platform {
    * @param feedName feed to read
    * @param options BigInt output, chunk cache size
    * @returns the reader
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using reader = platform.createReader("trades"); // by name: records untyped
+   *   console.assert(reader.count() === 0);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   createReader(feedName: string, options?: ReaderOptions): FeedReader;
+  /** @ignore The implementation behind the overloads above. */
   createReader(feed: string | FeedSpec, options: ReaderOptions = {}): FeedReader {
     const ctx = this.#context(feed);
     const r = openReader(ctx, options, (x) => this.#readers.delete(x));
@@ -373,6 +490,24 @@ export class Platform {
    *
    * @param feedName a ring feed
    * @returns whether a ring existed
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   platform.createFeed({ ...trades, feed_name: "ticks", persist: false });
+   *   console.assert(platform.removeRing("ticks") === false); // no writer has created it yet
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   removeRing(feedName: string): boolean {
     this.#check();
@@ -389,7 +524,27 @@ export class Platform {
     return removed;
   }
 
-  /** Names of all feeds, in creation order. */
+  /**
+   * Names of all feeds, in creation order.
+   *
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   console.assert(platform.listFeeds().join() === "trades");
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   listFeeds(): string[] {
     this.#check();
     return this.#catalog.read().map((e) => e.spec.feed_name);
@@ -400,13 +555,53 @@ export class Platform {
    *
    * @param feedName feed to describe
    * @returns the feed's info
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   writer.writeValues(101.5, 1_000);
+   *   const info = platform.getFeedInfo("trades");
+   *   console.assert(info.recordCount === 1 && info.recordSize === 16 && info.lastTs === 1_000);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   getFeedInfo(feedName: string): FeedInfo {
     const ctx = this.#context(feedName);
     return feedInfo(ctx, this.#entry(feedName).created);
   }
 
-  /** Whether the platform is open. */
+  /**
+   * Whether the platform is open.
+   *
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   console.assert(platform.isOpen);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   get isOpen(): boolean {
     return this.#open;
   }
@@ -425,7 +620,31 @@ export class Platform {
     }
   }
 
-  /** Close every writer and reader opened here, then the log. Idempotent. */
+  /**
+   * Close every writer and reader opened here, then the log. Idempotent.
+   *
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   const p = new Platform(dir, { log: { console: false } });
+   *   const writer = p.createWriter(trades);
+   *   p.close(); // closes the writer too
+   *   p.close(); // idempotent
+   *   console.assert(!p.isOpen && !writer.isOpen);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   close(): void {
     if (!this.#open) return;
     this.#open = false;
@@ -446,7 +665,30 @@ export class Platform {
     this.#log.close();
   }
 
-  /** Same as {@linkcode Platform.close}. */
+  /**
+   * Same as {@linkcode Platform.close}.
+   *
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   {
+   *     using p = new Platform(dir, { log: { console: false } });
+   *     console.assert(p.isOpen);
+   *   } // closed here, with its writers and readers
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -170,6 +170,26 @@ export interface FeedWriter<
    *
    * @param record field values (padding fields are not given)
    * @param options `createIndex` marks a playback point (chunk feeds with `index_playback`)
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   writer.write({ price: 101.5, timestamp_us: 1_000 });
+   *   console.assert(reader.latest()?.price === 101.5);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   write(record: W, options?: WriteOptions): void;
   /**
@@ -178,13 +198,109 @@ export interface FeedWriter<
    * first; a bad batch throws `INVALID_VALUE` and commits nothing.
    *
    * @param bytes whole records
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   const encoder = new RecordEncoder(trades);
+   *   writer.writeBatch(encoder.encode([
+   *     { price: 101.5, timestamp_us: 1_000 },
+   *     { price: 101.6, timestamp_us: 1_001 },
+   *   ]));
+   *   console.assert(reader.count() === 2);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   writeBatch(bytes: Uint8Array): void;
-  /** Force everything committed so far to storage (a no-op for rings). */
+  /**
+   * Force everything committed so far to storage (a no-op for rings).
+   *
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades, { durability: "rotation" });
+   *   writer.writeValues(101.5, 1_000);
+   *   writer.flush(); // on disk now, not only in the page cache
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   flush(): void;
-  /** Release the lock and the mappings; committed records stay. Idempotent. */
+  /**
+   * Release the lock and the mappings; committed records stay. Idempotent.
+   *
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   const writer = platform.createWriter(trades);
+   *   writer.writeValues(101.5, 1_000);
+   *   writer.close();
+   *   writer.close(); // idempotent
+   *   using again = platform.createWriter(trades); // the lock is free again
+   *   console.assert(platform.createReader(trades).count() === 1);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   close(): void;
-  /** Same as `close()`. */
+  /**
+   * Same as `close()`.
+   *
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   {
+   *     using writer = platform.createWriter(trades);
+   *     writer.writeValues(101.5, 1_000);
+   *   } // closed here: the writer lock is released
+   *   using again = platform.createWriter(trades);
+   *   console.assert(again.isOpen);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   [Symbol.dispose](): void;
 }
 
@@ -258,6 +374,27 @@ export interface FeedReader<R extends object = DecodedRecord> {
    * @param startUs first timestamp to include (default: all)
    * @param endUs last timestamp to include (default: all)
    * @returns an iterator of decoded records
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   for (let i = 0; i < 5; i++) writer.writeValues(100 + i, 1_000 + i);
+   *   const prices = [...reader.read(1_001, 1_003)].map((r) => r.price);
+   *   console.assert(prices.join() === "101,102,103");
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   read(startUs?: number | bigint, endUs?: number | bigint): IterableIterator<R>;
   /**
@@ -265,9 +402,53 @@ export interface FeedReader<R extends object = DecodedRecord> {
    *
    * @param startUs first timestamp to include (default: all)
    * @param endUs last timestamp to include (default: all)
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   for (let i = 0; i < 5; i++) writer.writeValues(100 + i, 1_000 + i);
+   *   console.assert(reader.count() === 5 && reader.count(1_002) === 3);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   count(startUs?: number | bigint, endUs?: number | bigint): number;
-  /** The newest committed record, or undefined when the feed is empty. */
+  /**
+   * The newest committed record, or undefined when the feed is empty.
+   *
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   console.assert(reader.latest() === undefined);
+   *   writer.writeValues(101.5, 1_000);
+   *   console.assert(reader.latest()?.price === 101.5);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   latest(): R | undefined;
   /**
    * Records committed since the previous call (the first call: since the
@@ -275,6 +456,28 @@ export interface FeedReader<R extends object = DecodedRecord> {
    * `stream()` moves it.
    *
    * @param max most records to return (default 65536; a positive integer)
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   writer.writeValues(101.5, 1_000);
+   *   writer.writeValues(101.6, 1_001);
+   *   console.assert(reader.readAvailable().length === 2);
+   *   console.assert(reader.readAvailable().length === 0); // nothing new since
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   readAvailable(max?: number): R[];
   /**
@@ -284,11 +487,81 @@ export interface FeedReader<R extends object = DecodedRecord> {
    * closes.
    *
    * @param options see {@linkcode StreamOptions}
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   const live = reader.stream({ signal: AbortSignal.timeout(5_000) });
+   *   writer.writeValues(101.5, 1_000); // committed after the stream began
+   *   for await (const rec of live) {
+   *     console.assert(rec.price === 101.5);
+   *     break;
+   *   }
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   stream(options?: StreamOptions): AsyncIterableIterator<R>;
-  /** Unmap everything. Running iterators end or throw `CLOSED`. Idempotent. */
+  /**
+   * Unmap everything. Running iterators end or throw `CLOSED`. Idempotent.
+   *
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   const reader = platform.createReader(trades);
+   *   reader.close();
+   *   reader.close(); // idempotent
+   *   console.assert(!reader.isOpen);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   close(): void;
-  /** Same as `close()`. */
+  /**
+   * Same as `close()`.
+   *
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   {
+   *     using reader = platform.createReader(trades);
+   *     console.assert(reader.isOpen);
+   *   } // closed here
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   [Symbol.dispose](): void;
 }
 
@@ -317,9 +590,27 @@ export interface RingFeedReader<R extends object = DecodedRecord> extends FeedRe
  * @returns true for a ring reader
  *
  * @example
- * ```ts ignore
- * const reader = platform.createReader("ticks");
- * if (isRingReader(reader)) console.log(`${reader.lost} records lost`);
+ * ```ts
+ * import { isRingReader, Platform } from "../../mod.ts";
+ * const dir = Deno.makeTempDirSync();
+ * {
+ *   using platform = new Platform(dir, { log: { console: false } });
+ *   platform.createFeed({
+ *     feed_name: "ticks",
+ *     fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+ *     ts_col: "timestamp_us",
+ *     chunk_size_mb: 0.0625,
+ *     persist: false,
+ *   });
+ *   {
+ *     using writer = platform.createWriter("ticks");
+ *     using reader = platform.createReader("ticks");
+ *     writer.writeValues(101.5, 1_000);
+ *     if (isRingReader(reader)) console.assert(reader.lost === 0 && reader.capacity > 0);
+ *   }
+ *   platform.removeRing("ticks");
+ * }
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export function isRingReader<R extends object>(
@@ -336,9 +627,25 @@ export function isRingReader<R extends object>(
  * @returns true for a ring writer
  *
  * @example
- * ```ts ignore
- * const writer = platform.createWriter("ticks");
- * if (isRingWriter(writer)) console.log(`ring ${writer.shmName}`);
+ * ```ts
+ * import { isRingWriter, Platform } from "../../mod.ts";
+ * const dir = Deno.makeTempDirSync();
+ * {
+ *   using platform = new Platform(dir, { log: { console: false } });
+ *   platform.createFeed({
+ *     feed_name: "ticks",
+ *     fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+ *     ts_col: "timestamp_us",
+ *     chunk_size_mb: 0.0625,
+ *     persist: false,
+ *   });
+ *   {
+ *     using writer = platform.createWriter("ticks");
+ *     if (isRingWriter(writer)) console.assert(writer.shmName.startsWith("/dw-"));
+ *   }
+ *   platform.removeRing("ticks");
+ * }
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export function isRingWriter<V extends readonly unknown[], W extends object>(

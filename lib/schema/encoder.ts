@@ -66,6 +66,26 @@ export class RecordEncoder<S extends FeedSpec = FeedSpec> {
    *
    * @param records objects with exactly the feed's value fields
    * @returns whole records, ready for `writeBatch`
+   * @example
+   * ```ts
+   * import { defineFeed, Platform, RecordEncoder } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   const bytes = new RecordEncoder(trades).encode([{ price: 101.5, timestamp_us: 1_000 }]);
+   *   console.assert(bytes.length === 16);
+   *   using writer = platform.createWriter(trades);
+   *   writer.writeBatch(bytes);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   encode(records: Iterable<WriteRecordOf<S>> | ArrayLike<WriteRecordOf<S>>): Uint8Array {
     const list = Array.from(records as ArrayLike<WriteRecordOf<S>>);
