@@ -116,17 +116,8 @@ export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator
   if (buf) yield buf;
 }
 
-/** Deterministic PRNG (mulberry32) so oracle tests are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32) so oracle tests are reproducible: the torture harness's own. */
+export { prng as rng } from "../scripts/torture/records.ts";
 
 /**
  * `deno run -A` of a script of this project (a path from the project root,
