@@ -8,18 +8,9 @@
  * @module
  */
 import { Platform } from "../mod.ts";
+import { tradeSpec } from "./trade_spec.ts";
 
-const spec = (name: string) => ({
-  feed_name: name,
-  mode: "UF" as const,
-  fields: [
-    { name: "price", type: "float64" as const },
-    { name: "size", type: "float64" as const },
-    { name: "timestamp_us", type: "uint64" as const },
-  ],
-  ts_col: "timestamp_us",
-  chunk_size_mb: 0.0625,
-});
+const spec = (name: string) => tradeSpec(name, 0.0625);
 
 function directory(feeds: number): { platform: Platform; next: () => string } {
   const dir = Deno.makeTempDirSync({ prefix: `deepwater-catalog-${feeds}-` });

@@ -17,6 +17,7 @@
  * @module
  */
 import { type FeedWriter, Platform } from "../mod.ts";
+import { tradeSpec } from "./trade_spec.ts";
 import { cstr, DW, native, unwrap } from "../lib/native/binding.ts";
 
 const BENCH_LIB = new URL("../c/build/libdwbench.so", import.meta.url).pathname;
@@ -36,17 +37,7 @@ const N = 1_000_000;
 const BATCH = N * 24;
 const dir = Deno.makeTempDirSync({ prefix: "deepwater-bench-" });
 const platform = new Platform(dir, { log: { console: false } });
-const spec = (name: string, mb = 64) => ({
-  feed_name: name,
-  mode: "UF" as const,
-  fields: [
-    { name: "price", type: "float64" as const },
-    { name: "size", type: "float64" as const },
-    { name: "timestamp_us", type: "uint64" as const },
-  ],
-  ts_col: "timestamp_us",
-  chunk_size_mb: mb,
-});
+const spec = (name: string, mb = 64) => tradeSpec(name, mb);
 
 /**
  * Map a new file read-write (DW_MAP_WRITE | DW_MAP_CREATE, plus `extra` flags),
