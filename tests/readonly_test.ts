@@ -15,17 +15,22 @@ const NOBODY = 65534;
 
 /**
  * A world-readable scratch area owned by root: `data` (the data directory,
- * 0755/0644 like any root-written directory) and a Deno cache `nobody` may
- * write, holding a copy of the npm packages the library imports (root's
- * cache is under /root, which `nobody` cannot enter).
+ * 0755/0644 like any root-written directory), `repo` (a copy of the code
+ * `nobody` runs: the checkout itself may sit under a directory only root can
+ * enter, such as a `mktemp -d` clone) and a Deno cache `nobody` may write,
+ * holding a copy of the npm packages the library imports (root's cache is
+ * under /root, which `nobody` cannot enter).
  */
 async function readOnlySetup(): Promise<
-  { dir: string; data: string; denoDir: string } & Disposable
+  { dir: string; data: string; denoDir: string; repo: string } & Disposable
 > {
   const d = tempDir();
   Deno.chmodSync(d.path, 0o755);
   const data = `${d.path}/data`;
   const denoDir = `${d.path}/deno-dir`;
+  const repo = `${d.path}/repo`;
+  Deno.mkdirSync(repo);
+  const code = ["mod.ts", "deno.json", "lib", "cli", "c", "tests", "scripts"];
   const info = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json"],
     stdout: "piped",
@@ -37,16 +42,23 @@ async function readOnlySetup(): Promise<
     const cmd of [
       ["cp", "-r", `${npmCache}/registry.npmjs.org/@logtape`, `${denoDir}/npm/registry.npmjs.org/`],
       ["chown", "-R", `${NOBODY}:${NOBODY}`, denoDir],
+      // -a keeps mtimes: the library must stay newer than its C sources.
+      ["cp", "-a", ...code.map((f) => new URL(f, root).pathname), repo],
+      ["chmod", "-R", "a+rX", repo],
     ]
   ) {
     const r = await new Deno.Command(cmd[0]!, { args: cmd.slice(1) }).output();
     assert(r.success, cmd.join(" "));
   }
-  return { dir: d.path, data, denoDir, [Symbol.dispose]: () => d[Symbol.dispose]() };
+  return { dir: d.path, data, denoDir, repo, [Symbol.dispose]: () => d[Symbol.dispose]() };
 }
 
-/** Deno running `script` (relative to the repository) as `nobody`. */
-function asNobody(setup: { dir: string; denoDir: string }, script: string, args: string[]) {
+/** Deno running `script` (relative to the repository) as `nobody`, from the setup's copy. */
+function asNobody(
+  setup: { dir: string; denoDir: string; repo: string },
+  script: string,
+  args: string[],
+) {
   return new Deno.Command("/usr/bin/setpriv", {
     args: [
       `--reuid=${NOBODY}`,
@@ -58,8 +70,8 @@ function asNobody(setup: { dir: string; denoDir: string }, script: string, args:
       "--cached-only",
       "--no-lock",
       "--config",
-      new URL("deno.json", root).pathname,
-      new URL(script, root).pathname,
+      `${setup.repo}/deno.json`,
+      `${setup.repo}/${script}`,
       ...args,
     ],
     cwd: setup.dir,
@@ -71,7 +83,7 @@ function asNobody(setup: { dir: string; denoDir: string }, script: string, args:
 }
 
 async function runAsNobody(
-  setup: { dir: string; denoDir: string },
+  setup: { dir: string; denoDir: string; repo: string },
   script: string,
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
