@@ -32,12 +32,13 @@ import type { Durability, FeedWriter, WriteOptions, WriterOptions } from "../fee
 import {
   acquireWriterLock,
   batchRecords,
+  batchTsError,
   makeWriteValues,
   WriteCore,
   writeObject,
 } from "../feed/write_core.ts";
 import { NextChunk } from "./next_chunk.ts";
-import { copyScan, scanTs } from "../native/scan.ts";
+import { bytesAddress, copyScan, scanTs } from "../native/scan.ts";
 import { inspectChunkFile } from "./chunk_file.ts";
 
 /** u32 indices of the chunk header's counts around each commit (see CHUNK_FIELDS). */
@@ -273,7 +274,7 @@ export class ChunkWriter implements FeedWriter {
     if (n === 0) return;
     const c = this.#core;
     const tsOff = this.#ctx.layout.tsOffset;
-    const src = bytesAddr(bytes);
+    const src = bytesAddress(bytes);
     if (c.count === c.cap) this.#rotate();
     const fits = n <= c.cap - c.count;
     // A batch that spans chunks is validated before any chunk is touched; one
@@ -530,10 +531,7 @@ export class ChunkWriter implements FeedWriter {
   }
 
   #batchTsError(): DeepwaterError {
-    return new DeepwaterError(
-      "INVALID_VALUE",
-      `Cannot write batch to "${this.feed}": a "${this.#ctx.layout.tsName}" value is beyond 2^53-1 microseconds`,
-    );
+    return batchTsError(this.feed, this.#ctx.layout.tsName);
   }
 
   #markOutOfOrder(): void {
@@ -565,9 +563,4 @@ export class ChunkWriter implements FeedWriter {
     reg.setMarkerCount(n + 1);
     if (reg.hasWaiters()) this.#wake();
   }
-}
-
-function bytesAddr(bytes: Uint8Array): bigint {
-  const p = Deno.UnsafePointer.of(bytes as Uint8Array<ArrayBuffer>);
-  return p === null ? 0n : BigInt(Deno.UnsafePointer.value(p));
 }
