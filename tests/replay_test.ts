@@ -430,3 +430,29 @@ Deno.test("A read-only platform refuses a consumer stream; health and repair lea
   using reader = t.platform.createReader("trades");
   assertEquals(await collect(reader.stream({ consumer: "risk" }), 9), range(5, 10));
 });
+
+Deno.test("deepwater consumers lists a feed's consumers and --remove forgets one", async () => {
+  using t = tempPlatform();
+  t.platform.createFeed(tradeSpec("trades", 0.004));
+  writeTrades(t.platform, "trades", 0, 10);
+  {
+    using reader = t.platform.createReader("trades");
+    await collect(reader.stream({ consumer: "risk", from: 0 }), 4);
+  }
+  const base = ["--base-path", t.dir];
+  let r = await runCli("deepwater.ts", ["consumers", "trades", ...base, "--json"]);
+  assertEquals(r.code, 0, r.stderr);
+  const list = JSON.parse(r.stdout);
+  assertEquals([list[0].name, list[0].position, list[0].active], [
+    "risk",
+    { chunk: 1, index: 5 },
+    false,
+  ]);
+  r = await runCli("deepwater.ts", ["consumers", "trades", ...base]);
+  assert(r.stdout.startsWith("risk\tchunk 1 record 5\t"), r.stdout);
+  r = await runCli("deepwater.ts", ["consumers", "trades", ...base, "--remove", "risk"]);
+  assertEquals([r.code, r.stdout.trim()], [0, 'consumer "risk" of "trades" removed']);
+  assertEquals(t.platform.listConsumers("trades"), []);
+  r = await runCli("deepwater.ts", ["consumers", "trades", ...base, "--remove", "../x"]);
+  assert(r.code !== 0 && r.stderr.includes('"consumer"'), r.stderr);
+});
