@@ -132,7 +132,10 @@ export interface StreamOptions {
    * (at-least-once for it, exactly-once otherwise). The first run of a new
    * consumer starts at `from` (or the newest playback marker) if given,
    * else at the live head; later runs ignore `from`. One stream per
-   * consumer at a time, across processes: a second is `CONSUMER_LOCKED`.
+   * consumer at a time, across processes: a second is `CONSUMER_LOCKED`
+   * (a stream holds its consumer until it ends: `break`, the signal, or the
+   * reader's close). A consumer stream writes its position file, so a
+   * read-only platform refuses it (`READ_ONLY`).
    * Records retention deleted before the consumer got to them are skipped
    * (and logged with their count).
    */
