@@ -6,6 +6,7 @@
  *   deepwater info FEED                  spec, layout and storage of a feed (--json: the report)
  *   deepwater tail FEED                  follow a feed live (human-readable times)
  *   deepwater query FEED --start --end   time-range query (table, csv or jsonl)
+ *   deepwater export FEED --format --out a time range to Parquet, Arrow, CSV or JSON lines
  *   deepwater create-feed --config F     create a feed from a JSON spec file
  *   deepwater consumers FEED             named consumers and where they resume (--remove NAME)
  *   deepwater health|cleanup|repair ...  the operations tools
@@ -19,6 +20,8 @@ import { main as health } from "./deepwater-health.ts";
 import { main as cleanup } from "./deepwater-cleanup.ts";
 import { main as repairMain } from "./deepwater-repair.ts";
 import { feedLine, infoText, isoOf } from "./_text.ts";
+import type { ExportFormat } from "../export.ts";
+import { formatBytes } from "../lib/base/units.ts";
 import {
   basePathOf,
   type Command,
@@ -26,11 +29,15 @@ import {
   numberFlag,
   parseCommand,
   type Parsed,
+  progressBar,
   requireDir,
   run,
   usageError,
   versionLine,
 } from "./_common.ts";
+
+/** The formats of `deepwater export` (the library's list, without loading it). */
+const EXPORT_FORMATS: readonly ExportFormat[] = ["parquet", "arrow", "csv", "jsonl"];
 
 const USAGE = `usage: deepwater <command> [flags]
 
@@ -39,6 +46,7 @@ commands:
   info FEED     a feed's storage, time span, record layout and chunks (--json: the report)
   tail FEED     follow new records live (Ctrl-C to stop)
   query FEED    records in a time range as a table, CSV or JSON lines
+  export FEED   a time range to a Parquet, Arrow IPC, CSV or JSON-lines file
   create-feed   create (or update) a feed from a JSON spec file
   consumers     a feed's named consumers, where each resumes; --remove NAME forgets one
   health        is the data directory healthy? (deepwater-health)
@@ -312,6 +320,92 @@ ${BASE_PATH}
         }
       }
       return EXIT_OK;
+    },
+  },
+  export: {
+    name: "deepwater export",
+    usage:
+      `usage: deepwater export FEED --format F --out FILE [--start T] [--end T] [--base-path DIR]
+
+  Write the records with start <= time <= end (both ends inclusive, storage
+  order) to one file for pandas, polars, DuckDB or Spark. The file appears
+  only when complete (written under a temporary name, then renamed); Ctrl-C
+  leaves no partial file. A progress bar is drawn on stderr when it is a
+  terminal.
+
+${BASE_PATH}
+  --format F        parquet, arrow (Arrow IPC file, Feather v2), csv or jsonl
+  --out FILE        the file to write (replaced when the export succeeds)
+  --start T         from T: ISO-8601 (2026-01-31T12:00:00Z) or integer microseconds
+  --end T           up to T (same forms)
+
+  Parquet and Arrow hold the time as a timestamp column (microseconds, UTC),
+  CSV and JSON lines as integer microseconds; bytes fields are hex in text.`,
+    options: {
+      "base-path": { type: "string" },
+      format: { type: "string" },
+      out: { type: "string" },
+      start: { type: "string" },
+      end: { type: "string" },
+    },
+    async run({ values, positionals }, cmd) {
+      const feedName = feedArg(positionals, cmd);
+      const format = values.format as ExportFormat | undefined;
+      if (format === undefined) usageError("give --format", cmd.usage);
+      if (!EXPORT_FORMATS.includes(format)) {
+        usageError(
+          `--format must be ${EXPORT_FORMATS.join(", ")}, got ${JSON.stringify(format)}`,
+          cmd.usage,
+        );
+      }
+      const out = values.out;
+      if (typeof out !== "string" || out === "") usageError("give --out FILE", cmd.usage);
+      const startUs = values.start === undefined
+        ? undefined
+        : parseTime("start", values.start as string);
+      const endUs = values.end === undefined ? undefined : parseTime("end", values.end as string);
+      // The export owns its signals: Ctrl-C aborts it between groups, which
+      // removes the temporary file, instead of exiting around it.
+      using p = open(values, { signals: "none" });
+      const feed = requireFeed(p, feedName);
+      using r = p.createReader(feed, { bigint: true });
+      const { exportFeed } = await import("../export.ts");
+      const stop = new AbortController();
+      let code = EXIT_OK;
+      const listeners = ([["SIGINT", 130], ["SIGTERM", 143]] as const).map(([sig, c]) => {
+        const fn = () => {
+          code = c;
+          stop.abort();
+        };
+        Deno.addSignalListener(sig, fn);
+        return () => Deno.removeSignalListener(sig, fn);
+      });
+      const bar = progressBar(`export ${feed}`);
+      try {
+        const result = await exportFeed(r, {
+          format,
+          out,
+          ...(startUs === undefined ? {} : { startUs }),
+          ...(endUs === undefined ? {} : { endUs }),
+          // The bar ends its line when done reaches total: keep that for the finished file.
+          onProgress: (pr) => {
+            if (pr.records < pr.total) bar(pr.records, pr.total, "records");
+          },
+          signal: stop.signal,
+        });
+        bar(result.records, result.records, "records");
+        console.log(
+          `exported ${result.records} records of "${feed}" to ${result.path} (${format}, ${
+            formatBytes(result.bytes)
+          })`,
+        );
+      } catch (e) {
+        if (!stop.signal.aborted) throw e;
+        console.error(`\nexport interrupted: "${out}" was not written`);
+      } finally {
+        for (const remove of listeners) remove();
+      }
+      return code;
     },
   },
   tail: {

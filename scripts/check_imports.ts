@@ -9,16 +9,19 @@
  *
  * Rules, for every `.ts` file under `lib/`, plus `mod.ts` and `cli/`:
  * - layers, bottom-up: base < native < schema < directory < feed <
- *   {chunks, ring} < ops < lib/platform.ts. A file imports its own folder and
- *   lower layers only; `lib/` imports nothing outside `lib/` but packages.
+ *   {chunks, ring} < ops < lib/platform.ts < export. A file imports its own
+ *   folder and lower layers only; `lib/` imports nothing outside `lib/` but
+ *   packages. So the core never imports `lib/export/`, which alone loads the
+ *   export's npm libraries.
  * - `chunks/` and `ring/` never import each other.
  * - only `lib/native/` imports `lib/native/binding.ts`.
  * - a `reader.ts` never imports a `writer.ts`, nor a writer a reader; `ops/`
  *   imports no writer except `ops/open.ts`, which constructs them.
  * - no import cycle in `lib/`.
  * - every folder under `lib/` has a README.md.
- * - `mod.ts` imports only `lib/`; `cli/` imports only `cli/`, `mod.ts`,
- *   `lib/ops/` and `lib/base/`.
+ * - `mod.ts` imports only `lib/` and never `lib/export/`; `export.ts` (the
+ *   export's own entry) imports only `lib/export/`; `cli/` imports only
+ *   `cli/`, `mod.ts`, `export.ts`, `lib/ops/` and `lib/base/`.
  *
  * Usage: deno run --allow-read --allow-write --allow-run scripts/check_imports.ts [--root DIR]
  *
@@ -42,9 +45,10 @@ const LAYERS: Record<string, number> = {
   ring: 5,
   ops: 6,
   "platform.ts": 7,
+  export: 8,
 };
 const LAYER_ORDER =
-  "base < native < schema < directory < feed < {chunks, ring} < ops < platform.ts";
+  "base < native < schema < directory < feed < {chunks, ring} < ops < platform.ts < export";
 const BINDING = "lib/native/binding.ts";
 
 /**
@@ -122,7 +126,15 @@ async function importEdges(root: string, files: string[]): Promise<Edge[]> {
     const config = join(root, "deno.json");
     const hasConfig = await Deno.stat(config).then(() => true, () => false);
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["info", "--json", ...(hasConfig ? ["--config", config] : ["--no-config"]), entry],
+      // --no-lock: the graph is all this reads, and it must not add the
+      // export's npm packages to the core's lock file.
+      args: [
+        "info",
+        "--json",
+        "--no-lock",
+        ...(hasConfig ? ["--config", config] : ["--no-config"]),
+        entry,
+      ],
       cwd: root,
       stdout: "piped",
       stderr: "piped",
@@ -176,12 +188,23 @@ function edgeViolations({ from, to }: Edge): string[] {
   }
   if (from === "mod.ts") {
     if (!to.startsWith("lib/")) out.push("mod.ts re-exports lib/ only");
+    else if (to.startsWith("lib/export/")) {
+      out.push("mod.ts never imports lib/export/: the export is its own entry, export.ts");
+    }
+    return out;
+  }
+  if (from === "export.ts") {
+    if (!to.startsWith("lib/export/")) out.push("export.ts re-exports lib/export/ only");
     return out;
   }
   if (from.startsWith("cli/")) {
-    const ok = ["cli/", "mod.ts", "lib/ops/", "lib/base/"].some((p) => to.startsWith(p));
+    const ok = ["cli/", "mod.ts", "export.ts", "lib/ops/", "lib/base/"].some((p) =>
+      to === p || (p.endsWith("/") && to.startsWith(p))
+    );
     if (!ok) {
-      out.push("cli/ imports only mod.ts, lib/ops/ and lib/base/: export what it needs from one");
+      out.push(
+        "cli/ imports only mod.ts, export.ts, lib/ops/ and lib/base/: export what it needs from one",
+      );
     }
     return out;
   }
@@ -265,7 +288,7 @@ async function checkImports(root: string): Promise<string[]> {
   const files = [
     ...tsFiles(root, "lib"),
     ...tsFiles(root, "cli"),
-    ...tsFiles(root, ".").filter((f) => f === "mod.ts"),
+    ...tsFiles(root, ".").filter((f) => f === "mod.ts" || f === "export.ts"),
   ];
   const edges = await importEdges(root, files);
   const problems: string[] = [];

@@ -120,6 +120,48 @@ Deno.test("check_imports reports each violation with its file and line, and fail
   });
 });
 
+/** cleanTree plus the export: lib/export/ above the platform, export.ts its entry, a CLI using it. */
+const exportTree: Record<string, string> = {
+  ...cleanTree,
+  "lib/export/export.ts":
+    'import { top } from "../platform.ts";\nimport { code } from "../base/errors.ts";\nexport const e = top + code;\n',
+  "export.ts": 'export { e } from "./lib/export/export.ts";\n',
+  "cli/export_tool.ts": 'import { e } from "../export.ts";\nexport const x = e;\n',
+};
+
+Deno.test("check_imports lets lib/export/ import the core and export.ts and cli/ import it", async () => {
+  using d = tempDir();
+  writeTree(d.path, exportTree);
+  const { code, lines } = await runCheck(d.path);
+  assertEquals(lines, []);
+  assertEquals(code, 0);
+});
+
+Deno.test("check_imports keeps the export out of mod.ts and the core", async (t) => {
+  using d = tempDir();
+  writeTree(d.path, {
+    ...exportTree,
+    "mod.ts":
+      'export { top } from "./lib/platform.ts";\nexport { e } from "./lib/export/export.ts";\n',
+    "lib/ops/cleanup.ts": 'import { e } from "../export/export.ts";\nexport const c = e;\n',
+    "export.ts":
+      'export { e } from "./lib/export/export.ts";\nexport { top } from "./lib/platform.ts";\n',
+  });
+  const { code, lines } = await runCheck(d.path);
+  assertEquals(code, 1);
+  const has = (needle: string) =>
+    assert(lines.some((l) => l.includes(needle)), `no line with ${needle}:\n${lines.join("\n")}`);
+  await t.step("mod.ts importing lib/export/", () => {
+    has("mod.ts:2 imports lib/export/export.ts: mod.ts never imports lib/export/");
+  });
+  await t.step("the core importing lib/export/", () => {
+    has("lib/ops/cleanup.ts:1 imports lib/export/export.ts: ops imports the higher layer export");
+  });
+  await t.step("export.ts importing past lib/export/", () => {
+    has("export.ts:2 imports lib/platform.ts: export.ts re-exports lib/export/ only");
+  });
+});
+
 Deno.test("check_imports passes this repository's tree", async () => {
   const { code, lines } = await runCheck(repoRoot);
   assertEquals(lines, []);

@@ -342,6 +342,9 @@ Deno.test("deepwater umbrella: feeds, info, query (table, csv, jsonl, ISO times)
     args: [
       "run",
       "-A",
+      // deepwater.ts reaches export.ts, whose npm packages only export.lock pins.
+      "--lock",
+      new URL("../export.lock", import.meta.url).pathname,
       new URL("../cli/deepwater.ts", import.meta.url).pathname,
       "tail",
       "trades",

@@ -68,6 +68,18 @@ export function tempPlatform(): { platform: Platform; dir: string } & Disposable
 
 const root = new URL("../", import.meta.url);
 
+/**
+ * Flags every child process of the tests runs with: this project's config and
+ * export.lock, the lock of everything (a child may load export.ts, whose npm
+ * packages deno.lock, the core's lock, must not pin).
+ */
+const CONFIG = [
+  "--config",
+  new URL("deno.json", root).pathname,
+  "--lock",
+  new URL("export.lock", root).pathname,
+];
+
 /** Command running `tests/children/<script>` with Deno and this project's config. */
 export function child(
   script: string,
@@ -78,8 +90,7 @@ export function child(
     args: [
       "run",
       "-A",
-      "--config",
-      new URL("deno.json", root).pathname,
+      ...CONFIG,
       new URL(`tests/children/${script}`, root).pathname,
       ...args,
     ],
@@ -132,8 +143,7 @@ export function projectCommand(
     args: [
       "run",
       "-A",
-      "--config",
-      new URL("deno.json", root).pathname,
+      ...CONFIG,
       new URL(path, root).pathname,
       ...args,
     ],

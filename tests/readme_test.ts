@@ -1,6 +1,7 @@
 /**
  * Every `ts` code block in the README runs as written: each is saved beside
- * a fresh data directory with its `./mod.ts` import pointed at this checkout,
+ * a fresh data directory with its `./mod.ts` and `./export.ts` imports pointed
+ * at this checkout,
  * and run as a child process, which must exit 0.
  */
 import { assert, assertEquals } from "./assert.ts";
@@ -21,10 +22,20 @@ blocks.forEach((code, i) => {
     const file = `${d.path}/block.ts`;
     Deno.writeTextFileSync(
       file,
-      code.replaceAll('"./mod.ts"', JSON.stringify(new URL("mod.ts", root).href)),
+      code.replaceAll('"./mod.ts"', JSON.stringify(new URL("mod.ts", root).href))
+        .replaceAll('"./export.ts"', JSON.stringify(new URL("export.ts", root).href)),
     );
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--config", new URL("deno.json", root).pathname, file],
+      // export.lock: a block may load the export, whose packages the core's lock leaves out.
+      args: [
+        "run",
+        "-A",
+        "--config",
+        new URL("deno.json", root).pathname,
+        "--lock",
+        new URL("export.lock", root).pathname,
+        file,
+      ],
       cwd: d.path,
       stdout: "piped",
       stderr: "piped",
