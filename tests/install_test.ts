@@ -81,7 +81,11 @@ async function seedNpm(denoDir: string): Promise<void> {
   })
     .output();
   const npm: string = JSON.parse(new TextDecoder().decode(info.stdout)).npmCache;
-  copyDir(`${npm}/registry.npmjs.org/@logtape`, `${denoDir}/npm/registry.npmjs.org/@logtape`);
+  // The package's npm dependencies: the core's logger, and the chart library
+  // (with its one dependency) that the ./serve entry point serves.
+  for (const pkg of ["@logtape", "lightweight-charts", "fancy-canvas"]) {
+    copyDir(`${npm}/registry.npmjs.org/${pkg}`, `${denoDir}/npm/registry.npmjs.org/${pkg}`);
+  }
 }
 
 function copyDir(from: string, to: string): void {
@@ -222,5 +226,5 @@ Deno.test("The package's lock file holds only its own dependencies, so demo and 
     assert(own.has(specifier), `deno.lock pins "${specifier}", which deno.json does not import`);
   }
   const packages = Object.keys(lock.npm ?? {}).map((p) => p.slice(0, p.lastIndexOf("@")));
-  assertEquals(packages.sort(), ["@logtape/logtape"]);
+  assertEquals(packages.sort(), ["@logtape/logtape", "fancy-canvas", "lightweight-charts"]);
 });
