@@ -1,6 +1,6 @@
 /**
  * Every `ts` code block in the README runs as written: each is saved beside
- * a fresh data directory with its `./mod.ts` import pointed at this checkout,
+ * a fresh data directory with its `./mod.ts` and `./serve.ts` imports pointed at this checkout,
  * and run as a child process, which must exit 0.
  */
 import { assert, assertEquals } from "./assert.ts";
@@ -21,7 +21,8 @@ blocks.forEach((code, i) => {
     const file = `${d.path}/block.ts`;
     Deno.writeTextFileSync(
       file,
-      code.replaceAll('"./mod.ts"', JSON.stringify(new URL("mod.ts", root).href)),
+      code.replaceAll('"./mod.ts"', JSON.stringify(new URL("mod.ts", root).href))
+        .replaceAll('"./serve.ts"', JSON.stringify(new URL("serve.ts", root).href)),
     );
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--config", new URL("deno.json", root).pathname, file],
