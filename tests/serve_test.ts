@@ -58,12 +58,16 @@ async function errorOf(
 }
 
 /** One raw HTTP/1.1 request (no URL normalisation on the way): status line and body. */
-async function rawRequest(port: number, target: string, method = "GET"): Promise<string> {
+async function rawRequest(
+  port: number,
+  target: string,
+  host = "127.0.0.1",
+): Promise<string> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     await conn.write(
       new TextEncoder().encode(
-        `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+        `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
       ),
     );
     let text = "";
@@ -222,6 +226,20 @@ Deno.test("serve: feed names are held to the name rules, so no path leaves the d
     const status = Number(text.split(" ")[1]);
     assert(status === 400 || status === 404, `${target}: ${text.split("\r\n")[0]}`);
     assert(!text.includes("format_version"), `${target} leaked the manifest`);
+  }
+});
+
+Deno.test("serve: on loopback it answers only requests addressed to this machine (DNS rebinding)", async () => {
+  await using f = await fixture();
+  for (const host of ["localhost", "127.0.0.1", "[::1]", "LOCALHOST"]) {
+    const text = await rawRequest(f.server.port, "/api/feeds", `${host}:${f.server.port}`);
+    assert(text.startsWith("HTTP/1.1 200"), `${host}: ${text.split("\r\n")[0]}`);
+  }
+  for (const host of ["evil.example", "evil.example:80", "127.0.0.1.evil.example"]) {
+    const text = await rawRequest(f.server.port, "/api/feeds", host);
+    assert(text.startsWith("HTTP/1.1 403"), `${host}: ${text.split("\r\n")[0]}`);
+    assert(text.includes('"code":"FORBIDDEN_HOST"'), text);
+    assert(!text.includes("trades"), text);
   }
 });
 

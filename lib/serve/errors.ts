@@ -9,7 +9,11 @@ import { DeepwaterError, type DeepwaterErrorCode } from "../base/errors.ts";
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
-  /** A `DeepwaterError` code, or `NOT_FOUND` / `METHOD_NOT_ALLOWED` for routing. */
+  /**
+   * A `DeepwaterError` code, or for the request itself `NOT_FOUND` (no such
+   * route), `METHOD_NOT_ALLOWED` or `FORBIDDEN_HOST` (a loopback server
+   * addressed by another name).
+   */
   code: string;
   /** The query parameter (or path part, `feed`) at fault, for a 400. */
   parameter?: string;

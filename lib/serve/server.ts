@@ -128,6 +128,13 @@ function serveOptions(options: unknown): Required<Omit<ServeOptions, "health">> 
   };
 }
 
+/** Whether a host name or address is this machine's loopback. */
+function isLoopbackName(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h.endsWith(".localhost") || h === "::1" ||
+    /^127(\.\d{1,3}){3}$/.test(h);
+}
+
 function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body) + "\n", {
     status,
@@ -181,8 +188,7 @@ export function serve(platform: Platform, options?: ServeOptions): Promise<Deepw
   };
   const textOf = (feed: string) => recordText(platform.getFeedInfo(feed).layout);
 
-  const live = (req: Request, feed: string, q: Map<string, string>, ws: boolean): Response => {
-    if (q.size) throw badParameter([...q.keys()][0]!, "The live stream takes no parameter yet");
+  const live = (req: Request, feed: string, ws: boolean): Response => {
     const text = textOf(feed);
     const upgrade = req.headers.get("upgrade")?.toLowerCase() === "websocket";
     if (ws && !upgrade) {
@@ -305,17 +311,31 @@ export function serve(platform: Platform, options?: ServeOptions): Promise<Deepw
       if (d === "records") {
         return records(feed, queryOf(url, ["start", "end", "format", "limit"]));
       }
-      if (d === "stream" || d === "ws") return live(req, feed, queryOf(url, []), d === "ws");
+      if (d === "stream" || d === "ws") {
+        queryOf(url, []);
+        return live(req, feed, d === "ws");
+      }
     }
     return notFound(url.pathname);
   };
 
+  // On a loopback address, a request naming another host is a page from
+  // elsewhere whose name was re-pointed at 127.0.0.1 (DNS rebinding): refuse
+  // it, or any web page could read the feeds through the visitor's browser.
+  const loopbackOnly = isLoopbackName(o.hostname);
   const handler = async (req: Request): Promise<Response> => {
     let url: URL;
     try {
       url = new URL(req.url);
     } catch {
       return problem(400, { code: "INVALID_ARGUMENT", message: "The request URL does not parse" });
+    }
+    if (loopbackOnly && !isLoopbackName(url.hostname)) {
+      return problem(403, {
+        code: "FORBIDDEN_HOST",
+        message:
+          `Host "${url.host}" is not this machine's: the server listens on ${o.hostname} only, so it answers requests addressed to localhost, 127.0.0.1 or [::1] (a page elsewhere cannot reach it by renaming itself)`,
+      });
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
       return problem(405, {
