@@ -9,6 +9,7 @@
  *   deepwater export FEED --format --out a time range to Parquet, Arrow, CSV or JSON lines
  *   deepwater create-feed --config F     create a feed from a JSON spec file
  *   deepwater consumers FEED             named consumers and where they resume (--remove NAME)
+ *   deepwater serve                      read-only HTTP service, live page and metrics
  *   deepwater health|cleanup|repair ...  the operations tools
  *   deepwater <command> --help           that command's usage
  *
@@ -49,6 +50,7 @@ commands:
   export FEED   a time range to a Parquet, Arrow IPC, CSV or JSON-lines file
   create-feed   create (or update) a feed from a JSON spec file
   consumers     a feed's named consumers, where each resumes; --remove NAME forgets one
+  serve         a read-only HTTP service: feeds, ranges, live streams, metrics, a live page
   health        is the data directory healthy? (deepwater-health)
   cleanup       apply retention, or (un)install the cron line (deepwater-cleanup)
   repair        reconcile catalog, registries and chunk files (deepwater-repair)
@@ -461,6 +463,65 @@ ${BASE_PATH}
       }
       return code;
     },
+  },
+};
+
+/** Parse --port (0 .. 65535) or exit 2. */
+function portFlag(v: unknown, usage: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || !/^\d{1,5}$/.test(v) || Number(v) > 65535) {
+    usageError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(v)}`, usage);
+  }
+  return Number(v);
+}
+
+COMMANDS.serve = {
+  name: "deepwater serve",
+  usage: `usage: deepwater serve [--base-path DIR] [--host ADDR] [--port N]
+
+  Serve the data directory over HTTP, read-only, until Ctrl-C (exit 130) or
+  SIGTERM (exit 143). Prints "listening on URL" once it listens.
+
+  GET /                                     the feeds; /feed/NAME: live chart and newest records
+  GET /api/feeds, /api/feeds/NAME           feed statistics as JSON
+  GET /api/feeds/NAME/records?start=&end=&format=jsonl|csv&limit=
+                                            a time range, streamed
+  GET /api/feeds/NAME/stream                live records: Server-Sent Events, or WebSocket
+  GET /metrics, /healthz                    Prometheus metrics; health (200 or 503)
+
+${BASE_PATH}
+  --host ADDR       address to listen on (default 127.0.0.1: this machine only)
+  --port N          port (default 8080; 0 picks a free one)`,
+  options: {
+    "base-path": { type: "string" },
+    host: { type: "string" },
+    port: { type: "string" },
+  },
+  async run({ values, positionals }, cmd) {
+    if (positionals.length) usageError(`unexpected argument "${positionals[0]}"`, cmd.usage);
+    const port = portFlag(values.port, cmd.usage) ?? 8080;
+    const host = values.host as string | undefined;
+    if (host !== undefined && host === "") usageError("--host must not be empty", cmd.usage);
+    // Loaded here, so the other commands never load the server or the chart library.
+    const { serve } = await import("../serve.ts");
+    // The server owns its signals: it stops, its readers close, then the exit code says which.
+    using p = open(values, { signals: "none" });
+    const stopped = Promise.withResolvers<number>();
+    const listeners = ([["SIGINT", 130], ["SIGTERM", 143]] as const).map(([sig, code]) => {
+      const fn = () => stopped.resolve(code);
+      Deno.addSignalListener(sig, fn);
+      return () => Deno.removeSignalListener(sig, fn);
+    });
+    try {
+      await using server = await serve(p, {
+        port,
+        ...(host === undefined ? {} : { hostname: host }),
+      });
+      console.log(`listening on ${server.url} (data directory ${p.basePath}, read-only)`);
+      return await stopped.promise;
+    } finally {
+      for (const remove of listeners) remove();
+    }
   },
 };
 

@@ -58,7 +58,9 @@ const cleanTree: Record<string, string> = {
   "lib/platform.ts":
     'import { w } from "./chunks/writer.ts";\nimport { r } from "./ring/reader.ts";\nexport const top = w + r;\n',
   "cli/tool.ts":
-    'import { top } from "../mod.ts";\nimport { code } from "../lib/base/errors.ts";\nexport const t = top + code;\n',
+    'import { top } from "../mod.ts";\nimport { code } from "../lib/base/errors.ts";\nimport { serve } from "../serve.ts";\nexport const t = top + code + serve;\n',
+  "serve.ts": 'export { serve } from "./lib/serve/server.ts";\n',
+  "lib/serve/server.ts": 'import { top } from "../platform.ts";\nexport const serve = top;\n',
 };
 
 Deno.test("check_imports passes a tree that keeps the rules, doc-comment examples included", async () => {
@@ -166,4 +168,24 @@ Deno.test("check_imports passes this repository's tree", async () => {
   const { code, lines } = await runCheck(repoRoot);
   assertEquals(lines, []);
   assertEquals(code, 0);
+});
+
+Deno.test("check_imports keeps lib/serve/ above the platform and out of mod.ts", async () => {
+  using d = tempDir();
+  writeTree(d.path, {
+    ...cleanTree,
+    "mod.ts":
+      'export { top } from "./lib/platform.ts";\nexport { serve } from "./lib/serve/server.ts";\n',
+    "lib/platform.ts":
+      'import { w } from "./chunks/writer.ts";\nimport { serve } from "./serve/server.ts";\nexport const top = w + serve;\n',
+    "lib/serve/server.ts": 'import { w } from "../chunks/writer.ts";\nexport const serve = w;\n',
+    "serve.ts": 'export { code } from "./lib/base/errors.ts";\n',
+  });
+  const { code, lines } = await runCheck(d.path);
+  assertEquals(code, 1);
+  const has = (needle: string) =>
+    assert(lines.some((l) => l.includes(needle)), `no line with ${needle}:\n${lines.join("\n")}`);
+  has("mod.ts:2 imports lib/serve/server.ts: mod.ts never imports lib/serve/");
+  has("lib/platform.ts:2 imports lib/serve/server.ts: platform.ts imports the higher layer serve");
+  has("serve.ts:1 imports lib/base/errors.ts: serve.ts re-exports lib/serve/ only");
 });

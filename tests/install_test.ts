@@ -70,9 +70,12 @@ async function run(
 }
 
 /**
- * The package's npm dependency comes from the npm registry, which this
- * machine cannot reach: seed the new Deno cache with the copy this test run
- * already has, so the stand-in JSR registry is the only source left.
+ * The package's npm dependencies (the core's logger; the export's and the
+ * server's libraries, which `deno add` caches with the rest of the package's
+ * graph) come from the npm registry, which this machine cannot reach: seed
+ * the new Deno cache with the copies this test run already has, so the
+ * stand-in JSR registry is the only source left. The list is what
+ * `deno.lock` and `export.lock` pin, less the tests' own DuckDB.
  */
 async function seedNpm(denoDir: string): Promise<void> {
   const info = await new Deno.Command(Deno.execPath(), {
@@ -81,7 +84,25 @@ async function seedNpm(denoDir: string): Promise<void> {
   })
     .output();
   const npm: string = JSON.parse(new TextDecoder().decode(info.stdout)).npmCache;
-  copyDir(`${npm}/registry.npmjs.org/@logtape`, `${denoDir}/npm/registry.npmjs.org/@logtape`);
+  const names = new Set<string>();
+  for (const lock of ["deno.lock", "export.lock"]) {
+    const pinned = JSON.parse(Deno.readTextFileSync(new URL(`../${lock}`, import.meta.url))).npm;
+    for (const key of Object.keys(pinned ?? {})) names.add(key.slice(0, key.lastIndexOf("@")));
+  }
+  for (const name of names) {
+    const from = `${npm}/registry.npmjs.org/${name}`;
+    if (name.startsWith("@duckdb/") || !existsSync(from)) continue;
+    copyDir(from, `${denoDir}/npm/registry.npmjs.org/${name}`);
+  }
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function copyDir(from: string, to: string): void {

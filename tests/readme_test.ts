@@ -1,7 +1,7 @@
 /**
  * Every `ts` code block in the README runs as written: each is saved beside
- * a fresh data directory with its `./mod.ts` and `./export.ts` imports pointed
- * at this checkout,
+ * a fresh data directory with its `./mod.ts`, `./export.ts` and `./serve.ts` imports
+ * pointed at this checkout,
  * and run as a child process, which must exit 0.
  */
 import { assert, assertEquals } from "./assert.ts";
@@ -23,7 +23,8 @@ blocks.forEach((code, i) => {
     Deno.writeTextFileSync(
       file,
       code.replaceAll('"./mod.ts"', JSON.stringify(new URL("mod.ts", root).href))
-        .replaceAll('"./export.ts"', JSON.stringify(new URL("export.ts", root).href)),
+        .replaceAll('"./export.ts"', JSON.stringify(new URL("export.ts", root).href))
+        .replaceAll('"./serve.ts"', JSON.stringify(new URL("serve.ts", root).href)),
     );
     const out = await new Deno.Command(Deno.execPath(), {
       // export.lock: a block may load the export, whose packages the core's lock leaves out.

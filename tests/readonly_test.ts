@@ -30,7 +30,7 @@ async function readOnlySetup(): Promise<
   const denoDir = `${d.path}/deno-dir`;
   const repo = `${d.path}/repo`;
   Deno.mkdirSync(repo);
-  const code = ["mod.ts", "deno.json", "lib", "cli", "c", "tests", "scripts"];
+  const code = ["mod.ts", "serve.ts", "deno.json", "lib", "cli", "c", "tests", "scripts"];
   const info = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json"],
     stdout: "piped",
