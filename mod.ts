@@ -57,6 +57,7 @@ export type {
   RingFeedWriter,
   StreamBatchOptions,
   StreamOptions,
+  TailOptions,
   WaitMode,
   WriteOptions,
   WriterOptions,

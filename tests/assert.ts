@@ -45,3 +45,21 @@ export function assertCode(
   }
   return e;
 }
+
+/** Assert that the promise `fn` returns rejects with an instance of `cls` (naming `includes`); returns the error. */
+export async function assertRejects<E extends Error>(
+  fn: () => Promise<unknown>,
+  cls: new (...a: never[]) => E = Error as never,
+  includes?: string,
+): Promise<E> {
+  try {
+    await fn();
+  } catch (e) {
+    if (!(e instanceof cls)) throw new Error(`expected ${cls.name}, got ${e}`);
+    if (includes !== undefined) {
+      assert(e.message.includes(includes), `"${e.message}" lacks "${includes}"`);
+    }
+    return e;
+  }
+  throw new Error(`expected ${cls.name} to be thrown`);
+}

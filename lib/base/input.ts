@@ -297,6 +297,7 @@ export function streamOptions(options: unknown): StreamSettings {
   return streamSettings(optionObject(options, "stream()", STREAM_KEYS), "stream()");
 }
 
+const TAIL_KEYS = ["playback", "signal", "wait", "spinYieldMs", "onOverrun", "from"] as const;
 const STREAM_KEYS = [
   "playback",
   "signal",
@@ -309,6 +310,17 @@ const STREAM_KEYS = [
 
 /** Smallest and largest `maxBytes` of `streamBatches()`; the default sits under NATS's 1 MB payload. */
 const BATCH_BYTES = { min: 1, max: 2 ** 30, dflt: 256 * 1024 };
+
+/**
+ * Check `tail()`'s options: those of `stream()` but `consumer` (a tail
+ * acknowledges nothing: use `stream({ consumer })` for that).
+ *
+ * @param options the caller's options
+ * @returns the settings, defaults filled in
+ */
+export function tailOptions(options: unknown): StreamSettings {
+  return streamSettings(optionObject(options, "tail()", TAIL_KEYS), "tail()");
+}
 
 /**
  * Check the options of `streamBatches()`: those of `stream()` plus

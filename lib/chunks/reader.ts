@@ -470,39 +470,36 @@ export class ChunkReader extends ReaderBase<Cursor> {
     return { chunk, index };
   }
 
-  /** Push one copy of up to `maxRecords` consecutive committed records of one chunk. */
-  protected pullBytes(
-    cursor: Cursor,
-    maxRecords: number,
-    out: Uint8Array[],
-    _onOverrun: unknown,
-    runs: number[] | undefined,
-  ): void {
+  /** See `ReaderBase.pullRun`: the committed records past `cursor` in its chunk, in place. */
+  protected pullRun(cursor: Cursor, maxRecords: number, run: RecordWalk<unknown>): boolean {
     const reg = this.#reg;
     for (;;) {
       const { first, last } = reg.span();
       if (cursor.chunk < first) cursor.chunk = first, cursor.index = 0;
-      if (cursor.chunk > last) return;
+      if (cursor.chunk > last) return false;
       const flags = reg.flags(cursor.chunk);
       if (!(flags & FLAG.DELETED) && cursor.index < reg.committed(cursor.chunk)) {
         const v = this.#cache.view(cursor.chunk);
         if (!v) continue; // removed between the flag check and the open: look again
         const k = Math.min(this.#committed(v) - cursor.index, maxRecords);
-        const at = CHUNK_HEADER + cursor.index * this.#rs;
-        out.push(v.u8.slice(at, at + k * this.#rs));
+        run.u8 = v.u8;
+        run.dv = v.dv;
+        run.arrays = v.arrays;
+        run.base = v.map.addr;
+        run.at = CHUNK_HEADER + cursor.index * this.#rs;
+        run.count = k;
         cursor.index += k;
-        runs?.push(out.length - 1, cursor.chunk, cursor.index - 1);
-        return;
+        return true;
       }
       // Past a deleted chunk, or the end of a sealed one (as `pull` moves on).
       if (!(flags & (FLAG.SEALED | FLAG.DELETED))) {
-        if (reg.lastChunk() <= cursor.chunk || reg.flags(cursor.chunk) & FLAG.SEALED) return;
+        if (reg.lastChunk() <= cursor.chunk || reg.flags(cursor.chunk) & FLAG.SEALED) return false;
         throw reg.corrupt(
           `chunk ${cursor.chunk} of "${this.feed}" has a successor but was never sealed`,
         );
       }
       if (!(flags & FLAG.DELETED) && cursor.index < reg.committed(cursor.chunk)) continue;
-      if (reg.lastChunk() <= cursor.chunk) return;
+      if (reg.lastChunk() <= cursor.chunk) return false;
       cursor.chunk++;
       cursor.index = 0;
     }

@@ -158,6 +158,12 @@ export interface StreamBatchOptions extends StreamOptions {
 }
 
 /**
+ * Options for {@linkcode FeedReader.tail}: those of `stream()` but
+ * `consumer` (a tail acknowledges nothing).
+ */
+export type TailOptions = Omit<StreamOptions, "consumer">;
+
+/**
  * Appends records to one feed. Exactly one writer per feed exists across all
  * processes (a second gets `WRITER_LOCKED`). Create with
  * `Platform.createWriter`.
@@ -835,6 +841,47 @@ export interface FeedReader<R extends object = DecodedRecord, C extends object =
    * ```
    */
   streamBatches(options?: StreamBatchOptions): AsyncIterableIterator<Uint8Array>;
+  /**
+   * The lowest-latency live tail: calls `fn` synchronously with a zero-copy
+   * view of every record committed after the call (or from `from`), in
+   * order, with no skip and no duplicate; return `false` from it to stop.
+   * Nothing is allocated per record and no promise is settled per record.
+   * The view has the lifetime of a cursor's (valid until `fn` returns).
+   * `wait: "spin"` busy-waits between records for the lowest latency and
+   * gives the event loop a turn every `spinYieldMs`; `wait: "block"`
+   * (default) sleeps in the futex wait. Resolves with the number of records
+   * visited once `fn` returns `false`, `signal` aborts or the reader closes.
+   *
+   * @param fn the callback
+   * @param options see {@linkcode TailOptions}
+   * @returns how many records `fn` saw
+   * @example
+   * ```ts
+   * import { defineFeed, Platform } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   for (let i = 0; i < 3; i++) writer.writeValues(100 + i, 1_000 + i);
+   *   let last = 0;
+   *   const n = await reader.tail((r) => {
+   *     last = r.price;
+   *     return r.timestamp_us < 1_002; // stop after the third
+   *   }, { from: 0 });
+   *   console.assert(n === 3 && last === 102);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
+  tail(fn: (record: R) => unknown, options?: TailOptions): Promise<number>;
   /**
    * Unmap everything. Running iterators end or throw `CLOSED`. Idempotent.
    *

@@ -18,27 +18,34 @@ import {
   streamBatchOptions,
   streamOptions,
   type StreamSettings,
+  tailOptions,
   timeRange,
 } from "../base/input.ts";
 import type { DecodedRecord, DecodeFn } from "../schema/codec.ts";
 import type { Layout } from "../schema/spec.ts";
-import { makeViewKind, type ViewKind } from "../schema/view.ts";
+import { makeViewKind, VIEW_O, type ViewKind } from "../schema/view.ts";
 import type { FeedContext } from "../directory/feed.ts";
 import { columnFields, type Columns, gatherColumns, type RecordRun } from "./columns.ts";
 import { type CursorHost, RecordCursor, visitWalk } from "./cursor.ts";
-import type { RecordWalk } from "./walk.ts";
+import { RecordWalk, type WalkSteps } from "./walk.ts";
+import { setImmediate } from "node:timers";
 import type {
   FeedKind,
   FeedReader,
   ReaderOptions,
   StreamBatchOptions,
   StreamOptions,
+  TailOptions,
 } from "./contract.ts";
 import { LiveIterator, type LiveSource } from "./live.ts";
 import { ConsumerFile, ConsumerTrack } from "./consumers.ts";
 
 /** Largest batch `batches()` yields, in bytes (a chunk's run is split past it). */
 const BATCH_BYTES = 1 << 22;
+/** Most records `tail()` takes per run before it looks at the signal again. */
+const TAIL_RUN = 4096;
+/** The steps of a run `pullRun` fills (it is never walked). */
+const NO_STEPS: WalkSteps<unknown> = { step: () => false, release: () => {} };
 
 /** The checked reader options a storage kind may need. */
 export interface ReaderSettings {
@@ -76,6 +83,8 @@ export abstract class ReaderBase<C> implements FeedReader {
   /** Open cursors, closed with the reader so their views never outlive it. */
   readonly #cursors = new Set<RecordCursor<object>>();
   #viewKind: ViewKind | undefined;
+  /** The run `streamBatches()` copies from (rings reuse its buffer). */
+  readonly #bytesRun = new RecordWalk<unknown>(NO_STEPS, undefined, 0, 0, false);
   #host: CursorHost | undefined;
 
   /**
@@ -133,18 +142,18 @@ export abstract class ReaderBase<C> implements FeedReader {
     runs?: number[],
   ): void;
   /**
-   * Push at most one batch past `cursor` to `out`: a copy of up to
-   * `maxRecords` whole, consecutive records (one chunk at most), advancing
-   * the cursor. With `runs`, append `(index in out, a, b - 1)` where `(a, b)`
-   * is the position right after the batch.
+   * Point `run` at the next whole, consecutive records committed past
+   * `cursor` (at most `maxRecords`, one chunk at most), advancing the cursor;
+   * false when there are none. Chunk feeds point it into the mapped chunk
+   * (valid until the reader maps other chunks); rings copy the records,
+   * checked, into the run's own buffer.
    */
-  protected abstract pullBytes(
+  protected abstract pullRun(
     cursor: C,
     maxRecords: number,
-    out: Uint8Array[],
+    run: RecordWalk<unknown>,
     onOverrun: ((lost: number) => void) | undefined,
-    runs: number[] | undefined,
-  ): void;
+  ): boolean;
   /** A cursor as the two numbers a consumer file stores. */
   protected abstract position(cursor: C): [number, number];
   /**
@@ -308,7 +317,7 @@ export abstract class ReaderBase<C> implements FeedReader {
     return new LiveIterator<Uint8Array>(
       this.#source(cursor, (out) => {
         // One batch per pull: the iterator hands it out before pulling again.
-        if (out.length === 0) this.pullBytes(cursor, maxRecords, out, o.onOverrun, runs);
+        if (out.length === 0) this.#pullBytes(cursor, maxRecords, out, o.onOverrun, runs);
         this.checkFaults();
       }),
       o.wait,
@@ -316,6 +325,84 @@ export abstract class ReaderBase<C> implements FeedReader {
       o.spinYieldMs,
       track,
     );
+  }
+
+  /**
+   * Push at most one batch past `cursor` to `out`: a copy of a run (see
+   * `pullRun`). With `runs`, append `(index in out, a, b - 1)` where `(a, b)`
+   * is the position right after the batch.
+   */
+  #pullBytes(
+    cursor: C,
+    maxRecords: number,
+    out: Uint8Array[],
+    onOverrun: ((lost: number) => void) | undefined,
+    runs: number[] | undefined,
+  ): void {
+    const run = this.#bytesRun;
+    if (!this.pullRun(cursor, maxRecords, run, onOverrun)) return;
+    const rs = this.ctx.layout.recordSize;
+    out.push(run.u8.slice(run.at, run.at + run.count * rs));
+    if (runs) {
+      const [a, b] = this.position(cursor);
+      runs.push(out.length - 1, a, b - 1);
+    }
+  }
+
+  /** See {@linkcode FeedReader.tail}. */
+  async tail(fn: (record: DecodedRecord) => unknown, options?: TailOptions): Promise<number> {
+    this.check();
+    if (typeof fn !== "function") {
+      throw new DeepwaterError(
+        "INVALID_ARGUMENT",
+        `Invalid tail callback for "${this.feed}": expected a function, got ${show(fn)}`,
+      );
+    }
+    const o = tailOptions(options);
+    const cursor = this.streamStart(o);
+    const kind = this.#viewKind ??= this.#makeViewKind();
+    const view = new kind.View();
+    const run = new RecordWalk<unknown>(NO_STEPS, undefined, 0, 0, false);
+    const rs = this.ctx.layout.recordSize;
+    const spin = o.wait === "spin";
+    let n = 0;
+    let turn = performance.now();
+    for (;;) {
+      if (!this.open || o.signal?.aborted) return n;
+      if (this.pullRun(cursor, TAIL_RUN, run, o.onOverrun)) {
+        kind.attach(view, run.arrays);
+        const stop = run.at + run.count * rs;
+        for (let at = run.at; at < stop; at += rs) {
+          view[VIEW_O] = at;
+          n++;
+          if (fn(view as unknown as DecodedRecord) === false) {
+            view[VIEW_O] = -1;
+            this.checkFaults();
+            return n;
+          }
+        }
+        view[VIEW_O] = -1;
+        this.checkFaults();
+        if (performance.now() - turn <= o.spinYieldMs) continue;
+      } else if (spin) {
+        // Busy-wait synchronously for the lowest latency; the event loop gets
+        // a turn every spinYieldMs so the signal and timers still run.
+        const deadline = turn + o.spinYieldMs;
+        let news = false;
+        for (let i = 0; !(news = this.hasNews(cursor));) {
+          if ((++i & 1023) === 0 && performance.now() > deadline) break;
+        }
+        if (news) continue;
+      } else {
+        const upkeep = this.idle();
+        if (upkeep) await upkeep;
+        if (!this.hasNews(cursor)) await this.block(cursor, o.signal);
+        turn = performance.now();
+        continue;
+      }
+      await new Promise<void>((r) => setImmediate(r));
+      turn = performance.now();
+    }
   }
 
   /** The live source over `cursor` with the given pull. */

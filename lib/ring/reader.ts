@@ -282,18 +282,22 @@ export class RingReader extends ReaderBase<RingCursor> implements RingFeedReader
     }
   }
 
-  /** Push one copy of up to `maxRecords` consecutive retained records; overwritten ones are lost. */
-  protected pullBytes(
+  /**
+   * See `ReaderBase.pullRun`: consecutive records past `cursor`, copied out
+   * of their slots (each checked against its sequence word) into the run's
+   * own buffer; records overwritten before the copy are counted as lost.
+   */
+  protected pullRun(
     cursor: RingCursor,
     maxRecords: number,
-    out: Uint8Array[],
+    run: RecordWalk<unknown>,
     onOverrun: ((lost: number) => void) | undefined,
-    runs: number[] | undefined,
-  ): void {
+  ): boolean {
     const ring = this.#follow(cursor);
-    if (!ring) return;
+    if (!ring) return false;
     const rs = this.#rs;
     let lost = 0;
+    let got = false;
     for (;;) {
       const [from, head] = this.#window(ring);
       const behind = (head - cursor.pos) >>> 0;
@@ -305,21 +309,31 @@ export class RingReader extends ReaderBase<RingCursor> implements RingFeedReader
         continue;
       }
       const n = Math.min(behind, maxRecords);
-      const buf = new Uint8Array(n * rs);
+      if (
+        run.u8.byteLength < n * rs || run.base !== undefined || run.arrays.buffer !== run.u8.buffer
+      ) {
+        const buf = new Uint8Array(Math.max(n, RUN) * rs);
+        run.u8 = buf;
+        run.dv = new DataView(buf.buffer);
+        run.arrays = runArrays(buf.buffer);
+        run.base = undefined;
+      }
       const start = cursor.pos;
       let k = 0;
-      while (k < n && this.#fetchInto(ring, (start + k) >>> 0, buf, k * rs)) k++;
+      while (k < n && this.#fetchInto(ring, (start + k) >>> 0, run.u8, k * rs)) k++;
       cursor.pos = (start + k) >>> 0;
       if (k === 0) {
         lost++;
         cursor.pos = (cursor.pos + 1) >>> 0;
         continue;
       }
-      out.push(k < n ? buf.slice(0, k * rs) : buf);
-      runs?.push(out.length - 1, ring.nonce, start + k - 1);
+      run.at = 0;
+      run.count = k;
+      got = true;
       break;
     }
     this.#reportLost(lost, onOverrun);
+    return got;
   }
 
   /** The first retained record at or after `from` (a scan of the window), else the head. */
