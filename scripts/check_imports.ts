@@ -9,16 +9,19 @@
  *
  * Rules, for every `.ts` file under `lib/`, plus `mod.ts` and `cli/`:
  * - layers, bottom-up: base < native < schema < directory < feed <
- *   {chunks, ring} < ops < lib/platform.ts. A file imports its own folder and
- *   lower layers only; `lib/` imports nothing outside `lib/` but packages.
+ *   {chunks, ring} < ops < lib/platform.ts < replicate. A file imports its own
+ *   folder and lower layers only; `lib/` imports nothing outside `lib/` but
+ *   packages.
  * - `chunks/` and `ring/` never import each other.
  * - only `lib/native/` imports `lib/native/binding.ts`.
  * - a `reader.ts` never imports a `writer.ts`, nor a writer a reader; `ops/`
  *   imports no writer except `ops/open.ts`, which constructs them.
  * - no import cycle in `lib/`.
  * - every folder under `lib/` has a README.md.
- * - `mod.ts` imports only `lib/`; `cli/` imports only `cli/`, `mod.ts`,
- *   `lib/ops/` and `lib/base/`.
+ * - `mod.ts` imports only `lib/`, never `lib/replicate/` (the NATS client
+ *   stays out of the core); `replicate.ts`, the package's `./replicate`
+ *   entry, imports only `lib/replicate/`; `cli/` imports only `cli/`,
+ *   `mod.ts`, `replicate.ts`, `lib/ops/` and `lib/base/`.
  *
  * Usage: deno run --allow-read --allow-write --allow-run scripts/check_imports.ts [--root DIR]
  *
@@ -42,9 +45,10 @@ const LAYERS: Record<string, number> = {
   ring: 5,
   ops: 6,
   "platform.ts": 7,
+  replicate: 8,
 };
 const LAYER_ORDER =
-  "base < native < schema < directory < feed < {chunks, ring} < ops < platform.ts";
+  "base < native < schema < directory < feed < {chunks, ring} < ops < platform.ts < replicate";
 const BINDING = "lib/native/binding.ts";
 
 /**
@@ -176,12 +180,23 @@ function edgeViolations({ from, to }: Edge): string[] {
   }
   if (from === "mod.ts") {
     if (!to.startsWith("lib/")) out.push("mod.ts re-exports lib/ only");
+    if (to.startsWith("lib/replicate/")) {
+      out.push("mod.ts never imports lib/replicate/: it is the separate ./replicate entry");
+    }
+    return out;
+  }
+  if (from === "replicate.ts") {
+    if (!to.startsWith("lib/replicate/")) out.push("replicate.ts re-exports lib/replicate/ only");
     return out;
   }
   if (from.startsWith("cli/")) {
-    const ok = ["cli/", "mod.ts", "lib/ops/", "lib/base/"].some((p) => to.startsWith(p));
+    const ok = ["cli/", "mod.ts", "replicate.ts", "lib/ops/", "lib/base/"].some((p) =>
+      p.endsWith("/") ? to.startsWith(p) : to === p
+    );
     if (!ok) {
-      out.push("cli/ imports only mod.ts, lib/ops/ and lib/base/: export what it needs from one");
+      out.push(
+        "cli/ imports only mod.ts, replicate.ts, lib/ops/ and lib/base/: export what it needs from one",
+      );
     }
     return out;
   }
@@ -265,7 +280,7 @@ async function checkImports(root: string): Promise<string[]> {
   const files = [
     ...tsFiles(root, "lib"),
     ...tsFiles(root, "cli"),
-    ...tsFiles(root, ".").filter((f) => f === "mod.ts"),
+    ...tsFiles(root, ".").filter((f) => f === "mod.ts" || f === "replicate.ts"),
   ];
   const edges = await importEdges(root, files);
   const problems: string[] = [];

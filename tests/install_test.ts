@@ -81,7 +81,10 @@ async function seedNpm(denoDir: string): Promise<void> {
   })
     .output();
   const npm: string = JSON.parse(new TextDecoder().decode(info.stdout)).npmCache;
-  copyDir(`${npm}/registry.npmjs.org/@logtape`, `${denoDir}/npm/registry.npmjs.org/@logtape`);
+  // @logtape for the core; @nats-io (and tweetnacl, behind its nkeys) for the ./replicate entry.
+  for (const scope of ["@logtape", "@nats-io", "tweetnacl"]) {
+    copyDir(`${npm}/registry.npmjs.org/${scope}`, `${denoDir}/npm/registry.npmjs.org/${scope}`);
+  }
 }
 
 function copyDir(from: string, to: string): void {
@@ -222,5 +225,14 @@ Deno.test("The package's lock file holds only its own dependencies, so demo and 
     assert(own.has(specifier), `deno.lock pins "${specifier}", which deno.json does not import`);
   }
   const packages = Object.keys(lock.npm ?? {}).map((p) => p.slice(0, p.lastIndexOf("@")));
-  assertEquals(packages.sort(), ["@logtape/logtape"]);
+  assertEquals(packages.sort(), [
+    "@logtape/logtape",
+    // The ./replicate entry's NATS client and what it pulls in.
+    "@nats-io/jetstream",
+    "@nats-io/nats-core",
+    "@nats-io/nkeys",
+    "@nats-io/nuid",
+    "@nats-io/transport-node",
+    "tweetnacl",
+  ]);
 });
