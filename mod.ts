@@ -43,6 +43,9 @@ export { Platform } from "./lib/platform.ts";
 export type { PlatformOptions } from "./lib/platform.ts";
 export type { ChunkInfo, FeedInfo } from "./lib/ops/feed_stats.ts";
 export { isRingReader, isRingWriter } from "./lib/feed/contract.ts";
+export { batchColumns } from "./lib/feed/columns.ts";
+export type { Columns } from "./lib/feed/columns.ts";
+export type { RecordCursor } from "./lib/feed/cursor.ts";
 export type {
   Durability,
   FeedKind,
@@ -63,12 +66,16 @@ export type {
   FieldKind,
   FieldLayout,
   FieldSpec,
+  Layout,
   NormalizedSpec,
   ScalarType,
 } from "./lib/schema/spec.ts";
 export { defineFeed } from "./lib/schema/spec.ts";
 export { RecordEncoder } from "./lib/schema/encoder.ts";
 export type {
+  Column,
+  ColumnOf,
+  ColumnsOf,
   InputOf,
   NameOf,
   OutputOf,

@@ -64,3 +64,31 @@ uint64_t bench_now_ns(void) {
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
+
+/* Strided sum of one float64 field of n records (what a column gather plus a
+ * sum does, in one pass). */
+int bench_sum_field(uint64_t addr, uint64_t n, uint32_t stride, uint32_t offset, double *out) {
+    const uint8_t *p = (const uint8_t *)(uintptr_t)addr + offset;
+    double s = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        double v;
+        memcpy(&v, p + i * stride, 8);
+        s += v;
+    }
+    out[0] = s;
+    return 0;
+}
+
+/* Sum of price x size over n 24-byte trade records (a zero-copy visit's work). */
+int bench_sum_notional(uint64_t addr, uint64_t n, double *out) {
+    const uint8_t *p = (const uint8_t *)(uintptr_t)addr;
+    double s = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        double price, size;
+        memcpy(&price, p + i * 24, 8);
+        memcpy(&size, p + i * 24 + 8, 8);
+        s += price * size;
+    }
+    out[0] = s;
+    return 0;
+}

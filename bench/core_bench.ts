@@ -1,6 +1,7 @@
 /**
- * Core benchmarks (`deno task bench`): writeValues, writeBatch, read() and
- * range seek, each in a group whose baseline is the same work done in C over
+ * Core benchmarks (`deno task bench`): writeValues, writeBatch, read(),
+ * columns(), the zero-copy cursor and visit, 10 k-record windows and range
+ * seek, each in a group whose baseline is the same work done in C over
  * a raw mapping (bench/baseline.c), plus an FFI no-op floor. Deno prints each
  * case as a ratio to its group's baseline, measured in the same run.
  *
@@ -27,6 +28,8 @@ const cbench = Deno.dlopen(
     bench_write: { parameters: ["u64", "u64", "u64"], result: "i32" },
     bench_read: { parameters: ["u64", "u64", "buffer"], result: "i32" },
     bench_seek: { parameters: ["u64", "u64", "buffer", "u64", "buffer"], result: "i32" },
+    bench_sum_field: { parameters: ["u64", "u64", "u32", "u32", "buffer"], result: "i32" },
+    bench_sum_notional: { parameters: ["u64", "u64", "buffer"], result: "i32" },
     dw_noop: { name: "bench_write", parameters: ["u64", "u64", "u64"], result: "i32" },
   } as const,
 ).symbols;
@@ -208,6 +211,64 @@ Deno.bench("Reader.read() 1M records as objects and sum", { group: "read" }, () 
   if (s === 0) throw new Error("no data");
 });
 
+// --- zero-copy reads: columns, cursor, visit, windows ----------------------
+Deno.bench("C: strided sum of price over 1M records", {
+  group: "columns",
+  baseline: true,
+}, () => {
+  cbench.bench_sum_field(scratch + 4096n, BigInt(N), 24, 0, sumOut);
+});
+Deno.bench("Reader.columns(price) over 1M records, then sum", { group: "columns" }, () => {
+  const { price } = reader.columns(undefined, undefined, ["price"]);
+  let s = 0;
+  for (let i = 0; i < price!.length; i++) s += (price as Float64Array)[i]!;
+  if (s === 0) throw new Error("no data");
+});
+Deno.bench("C: sum of price x size over 1M records", { group: "visit", baseline: true }, () => {
+  cbench.bench_sum_notional(scratch + 4096n, BigInt(N), sumOut);
+});
+Deno.bench("Reader.cursor(): sum of price x size over 1M records in place", {
+  group: "visit",
+}, () => {
+  let s = 0;
+  using c = reader.cursor();
+  for (let r; (r = c.next());) s += (r.price as number) * (r.size as number);
+  if (s === 0) throw new Error("no data");
+});
+Deno.bench("Reader.visit(): sum of price x size over 1M records in place", {
+  group: "visit",
+}, () => {
+  let s = 0;
+  reader.visit(undefined, undefined, (r) => {
+    s += (r.price as number) * (r.size as number);
+  });
+  if (s === 0) throw new Error("no data");
+});
+// 100 windows of 10 000 records each, at spread-out starts.
+const WINDOWS = Array.from({ length: 100 }, (_, i) => 1_000 + ((i * 7_919) % (N - 10_000)));
+const windowAddr = (t: number) => scratch + 4096n + BigInt((t - 1_000) * 24);
+Deno.bench("C: 100 windows of 10k records, sum of price", {
+  group: "window",
+  baseline: true,
+}, () => {
+  for (const t of WINDOWS) cbench.bench_sum_field(windowAddr(t), 10_000n, 24, 0, sumOut);
+});
+Deno.bench("Reader.cursor(t, t+9999) x 100: seek and sum of price", { group: "window" }, () => {
+  let s = 0;
+  for (const t of WINDOWS) {
+    using c = reader.cursor(t, t + 9_999);
+    for (let r; (r = c.next());) s += r.price as number;
+  }
+  if (s === 0) throw new Error("no data");
+});
+Deno.bench("Reader.read(t, t+9999) x 100: seek and sum of price (objects)", {
+  group: "window",
+}, () => {
+  let s = 0;
+  for (const t of WINDOWS) for (const r of reader.read(t, t + 9_999)) s += r.price as number;
+  if (s === 0) throw new Error("no data");
+});
+
 // --- seek into 100 M records ---------------------------------------------
 const SEEK_N = Number(Deno.env.get("DEEPWATER_BENCH_SEEK_RECORDS") ?? 100_000_000);
 platform.createFeed(spec("sk"));
@@ -245,6 +306,14 @@ Deno.bench("Reader.read(t, t+999).next() x 1000 into 100M records", { group: "se
   for (let i = 0; i < SEEKS; i++) {
     const t = Number(targets[i]);
     if (sk.read(t, t + 999).next().done) throw new Error("seek found nothing");
+  }
+});
+
+Deno.bench("Reader.cursor(t, t+999).next() x 1000 into 100M records", { group: "seek" }, () => {
+  for (let i = 0; i < SEEKS; i++) {
+    const t = Number(targets[i]);
+    using c = sk.cursor(t, t + 999);
+    if (!c.next()) throw new Error("seek found nothing");
   }
 });
 

@@ -76,7 +76,7 @@ extern "C" {
 
 /** ABI version of this header. TypeScript refuses a library whose
  *  dw_abi_version() differs from the version it was written against. */
-#define DW_ABI_VERSION 3
+#define DW_ABI_VERSION 4
 
 /** First library status code (negative, below every errno). */
 #define DW_ERR_BASE (-30800)
@@ -291,6 +291,16 @@ int dw_copy_scan(uint64_t dst, uint64_t src, uint64_t count, uint32_t stride, ui
  * (0 for a fresh checksum), written to out[0].
  */
 int dw_crc32c(const uint8_t *buf, uint64_t len, uint32_t seed, uint32_t *out);
+
+/**
+ * Gather one field out of `count` records of `stride` bytes at `src` into a
+ * packed column at `dst`: `width` bytes from offset `offset` of each record,
+ * written back to back (dst receives count * width bytes). Columnar reads use
+ * it to fill typed arrays at memory speed. `offset + width` must fit the
+ * stride; the areas must not overlap.
+ */
+int dw_gather(uint64_t dst, uint64_t src, uint64_t count, uint32_t stride, uint32_t offset,
+              uint32_t width);
 
 /**
  * Copy `len` bytes from `src` to `dst` (non-overlapping addresses). Exists

@@ -27,7 +27,7 @@ import {
   validateFeedName,
 } from "./schema/spec.ts";
 import { type FeedInfo, feedInfo } from "./ops/feed_stats.ts";
-import type { RecordOf, ValuesOf, WriteRecordOf } from "./schema/record_types.ts";
+import type { ColumnsOf, RecordOf, ValuesOf, WriteRecordOf } from "./schema/record_types.ts";
 
 /**
  * Options for {@linkcode Platform}. An unknown key or a value of the wrong
@@ -414,7 +414,7 @@ export class Platform {
   createReader<const S extends FeedSpec>(
     spec: S,
     options: ReaderOptions & { bigint: true },
-  ): FeedReader<RecordOf<S, true>>;
+  ): FeedReader<RecordOf<S, true>, ColumnsOf<S>>;
   /**
    * Open a reader of a feed (any number, in any process), typed by its spec:
    * records have the spec's field names and types (see `defineFeed`). The
@@ -448,7 +448,7 @@ export class Platform {
   createReader<const S extends FeedSpec>(
     spec: S,
     options?: ReaderOptions,
-  ): FeedReader<RecordOf<S>>;
+  ): FeedReader<RecordOf<S>, ColumnsOf<S>>;
   /**
    * Open a reader of a feed by name (any number, in any process).
    *

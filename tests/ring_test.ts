@@ -158,3 +158,43 @@ Deno.test("A ring writer in one process and streaming readers in others: no torn
     removeRings(p);
   }
 });
+
+Deno.test("Ring writeValues() and write() that fail validation leave the oldest record readable", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(ringSpec());
+  using w = p.createWriter("ticks");
+  using r = ringReader(p, "ticks");
+  const cap = r.capacity;
+  for (let i = 0; i < cap; i++) w.writeValues(i, 2 * i + 1, i);
+  assertCode(() => w.writeValues(1, 2, -5), "INVALID_VALUE");
+  assertCode(() => w.writeValues(1, "x", 5), "INVALID_VALUE");
+  assertCode(() => w.write({ price: 1, size: 2, timestamp_us: 2 ** 53 }), "INVALID_VALUE");
+  const got = r.readAvailable(2 * cap);
+  assertEquals(r.lost, 0);
+  assertEquals(got.length, cap);
+  assertEquals(got[0], { price: 0, size: 1, timestamp_us: 0 });
+  w.writeValues(cap, 2 * cap + 1, cap);
+  assertEquals([...r.read()].map((x) => x.price), Array.from({ length: cap }, (_, i) => i + 1));
+});
+
+Deno.test("writeBatch refuses a timestamp beyond 2^53-1 with one message on rings and chunks, writing nothing", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(ringSpec());
+  p.createFeed(tradeSpec("trades", 0.0625));
+  const batch = new Uint8Array(3 * 24);
+  const dv = new DataView(batch.buffer);
+  for (let i = 0; i < 3; i++) dv.setBigUint64(i * 24 + 16, BigInt(i), true);
+  dv.setBigUint64(2 * 24 + 16, 2n ** 53n, true);
+  for (const feed of ["ticks", "trades"]) {
+    using w = p.createWriter(feed);
+    assertCode(
+      () => w.writeBatch(batch),
+      "INVALID_VALUE",
+      `Cannot write batch to "${feed}": a "timestamp_us" value is beyond 2^53-1 microseconds`,
+    );
+    using r = p.createReader(feed);
+    assertEquals(r.count(), 0);
+  }
+});

@@ -59,6 +59,23 @@ Deno.test("A process reading a chunk that another process truncates gets CORRUPT
   await expectCorrupt(reader, it, chunkPath(d.path, 1));
 });
 
+for (const role of ["columns", "batches", "cursor", "visit"]) {
+  Deno.test(`A process reading a chunk in place (${role}) that another process truncates gets CORRUPT, not SIGBUS`, async () => {
+    using d = tempDir();
+    {
+      using p = new Platform(d.path, { log: { console: false } });
+      p.createFeed(tradeSpec("trades", 8));
+      using w = p.createWriter("trades");
+      for (let i = 0; i < 200_000; i++) w.writeValues(i, 2 * i + 1, i);
+    }
+    const reader = child("truncated.ts", [role, d.path, "trades"]).spawn();
+    const it = lines(reader.stdout);
+    assertEquals(await until(it, /^pass/), "pass 200000");
+    await truncateFromAnotherProcess(chunkPath(d.path, 1), 100);
+    await expectCorrupt(reader, it, chunkPath(d.path, 1));
+  });
+}
+
 Deno.test("A process writing a chunk that another process truncates gets CORRUPT, not SIGBUS", async () => {
   using d = tempDir();
   {

@@ -13,7 +13,8 @@
 import { DeepwaterError } from "../base/errors.ts";
 import type { FeedContext } from "../directory/feed.ts";
 import { Mapping } from "../native/mapping.ts";
-import { checkChunkHeader, FLAG } from "./format.ts";
+import { type RunArrays, runArrays } from "../schema/view.ts";
+import { checkChunkHeader, CHUNK_HEADER, FLAG } from "./format.ts";
 import { isNotFound, type Registry } from "./registry.ts";
 
 /** One mapped chunk. */
@@ -30,6 +31,10 @@ export interface ChunkView {
   u8: Uint8Array;
   /** Iterations holding it: never evicted while above 0. */
   pins: number;
+  /** Typed arrays over the mapping, made as record views need them. */
+  arrays: RunArrays;
+  /** Address of its first record. */
+  dataAddr: bigint;
 }
 
 /** See the module documentation. */
@@ -38,6 +43,8 @@ export class ChunkCache {
   readonly #reg: Registry;
   readonly #limit: number;
   readonly #views = new Map<number, ChunkView>();
+  /** The most recently used view (already last in LRU order): a repeat lookup skips the Map. */
+  #recent: ChunkView | undefined;
 
   /**
    * @param ctx the feed
@@ -58,11 +65,12 @@ export class ChunkCache {
    * @param id chunk id
    */
   view(id: number): ChunkView | undefined {
+    if (this.#recent?.id === id) return this.#recent;
     let v = this.#views.get(id);
     if (v) {
       this.#views.delete(id); // re-insert: Map order is our LRU order
       this.#views.set(id, v);
-      return v;
+      return this.#recent = v;
     }
     const { name, paths, layout, layoutCrc } = this.#ctx;
     const path = paths.chunk(name, id);
@@ -90,10 +98,20 @@ export class ChunkCache {
       map.close();
       throw e;
     }
-    v = { id, cap, map, dv: new DataView(map.buffer), u8: new Uint8Array(map.buffer), pins: 0 };
+    const { buffer } = map;
+    v = {
+      id,
+      cap,
+      map,
+      dv: new DataView(buffer),
+      u8: new Uint8Array(buffer),
+      pins: 0,
+      arrays: runArrays(buffer),
+      dataAddr: map.addr + BigInt(CHUNK_HEADER),
+    };
     this.#views.set(id, v);
     this.#evict();
-    return v;
+    return this.#recent = v;
   }
 
   /**
@@ -124,6 +142,7 @@ export class ChunkCache {
   close(): void {
     for (const v of this.#views.values()) v.map.close();
     this.#views.clear();
+    this.#recent = undefined;
   }
 
   #evict(): void {
@@ -133,6 +152,7 @@ export class ChunkCache {
       if (v.pins > 0) continue;
       v.map.close();
       this.#views.delete(id);
+      if (this.#recent === v) this.#recent = undefined;
     }
   }
 }

@@ -17,6 +17,8 @@ import { u64 } from "../schema/header.ts";
 import { type StreamSettings, timeRange } from "../base/input.ts";
 import type { FeedReader, ReaderOptions } from "../feed/contract.ts";
 import { ReaderBase } from "../feed/reader_base.ts";
+import { RecordWalk, type WalkSteps } from "../feed/walk.ts";
+import { runArrays } from "../schema/view.ts";
 import { FaultWatch, Mapping } from "../native/mapping.ts";
 import { MarkerFile } from "./markers.ts";
 import { checkRegistryMatches, Registry } from "./registry.ts";
@@ -44,6 +46,20 @@ function lowerBound(values: number[], from: number, target: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** A chunk walk's position: the next chunk to look at, and the pins it holds. */
+interface ChunkWalkState {
+  /** Next chunk id to consider (0: the walk has not started). */
+  id: number;
+  /** Newest chunk when the walk started. */
+  last: number;
+  /** The range is everything (no search, no filter). */
+  all: boolean;
+  /** The current run's chunk (pinned). */
+  view: ChunkView | undefined;
+  /** Earlier runs' chunks, pinned until the close (retaining walks). */
+  held: ChunkView[];
 }
 
 /** Position of a live cursor: next record to deliver. */
@@ -114,80 +130,92 @@ export class ChunkReader extends ReaderBase<Cursor> {
   count(startUs?: number | bigint, endUs?: number | bigint): number {
     this.check();
     const [start, end] = timeRange(startUs, endUs);
+    const walk = this.walk(start, end, false);
     let total = 0;
-    for (const seg of this.#segments(start, end)) {
-      if (seg.filter) {
-        for (let i = seg.lo; i < seg.hi; i++) {
-          const ts = u64(seg.view.dv, CHUNK_HEADER + i * this.#rs + this.#tsOff);
-          if (ts >= start && ts <= end) total++;
-        }
-      } else total += seg.hi - seg.lo;
-      this.#cache.unpin(seg.view);
-    }
-    this.checkFaults();
+    while (walk.next()) total += walk.count;
     return total;
   }
 
   *#range(start: number, end: number): Generator<DecodedRecord> {
     const decode = this.decode;
     const rs = this.#rs;
-    const tsOff = this.#tsOff;
-    for (const seg of this.#segments(start, end)) {
-      const { dv, u8 } = seg.view;
-      try {
-        if (seg.filter) {
-          for (let i = seg.lo; i < seg.hi; i++) {
-            if (!this.open) throw closedError(`Reader for "${this.feed}"`, this);
-            const o = CHUNK_HEADER + i * rs;
-            const ts = u64(dv, o + tsOff);
-            if (ts < start || ts > end) continue;
-            const r = decode(dv, u8, o);
-            this.checkFaults();
-            yield r;
-          }
-        } else {
-          for (let i = seg.lo; i < seg.hi; i++) {
-            if (!this.open) throw closedError(`Reader for "${this.feed}"`, this);
-            const r = decode(dv, u8, CHUNK_HEADER + i * rs);
-            this.checkFaults();
-            yield r;
-          }
+    const walk = this.walk(start, end, false);
+    try {
+      while (walk.next()) {
+        const { dv, u8 } = walk;
+        const stop = walk.at + walk.count * rs;
+        for (let o = walk.at; o < stop; o += rs) {
+          if (!this.open) throw closedError(`Reader for "${this.feed}"`, this);
+          const r = decode(dv, u8, o);
+          this.checkFaults();
+          yield r;
         }
-        this.checkFaults(); // records the filter skipped may have been read from zero pages
-      } finally {
-        this.#cache.unpin(seg.view);
       }
+    } finally {
+      walk.close();
     }
   }
 
+  /** See `ReaderBase.walk`: the chunk runs of a time range. */
+  protected walk(start: number, end: number, retain: boolean): RecordWalk<ChunkWalkState> {
+    const state: ChunkWalkState = { id: 0, last: 0, all: false, view: undefined, held: [] };
+    return new RecordWalk(this.#steps, state, start, end, retain);
+  }
+
+  readonly #steps: WalkSteps<ChunkWalkState> = {
+    step: (w) => this.#step(w),
+    release: (w) => this.#release(w),
+  };
+
+  #release(w: RecordWalk<ChunkWalkState>): void {
+    const st = w.state;
+    if (st.view) this.#cache.unpin(st.view);
+    st.view = undefined;
+    for (const v of st.held) this.#cache.unpin(v);
+    st.held.length = 0;
+  }
+
   /**
-   * The pinned chunk ranges that may hold records in [start, end]. Each
-   * yielded view is pinned; the consumer unpins it.
+   * Point `w` at the next chunk run that may hold records in its range; the
+   * run's chunk stays pinned until the next step (or, retaining, the close).
    *
    * Sealed chunks are immutable, so their timestamp bounds are cached in a
    * summary. While no retained chunk holds out-of-order data, chunk maxima
    * are non-decreasing: the first candidate chunk is found by binary search
    * and the walk stops at the first chunk starting after `end`, which makes
-   * a seek O(log chunks + log records).
+   * a seek O(log chunks + log records). A chunk holding out-of-order data is
+   * filtered record by record into a copy.
    */
-  *#segments(
-    start: number,
-    end: number,
-  ): Generator<{ view: ChunkView; lo: number; hi: number; filter: boolean }> {
-    if (end < start) return;
+  #step(w: RecordWalk<ChunkWalkState>): boolean {
+    const st = w.state;
+    if (st.view) {
+      if (w.retain) st.held.push(st.view);
+      else this.#cache.unpin(st.view);
+      st.view = undefined;
+    }
+    const { start, end } = w;
+    if (end < start) return false;
     const reg = this.#reg;
-    const { first, last } = reg.span();
-    const all = start === 0 && end === Number.MAX_SAFE_INTEGER;
-    const sum = this.#summary(first, last);
-    let id = first;
-    if (!all && !sum.ooo) id = sum.base + lowerBound(sum.max, Math.max(0, first - sum.base), start);
-    for (; id <= last; id++) {
+    let sum: ChunkSummary;
+    if (st.id === 0) {
+      const { first, last } = reg.span();
+      st.last = last;
+      st.all = start === 0 && end === MAX_TS;
+      sum = this.#summary(first, last);
+      st.id = first;
+      if (!st.all && !sum.ooo) {
+        st.id = sum.base + lowerBound(sum.max, Math.max(0, first - sum.base), start);
+      }
+    } else sum = this.#sum;
+    const all = st.all;
+    for (; st.id <= st.last; st.id++) {
       this.check();
+      const id = st.id;
       const k = id - sum.base;
       const known = k >= 0 && k < sum.max.length;
       if (!all && known) {
         if (sum.min[k]! > end) {
-          if (!sum.ooo) return;
+          if (!sum.ooo) break;
           continue;
         }
         if (sum.max[k]! < start) continue;
@@ -198,22 +226,66 @@ export class ChunkReader extends ReaderBase<Cursor> {
       if (!view) continue;
       const n = this.#committed(view);
       if (n === 0) continue;
-      this.#cache.pin(view);
-      let lo = 0, hi = n, filter = false;
+      let lo = 0, hi = n;
       if (!all) {
-        if (flags & FLAG.OUT_OF_ORDER || (known && sum.unsorted[k])) filter = true;
-        else {
-          // A sealed in-order chunk's bounds often settle an end without a
-          // search (an open end always does): one binary search, not two.
-          if (!(known && start <= sum.min[k]!)) lo = this.#search(view, n, start, false);
-          if (!(end >= MAX_TS || (known && end >= sum.max[k]!))) {
-            hi = this.#search(view, n, end, true);
-          }
+        if (flags & FLAG.OUT_OF_ORDER || (known && sum.unsorted[k])) {
+          if (!this.#filtered(w, view, n)) continue;
+          st.id++;
+          return true;
+        }
+        // A sealed in-order chunk's bounds often settle an end without a
+        // search (an open end always does): one binary search, not two.
+        if (!(known && start <= sum.min[k]!)) lo = this.#search(view, n, start, false);
+        if (!(end >= MAX_TS || (known && end >= sum.max[k]!))) {
+          hi = this.#search(view, n, end, true);
         }
       }
-      if (lo < hi) yield { view, lo, hi, filter };
-      else this.#cache.unpin(view);
+      if (lo < hi) {
+        st.id++;
+        this.#cache.pin(view);
+        st.view = view;
+        w.u8 = view.u8;
+        w.dv = view.dv;
+        w.base = view.map.addr;
+        w.arrays = view.arrays;
+        w.at = CHUNK_HEADER + lo * this.#rs;
+        w.count = hi - lo;
+        return true;
+      }
     }
+    this.checkFaults();
+    return false;
+  }
+
+  /**
+   * Point `w` at a copy of the records of chunk `view` (holding out-of-order
+   * timestamps) that fall in its range; false when none do.
+   */
+  #filtered(w: RecordWalk<ChunkWalkState>, view: ChunkView, n: number): boolean {
+    const rs = this.#rs, tsOff = this.#tsOff, { start, end } = w;
+    const { dv, u8 } = view;
+    let hits = 0;
+    for (let i = 0, o = CHUNK_HEADER; i < n; i++, o += rs) {
+      const ts = u64(dv, o + tsOff);
+      if (ts >= start && ts <= end) hits++;
+    }
+    if (hits === 0) {
+      this.checkFaults(); // the timestamps may have been read from zero pages
+      return false;
+    }
+    const buf = new Uint8Array(hits * rs);
+    for (let i = 0, o = CHUNK_HEADER, k = 0; i < n && k < hits; i++, o += rs) {
+      const ts = u64(dv, o + tsOff);
+      if (ts >= start && ts <= end) buf.set(u8.subarray(o, o + rs), rs * k++);
+    }
+    this.checkFaults();
+    w.u8 = buf;
+    w.dv = new DataView(buf.buffer);
+    w.base = undefined;
+    w.arrays = runArrays(buf.buffer as ArrayBuffer);
+    w.at = 0;
+    w.count = hits;
+    return true;
   }
 
   /**
@@ -281,8 +353,7 @@ export class ChunkReader extends ReaderBase<Cursor> {
   }
 
   #search(view: ChunkView, n: number, target: number, upper: boolean): number {
-    const addr = view.map.addr + BigInt(CHUNK_HEADER);
-    return searchTs(addr, n, this.#rs, this.#tsOff, target, upper, view.map.path);
+    return searchTs(view.dataAddr, n, this.#rs, this.#tsOff, target, upper, view.map.path);
   }
 
   /**

@@ -21,6 +21,9 @@
  * @module
  */
 import type { DecodedRecord } from "../schema/codec.ts";
+import type { Layout } from "../schema/spec.ts";
+import type { Columns } from "./columns.ts";
+import type { RecordCursor } from "./cursor.ts";
 
 /** Which storage holds a feed: chunk files (`persist: true`) or a shared-memory ring. */
 export type FeedKind = "chunks" | "ring";
@@ -356,7 +359,7 @@ export interface RingFeedWriter<
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */
-export interface FeedReader<R extends object = DecodedRecord> {
+export interface FeedReader<R extends object = DecodedRecord, C extends object = Columns> {
   /** Which storage holds the feed. */
   readonly kind: FeedKind;
   /** Feed name. */
@@ -450,6 +453,246 @@ export interface FeedReader<R extends object = DecodedRecord> {
    * ```
    */
   latest(): R | undefined;
+  /**
+   * The feed's record layout: every field (padding included) with its kind,
+   * byte offset and size, the record size and the timestamp field. What
+   * decodes the bytes `batches()` yields.
+   *
+   * @example
+   * ```ts
+   * import { defineFeed, Platform } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [
+   *     { name: "price", type: "float64" },
+   *     { name: "size", type: "float64" },
+   *     { name: "timestamp_us", type: "uint64" },
+   *   ],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   for (let i = 0; i < 5; i++) writer.writeValues(100 + i, 2, 1_000 + i);
+   *   const { recordSize, fields } = reader.layout;
+   *   console.assert(recordSize === 24 && fields[1]!.offset === 8);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
+  readonly layout: Layout;
+  /**
+   * One column per field over the records of a time range (bounds as for
+   * `read()`), in storage order: numbers in the field's own typed array
+   * (`Float64Array` for float64, `Int32Array` for int32, `BigUint64Array`
+   * for uint64, exact), `bool` as 0/1 bytes, `char`/`string` as strings,
+   * `bytes` as byte arrays. Gathered by libdeepwater straight out of the
+   * mapped chunks (a ring's retained records are copied and checked
+   * first): the arrays are yours; nothing decodes records into objects.
+   *
+   * @param startUs first timestamp to include (default: all)
+   * @param endUs last timestamp to include (default: all)
+   * @param fields the fields to gather, by name (default: every value field;
+   *   an unknown or repeated name is `INVALID_ARGUMENT`)
+   * @returns the columns, by field name, all of the same length
+   * @example
+   * ```ts
+   * import { defineFeed, Platform } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [
+   *     { name: "price", type: "float64" },
+   *     { name: "size", type: "float64" },
+   *     { name: "timestamp_us", type: "uint64" },
+   *   ],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   for (let i = 0; i < 5; i++) writer.writeValues(100 + i, 2, 1_000 + i);
+   *   const { price, size } = reader.columns(1_001, 1_003, ["price", "size"]);
+   *   let notional = 0;
+   *   for (let i = 0; i < price.length; i++) notional += price[i]! * size[i]!;
+   *   console.assert(price instanceof Float64Array && notional === 2 * (101 + 102 + 103));
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
+  columns(startUs?: number | bigint, endUs?: number | bigint): C;
+  /**
+   * {@linkcode FeedReader.columns} limited to some fields.
+   *
+   * @param startUs first timestamp to include (default: all)
+   * @param endUs last timestamp to include (default: all)
+   * @param fields the fields to gather, by name
+   * @returns the columns asked for, by field name
+   * @example
+   * ```ts
+   * import { defineFeed, Platform } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [
+   *     { name: "price", type: "float64" },
+   *     { name: "size", type: "float64" },
+   *     { name: "timestamp_us", type: "uint64" },
+   *   ],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   for (let i = 0; i < 5; i++) writer.writeValues(100 + i, 2, 1_000 + i);
+   *   const { timestamp_us } = reader.columns(undefined, undefined, ["timestamp_us"]);
+   *   console.assert(timestamp_us instanceof BigUint64Array && timestamp_us[4] === 1_004n);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
+  columns<K extends keyof C & string>(
+    startUs: number | bigint | undefined,
+    endUs: number | bigint | undefined,
+    fields: readonly K[],
+  ): Pick<C, K>;
+  /**
+   * The records of a time range (bounds as for `read()`) as raw bytes:
+   * `Uint8Array`s of whole committed records back to back, in storage
+   * order, each from at most one chunk and at most 4 MiB. Each batch is a
+   * copy you own (one memcpy per run; a ring's records are checked against
+   * their sequence words first), ready for a transport or an export; decode
+   * it with `reader.layout` or `batchColumns()`.
+   *
+   * @param startUs first timestamp to include (default: all)
+   * @param endUs last timestamp to include (default: all)
+   * @returns an iterator of batches
+   * @example
+   * ```ts
+   * import { defineFeed, Platform } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [
+   *     { name: "price", type: "float64" },
+   *     { name: "size", type: "float64" },
+   *     { name: "timestamp_us", type: "uint64" },
+   *   ],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   for (let i = 0; i < 5; i++) writer.writeValues(100 + i, 2, 1_000 + i);
+   *   let records = 0;
+   *   for (const batch of reader.batches(1_001)) records += batch.length / reader.layout.recordSize;
+   *   console.assert(records === 4);
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
+  batches(startUs?: number | bigint, endUs?: number | bigint): IterableIterator<Uint8Array>;
+  /**
+   * A zero-copy cursor over the records of a time range (bounds as for
+   * `read()`): `next()` returns one reused view whose getters read the
+   * fields in place, in the mapped chunk. Nothing is allocated per record.
+   *
+   * Lifetime, as LMDB states it for `MDB_val`: the view describes the current
+   * record only until the cursor advances or closes; after that its getters
+   * throw `CLOSED`. `cursor.copy()` decodes the current record into an
+   * object you keep. Close a cursor you leave before its end (`using`), so
+   * its chunk is no longer pinned; the reader's close closes it too. If a
+   * chunk file is truncated under the reader, its records read as zeros and
+   * the cursor throws `CORRUPT` before it moves past that chunk.
+   *
+   * @param startUs first timestamp to include (default: all)
+   * @param endUs last timestamp to include (default: all)
+   * @returns the cursor
+   * @example
+   * ```ts
+   * import { defineFeed, Platform } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [
+   *     { name: "price", type: "float64" },
+   *     { name: "size", type: "float64" },
+   *     { name: "timestamp_us", type: "uint64" },
+   *   ],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   for (let i = 0; i < 5; i++) writer.writeValues(100 + i, 2, 1_000 + i);
+   *   using cursor = reader.cursor(1_001, 1_003);
+   *   let notional = 0;
+   *   for (let r; (r = cursor.next());) notional += r.price * r.size;
+   *   console.assert(notional === 2 * (101 + 102 + 103));
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
+  cursor(startUs?: number | bigint, endUs?: number | bigint): RecordCursor<R>;
+  /**
+   * Call `fn` with a zero-copy view of each record of a time range (bounds
+   * as for `read()`), in storage order; return `false` from it to stop. The
+   * view is valid only until the callback returns (see `cursor()`).
+   *
+   * @param startUs first timestamp to include (undefined: all)
+   * @param endUs last timestamp to include (undefined: all)
+   * @param fn the visitor
+   * @returns how many records were visited
+   * @example
+   * ```ts
+   * import { defineFeed, Platform } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [
+   *     { name: "price", type: "float64" },
+   *     { name: "size", type: "float64" },
+   *     { name: "timestamp_us", type: "uint64" },
+   *   ],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   for (let i = 0; i < 5; i++) writer.writeValues(100 + i, 2, 1_000 + i);
+   *   let notional = 0;
+   *   const n = reader.visit(undefined, undefined, (r) => {
+   *     notional += r.price * r.size;
+   *   });
+   *   console.assert(n === 5 && notional === 2 * (100 + 101 + 102 + 103 + 104));
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
+  visit(
+    startUs: number | bigint | undefined,
+    endUs: number | bigint | undefined,
+    fn: (record: R) => unknown,
+  ): number;
   /**
    * Records committed since the previous call (the first call: since the
    * reader was created), without waiting. Its position is its own: no
@@ -571,7 +814,8 @@ export interface FeedReader<R extends object = DecodedRecord> {
  * further behind loses the overwritten ones, counted in `lost` and reported
  * through `onOverrun`.
  */
-export interface RingFeedReader<R extends object = DecodedRecord> extends FeedReader<R> {
+export interface RingFeedReader<R extends object = DecodedRecord, C extends object = Columns>
+  extends FeedReader<R, C> {
   /** Always `"ring"`. */
   readonly kind: "ring";
   /** Records this reader's `readAvailable()` and `stream()` calls lost to overruns so far. */
@@ -613,9 +857,9 @@ export interface RingFeedReader<R extends object = DecodedRecord> extends FeedRe
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */
-export function isRingReader<R extends object>(
-  reader: FeedReader<R>,
-): reader is RingFeedReader<R> {
+export function isRingReader<R extends object, C extends object>(
+  reader: FeedReader<R, C>,
+): reader is RingFeedReader<R, C> {
   return reader.kind === "ring";
 }
 

@@ -33,6 +33,12 @@ export abstract class WriteCore {
   syncEachWrite = false;
   /** Watched after every write call: storage truncated under the writer is CORRUPT. */
   readonly faults: FaultWatch = new FaultWatch();
+  /**
+   * Set by a kind whose `claim` is visible to readers (a ring marks the slot
+   * it overwrites): each record is then first stored into this scratch
+   * record, so a value that fails validation throws before `claim`.
+   */
+  scratch: { dv: DataView; u8: Uint8Array } | undefined;
 
   /**
    * @param feed feed name, for messages
@@ -84,12 +90,13 @@ export abstract class WriteCore {
 export function makeWriteValues(core: WriteCore): (...values: unknown[]) => void {
   const arity = core.codec.arity;
   const args = Array.from({ length: arity }, (_, i) => `a${i}`).join(", ");
+  const check = core.scratch ? `store(c.scratch.dv, c.scratch.u8, 0, ${args});\n  ` : "";
   return new Function(
     "c",
     "store",
     `"use strict"; /* ${core.constructor.name} */ return function writeValues(${args}) {
   if (arguments.length !== ${arity}) c.arityError(arguments.length);
-  const at = c.claim();
+  ${check}const at = c.claim();
   c.commit(store(c.dv, c.u8, at, ${args}));
   if (Atomics.load(c.faults.word, 0) !== c.faults.seen) c.faulted();
   if (c.syncEachWrite) c.sync();
@@ -105,6 +112,8 @@ export function makeWriteValues(core: WriteCore): (...values: unknown[]) => void
  * @returns the record's timestamp
  */
 export function writeObject(core: WriteCore, record: Record<string, unknown>): number {
+  const s = core.scratch;
+  if (s) core.codec.storeObject(s.dv, s.u8, 0, record);
   const at = core.claim();
   const ts = core.codec.storeObject(core.dv, core.u8, at, record);
   core.commit(ts);
@@ -141,6 +150,21 @@ export function batchRecords(bytes: unknown, feed: string, recordSize: number): 
     );
   }
   return bytes.length / recordSize;
+}
+
+/**
+ * The INVALID_VALUE for a `writeBatch` holding a timestamp beyond 2^53-1
+ * (found by the native scan), the same for both storage kinds.
+ *
+ * @param feed feed name
+ * @param tsName the timestamp field
+ * @returns the error to throw
+ */
+export function batchTsError(feed: string, tsName: string): DeepwaterError {
+  return new DeepwaterError(
+    "INVALID_VALUE",
+    `Cannot write batch to "${feed}": a "${tsName}" value is beyond 2^53-1 microseconds`,
+  );
 }
 
 /**

@@ -81,6 +81,14 @@ const symbols = {
   dw_copy_scan: { parameters: ["u64", "u64", "u64", "u32", "u32", "buffer"], result: "i32" },
   /** int dw_crc32c(const uint8_t *buf, uint64_t len, uint32_t seed, uint32_t *out) */
   dw_crc32c: { parameters: ["buffer", "u64", "u32", "buffer"], result: "i32" },
+  /** int dw_gather(uint64_t dst, uint64_t src, uint64_t count, uint32_t stride, uint32_t offset, uint32_t width) */
+  dw_gather: { parameters: ["buffer", "u64", "u64", "u32", "u32", "u32"], result: "i32" },
+  /** dw_gather into a JS buffer (dst) from a JS buffer (src). */
+  dw_gather_buf: {
+    name: "dw_gather",
+    parameters: ["buffer", "buffer", "u64", "u32", "u32", "u32"],
+    result: "i32",
+  },
   /** int dw_copy(uint64_t dst, uint64_t src, uint64_t len) */
   dw_copy: { parameters: ["u64", "u64", "u64"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -107,3 +107,21 @@ export function searchTs(
   );
   return Number(searchOut[0]);
 }
+
+/**
+ * The address of a Uint8Array's bytes for the scan and copy calls (0n for an
+ * empty one).
+ *
+ * @example
+ * ```ts
+ * import { bytesAddress } from "./scan.ts";
+ * bytesAddress(new Uint8Array(8)); // a non-zero bigint
+ * ```
+ *
+ * @param bytes the array
+ * @returns its address
+ */
+export function bytesAddress(bytes: Uint8Array): bigint {
+  const p = Deno.UnsafePointer.of(bytes as Uint8Array<ArrayBuffer>);
+  return p === null ? 0n : BigInt(Deno.UnsafePointer.value(p));
+}

@@ -19,6 +19,8 @@ import type { FeedContext } from "../directory/feed.ts";
 import type { DecodedRecord } from "../schema/codec.ts";
 import type { FeedReader, ReaderOptions, RingFeedReader } from "../feed/contract.ts";
 import { ReaderBase } from "../feed/reader_base.ts";
+import { RecordWalk, type WalkSteps } from "../feed/walk.ts";
+import { runArrays } from "../schema/view.ts";
 import {
   currentNonce,
   RING_FIELDS,
@@ -33,6 +35,16 @@ import { FaultWatch } from "../native/mapping.ts";
 /** What to do about a truncated ring. */
 const RING_FIX =
   "remove the ring (Platform.removeRing or deepwater-cleanup) and restart the writer";
+
+/** Records a ring walk copies per run. */
+const RUN = 4096;
+
+/** A ring walk's position: the next record number and the head it walks to. */
+interface RingWalkState {
+  pos: number;
+  head: number;
+  started: boolean;
+}
 
 /** A position in a ring: the next record number, and the incarnation it counts in. */
 interface RingCursor {
@@ -111,10 +123,15 @@ export class RingReader extends ReaderBase<RingCursor> implements RingFeedReader
 
   /** Copy record n into scratch; false if it was overwritten (or is being). */
   #fetch(ring: RingMap, n: number): boolean {
+    return this.#fetchInto(ring, n, this.#scratch, 0);
+  }
+
+  /** Copy record n to `dst` at `at`; false if it was overwritten (or is being). */
+  #fetchInto(ring: RingMap, n: number, dst: Uint8Array, at: number): boolean {
     const off = ring.slotOffset(n);
     const want = (2 * n + 2) >>> 0;
     if (Atomics.load(ring.u32, off >> 2) !== want) return false;
-    this.#scratch.set(ring.u8.subarray(off + SLOT_HEADER, off + SLOT_HEADER + this.#rs));
+    dst.set(ring.u8.subarray(off + SLOT_HEADER, off + SLOT_HEADER + this.#rs), at);
     return Atomics.load(ring.u32, off >> 2) === want;
   }
 
@@ -142,17 +159,63 @@ export class RingReader extends ReaderBase<RingCursor> implements RingFeedReader
   }
 
   *#range(start: number, end: number): Generator<DecodedRecord> {
+    const rs = this.#rs;
+    const walk = this.walk(start, end, false);
+    try {
+      while (walk.next()) {
+        const { dv, u8 } = walk;
+        for (let i = 0, o = walk.at; i < walk.count; i++, o += rs) yield this.decode(dv, u8, o);
+      }
+    } finally {
+      walk.close();
+    }
+  }
+
+  /**
+   * See `ReaderBase.walk`: the retained records in range, copied out of
+   * their slots (each checked against its sequence word) in runs of up to
+   * 4096 records. A record overwritten while the walk copies it is gone.
+   */
+  protected walk(start: number, end: number, retain: boolean): RecordWalk<RingWalkState> {
+    return new RecordWalk(this.#steps, { pos: 0, head: 0, started: false }, start, end, retain);
+  }
+
+  readonly #steps: WalkSteps<RingWalkState> = {
+    step: (w) => this.#step(w),
+    release: () => {},
+  };
+
+  #step(w: RecordWalk<RingWalkState>): boolean {
+    this.check();
     const ring = this.#attach();
-    if (!ring || end < start) return;
-    const [from, head] = this.#window(ring);
-    const tsOff = this.ctx.layout.tsOffset;
-    for (let n = from; n !== head; n = (n + 1) >>> 0) {
-      this.check();
-      if (!this.#fetch(ring, n)) continue; // overwritten while we read: gone
-      const ts = u64(this.#scratchDv, tsOff);
-      if (ts >= start && ts <= end) yield this.decode(this.#scratchDv, this.#scratch, 0);
+    const st = w.state;
+    if (!ring || w.end < w.start) return false;
+    if (!st.started) {
+      [st.pos, st.head] = this.#window(ring);
+      st.started = true;
+    }
+    const rs = this.#rs, tsOff = this.ctx.layout.tsOffset;
+    // A retaining walk keeps every run: each gets its own buffer.
+    const reuse = !w.retain && w.u8.byteLength === RUN * rs;
+    const buf = reuse ? w.u8 : new Uint8Array(RUN * rs);
+    const dv = reuse ? w.dv : new DataView(buf.buffer);
+    let k = 0;
+    while (st.pos !== st.head && k < RUN) {
+      const n = st.pos;
+      st.pos = (st.pos + 1) >>> 0;
+      if (!this.#fetchInto(ring, n, buf, k * rs)) continue; // overwritten while we read: gone
+      const ts = u64(dv, k * rs + tsOff);
+      if (ts >= w.start && ts <= w.end) k++;
     }
     this.checkFaults();
+    if (k === 0) return false;
+    if (!reuse) w.arrays = runArrays(buf.buffer as ArrayBuffer);
+    w.u8 = buf;
+    w.dv = dv;
+    w.base = undefined;
+    w.at = 0;
+    w.count = k;
+    return true;
   }
 
   /** Number of retained records in [startUs, endUs]. */

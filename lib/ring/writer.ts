@@ -17,10 +17,12 @@ import {
   SLOT_HEADER,
 } from "./format.ts";
 import { writeIndexOption, writerOptions } from "../base/input.ts";
+import { bytesAddress, scanTs } from "../native/scan.ts";
 import type { RingFeedWriter, WriteOptions, WriterOptions } from "../feed/contract.ts";
 import {
   acquireWriterLock,
   batchRecords,
+  batchTsError,
   makeWriteValues,
   WriteCore,
   writeObject,
@@ -45,6 +47,9 @@ class RingCore extends WriteCore {
     readonly onFault: () => void,
   ) {
     super(ctx.name, ctx.codec);
+    // claim() marks the slot odd, which costs readers its oldest record.
+    const scratch = new ArrayBuffer(ctx.layout.recordSize);
+    this.scratch = { dv: new DataView(scratch), u8: new Uint8Array(scratch) };
     this.attach(ring);
   }
 
@@ -239,15 +244,9 @@ export class RingWriter implements RingFeedWriter {
     const rs = this.#ctx.layout.recordSize;
     if (!c.open) throw closedError(`Writer for "${this.feed}"`, this);
     const n = batchRecords(bytes, this.feed, rs);
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const tsOff = this.#ctx.layout.tsOffset;
-    for (let i = 0; i < n; i++) {
-      if (dv.getUint32(i * rs + tsOff + 4, true) > 0x1fffff) {
-        throw new DeepwaterError(
-          "INVALID_VALUE",
-          `Cannot write batch to "${this.feed}": record ${i} has a timestamp beyond 2^53-1 microseconds`,
-        );
-      }
+    const layout = this.#ctx.layout;
+    if (n > 0 && scanTs(bytesAddress(bytes), n, rs, layout.tsOffset).big) {
+      throw batchTsError(this.feed, layout.tsName);
     }
     for (let i = 0; i < n; i++) {
       c.u8.set(bytes.subarray(i * rs, (i + 1) * rs), c.claim());

@@ -58,8 +58,33 @@ const INT_RANGE: Record<string, [number, number, string]> = {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * The string in a NUL-padded UTF-8 field of `n` bytes at `at` (ASCII without
+ * a TextDecoder call).
+ *
+ * @param u8 the record bytes
+ * @param at the field's first byte
+ * @param n the field's width
+ * @returns the string, up to its first NUL
+ */
+export function decodeString(u8: Uint8Array, at: number, n: number): string {
+  let end = at;
+  const stop = at + n;
+  let ascii = true;
+  while (end < stop) {
+    const c = u8[end]!;
+    if (c === 0) break;
+    if (c > 127) ascii = false;
+    end++;
+  }
+  if (!ascii) return decoder.decode(u8.subarray(at, end));
+  let s = "";
+  for (let i = at; i < end; i++) s += String.fromCharCode(u8[i]!);
+  return s;
+}
+
 /** Helpers the generated code calls; kept monomorphic and small so they inline. */
-const H = {
+export const H = {
   enc: encoder,
   putString(u8: Uint8Array, at: number, n: number, v: string, fail: (why: string) => never): void {
     if (!v.isWellFormed()) fail("has a lone UTF-16 surrogate, which UTF-8 cannot store");
@@ -75,21 +100,7 @@ const H = {
     u8.set(b, at);
     if (b.length < n) u8.fill(0, at + b.length, at + n);
   },
-  getString(u8: Uint8Array, at: number, n: number): string {
-    let end = at;
-    const stop = at + n;
-    let ascii = true;
-    while (end < stop) {
-      const c = u8[end]!;
-      if (c === 0) break;
-      if (c > 127) ascii = false;
-      end++;
-    }
-    if (!ascii) return decoder.decode(u8.subarray(at, end));
-    let s = "";
-    for (let i = at; i < end; i++) s += String.fromCharCode(u8[i]!);
-    return s;
-  },
+  getString: decodeString,
   u64(dv: DataView, at: number, field: string): number {
     const hi = dv.getUint32(at + 4, true);
     if (hi > 0x1fffff) H.tooBig(field, dv.getBigUint64(at, true));
@@ -186,7 +197,15 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
-function decodeExpr(f: FieldLayout, bigint: boolean): string {
+/**
+ * The JS expression that reads field `f` of the record at byte `o` (names in
+ * scope: `dv`, `u8`, `o` and the helpers {@linkcode H}).
+ *
+ * @param f the field
+ * @param bigint 64-bit integers as BigInt
+ * @returns source text
+ */
+export function decodeExpr(f: FieldLayout, bigint: boolean): string {
   const at = `o + ${f.offset}`;
   switch (f.kind) {
     case "float64":

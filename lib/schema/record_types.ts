@@ -64,3 +64,42 @@ export type ValuesOf<F extends readonly FieldSpec[]> = F extends
   ? H extends { type: PaddingType } ? ValuesOf<R> : [InputOf<H["type"]>, ...ValuesOf<R>]
   : F extends readonly [] ? []
   : unknown[];
+
+/**
+ * The column `columns()` returns for a field of type `T`: the field's own
+ * typed array for numbers (BigInt arrays for 64-bit integers, exact), 0/1
+ * bytes for `bool`, strings for `char`/`string`, byte arrays for `bytes`.
+ */
+export type ColumnOf<T> = T extends "float64" ? Float64Array<ArrayBuffer>
+  : T extends "float32" ? Float32Array<ArrayBuffer>
+  : T extends "int8" ? Int8Array<ArrayBuffer>
+  : T extends "uint8" | "bool" ? Uint8Array<ArrayBuffer>
+  : T extends "int16" ? Int16Array<ArrayBuffer>
+  : T extends "uint16" ? Uint16Array<ArrayBuffer>
+  : T extends "int32" ? Int32Array<ArrayBuffer>
+  : T extends "uint32" ? Uint32Array<ArrayBuffer>
+  : T extends "int64" ? BigInt64Array<ArrayBuffer>
+  : T extends "uint64" ? BigUint64Array<ArrayBuffer>
+  : T extends "char" | "string" ? string[]
+  : T extends "bytes" ? Uint8Array<ArrayBuffer>[]
+  : Column;
+
+/** Any column `columns()` can return. */
+export type Column =
+  | Float64Array<ArrayBuffer>
+  | Float32Array<ArrayBuffer>
+  | Int8Array<ArrayBuffer>
+  | Uint8Array<ArrayBuffer>
+  | Int16Array<ArrayBuffer>
+  | Uint16Array<ArrayBuffer>
+  | Int32Array<ArrayBuffer>
+  | Uint32Array<ArrayBuffer>
+  | BigInt64Array<ArrayBuffer>
+  | BigUint64Array<ArrayBuffer>
+  | string[]
+  | Uint8Array<ArrayBuffer>[];
+
+/** The columns of feed `S`, by field name (padding skipped). */
+export type ColumnsOf<S extends FeedSpec> = {
+  [F in S["fields"][number] as NameOf<F>]: ColumnOf<F["type"]>;
+};

@@ -1,0 +1,346 @@
+/**
+ * Columns, raw batches, cursors and visits (zero-copy reads) against a
+ * brute-force oracle: `read()` over the same feed, on chunk and ring feeds,
+ * in-order and out-of-order data, every field type.
+ */
+import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { batchColumns, DeepwaterError, defineFeed, type FeedReader } from "../mod.ts";
+import { removeRings, rng, tempPlatform, tradeSpec } from "./helpers.ts";
+
+const every = defineFeed({
+  feed_name: "every",
+  fields: [
+    { name: "f64", type: "float64" },
+    { name: "f32", type: "float32" },
+    { name: "i8", type: "int8" },
+    { name: "u8", type: "uint8" },
+    { name: "i16", type: "int16" },
+    { name: "u16", type: "uint16" },
+    { name: "i32", type: "int32" },
+    { name: "u32", type: "uint32" },
+    { name: "i64", type: "int64" },
+    { name: "u64", type: "uint64" },
+    { type: "_3" },
+    { name: "flag", type: "bool" },
+    { name: "side", type: "char" },
+    { name: "sym", type: "string", length: 6 },
+    { name: "raw", type: "bytes", length: 3 },
+    { name: "ts", type: "uint64" },
+  ],
+  ts_col: "ts",
+  chunk_size_mb: 0.0625,
+});
+
+function writeEvery(
+  w: { writeValues(...v: never[]): void },
+  n: number,
+  tsOf: (i: number) => number,
+): void {
+  const write = w.writeValues.bind(w) as (...v: unknown[]) => void;
+  for (let i = 0; i < n; i++) {
+    write(
+      i / 3,
+      i / 4,
+      (i % 256) - 128,
+      i % 256,
+      (i % 65536) - 32768,
+      i % 65536,
+      -i * 1000,
+      i * 1000,
+      -i * 123_456_789,
+      i * 987_654_321,
+      i % 3 === 0,
+      "BS"[i % 2],
+      `s${i % 1000}é`.slice(0, 5),
+      new Uint8Array([i & 255, (i >> 8) & 255, 7]),
+      tsOf(i),
+    );
+  }
+}
+
+/** Columns built from read()'s objects: the oracle. */
+function oracleColumns(r: FeedReader, a?: number, b?: number): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  for (const rec of r.read(a, b)) {
+    for (const [k, v] of Object.entries(rec)) (out[k] ??= []).push(v);
+  }
+  return out;
+}
+
+/** A column as plain values comparable with the oracle's. */
+function plain(kind: string, col: unknown): unknown[] {
+  const a = Array.from(col as ArrayLike<unknown>);
+  if (kind === "bool") return a.map((v) => v === 1);
+  if (kind === "int64" || kind === "uint64") return a.map((v) => Number(v));
+  return a;
+}
+
+function checkColumns(r: FeedReader, a?: number, b?: number): number {
+  const want = oracleColumns(r, a, b);
+  const got = r.columns(a, b);
+  const kinds = new Map(r.layout.fields.map((f) => [f.name, f.kind]));
+  const n = want.ts?.length ?? 0;
+  for (const [name, col] of Object.entries(got)) {
+    assertEquals((col as ArrayLike<unknown>).length, n, name);
+    if (n) assertEquals(plain(kinds.get(name)!, col), want[name], `${name} in [${a}, ${b}]`);
+  }
+  return n;
+}
+
+Deno.test("columns(): every field type, in its own typed array, equal to read() on random ranges", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(every);
+  const w = p.createWriter(every);
+  writeEvery(w, 20_000, (i) => 1_000 + i * 3);
+  using r = p.createReader(every);
+  const c = r.columns();
+  assert(c.f64 instanceof Float64Array && c.f32 instanceof Float32Array);
+  assert(c.i8 instanceof Int8Array && c.u8 instanceof Uint8Array);
+  assert(c.i16 instanceof Int16Array && c.u16 instanceof Uint16Array);
+  assert(c.i32 instanceof Int32Array && c.u32 instanceof Uint32Array);
+  assert(c.i64 instanceof BigInt64Array && c.u64 instanceof BigUint64Array);
+  assert(c.ts instanceof BigUint64Array && c.flag instanceof Uint8Array);
+  assert(Array.isArray(c.sym) && typeof c.side[0] === "string" && c.raw[0] instanceof Uint8Array);
+  assertEquals(c.i64[5], -5n * 123_456_789n);
+  assert(p.getFeedInfo("every").chunks.length > 3, "spans several chunks");
+  const rand = rng(3);
+  assertEquals(checkColumns(r), 20_000);
+  for (let q = 0; q < 40; q++) {
+    const a = Math.floor(rand() * 70_000) - 5_000;
+    checkColumns(r, a, a + Math.floor(rand() * (rand() < 0.3 ? 40_000 : 300)));
+  }
+  assertEquals(checkColumns(r, 1_000, 1_000), 1);
+  assertEquals(checkColumns(r, 5, 999), 0);
+  w.close();
+});
+
+Deno.test("columns(): a subset of fields, and bad field lists are INVALID_ARGUMENT naming the field", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec());
+  {
+    using w = p.createWriter("trades");
+    for (let i = 0; i < 100; i++) w.writeValues(i, 2, 1_000 + i);
+  }
+  using r = p.createReader("trades");
+  const c = r.columns(1_010, 1_019, ["price"]);
+  assertEquals(Object.keys(c), ["price"]);
+  assertEquals(Array.from(c.price as Float64Array), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+  for (const bad of [["nope"], ["price", "price"], "price" as unknown as string[]]) {
+    const e = assertThrows(() => r.columns(undefined, undefined, bad), DeepwaterError);
+    assertEquals(e.code, "INVALID_ARGUMENT");
+  }
+  assert(assertThrows(() => r.columns(0, 1, ["nope"])).message.includes('"nope"'));
+  assertEquals(assertThrows(() => r.columns(NaN), DeepwaterError).code, "INVALID_ARGUMENT");
+});
+
+Deno.test("columns() and cursor() are exact on out-of-order timestamps", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec("trades", 0.0625));
+  const rand = rng(5);
+  const ts: number[] = [];
+  {
+    using w = p.createWriter("trades");
+    for (let i = 0; i < 30_000; i++) {
+      const x = rand() < 0.03 ? Math.floor(rand() * 200_000) : 1_000 + i * 5;
+      ts.push(x);
+      w.writeValues(i, 1, x);
+    }
+  }
+  assert(p.getFeedInfo("trades").chunks.some((c) => c.outOfOrder));
+  using r = p.createReader("trades");
+  for (let q = 0; q < 60; q++) {
+    const a = Math.floor(rand() * 160_000);
+    const b = a + Math.floor(rand() * 20_000);
+    const want = ts.flatMap((x, i) => (x >= a && x <= b ? [i] : []));
+    assertEquals(Array.from(r.columns(a, b, ["price"]).price as Float64Array), want);
+    const got: number[] = [];
+    using c = r.cursor(a, b);
+    for (let v; (v = c.next());) got.push(v.price as number);
+    assertEquals(got, want);
+    assertEquals(r.count(a, b), want.length);
+  }
+});
+
+Deno.test("batches(): whole records, at most one chunk each, byte-identical to the records read() decodes", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(every);
+  const w = p.createWriter(every);
+  writeEvery(w, 10_000, (i) => 1_000 + i);
+  using r = p.createReader(every);
+  const perChunk = p.getFeedInfo("every").chunks.map((c) => c.records);
+  assert(perChunk.length > 2);
+  const batches = [...r.batches()];
+  assertEquals(batches.map((b) => b.length / r.layout.recordSize), perChunk);
+  const rs = r.layout.recordSize;
+  // Decoded through the layout, the batches are the records read() returns.
+  const all = new Uint8Array(batches.reduce((n, b) => n + b.length, 0));
+  let k = 0;
+  for (const b of batches) all.set(b, k), k += b.length;
+  assertEquals(all.length, 10_000 * rs);
+  const cols = batchColumns(all, r.layout);
+  assertEquals(plain("float64", cols.f64), oracleColumns(r).f64);
+  assertEquals(cols.sym as unknown[], oracleColumns(r).sym);
+  // A range: only the records in it.
+  const part = [...r.batches(3_000, 3_009)];
+  assertEquals(part.reduce((n, b) => n + b.length, 0), 10 * rs);
+  assertEquals(
+    Array.from(batchColumns(part[0]!, r.layout, ["u64"]).u64 as BigUint64Array)[0],
+    2000n * 987_654_321n,
+  );
+  // A batch is a copy: changing it changes nothing stored.
+  batches[0]!.fill(0);
+  assertEquals(r.latest()!.ts, 10_999);
+  assertEquals([...r.read(1_000, 1_000)][0]!.u32, 0);
+  assertEquals(
+    assertThrows(() => batchColumns(new Uint8Array(rs + 1), r.layout), DeepwaterError).code,
+    "INVALID_ARGUMENT",
+  );
+  w.close();
+});
+
+Deno.test("cursor(): one reused view read in place, equal to read(); the view dies with the step, copy() survives", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(every);
+  const w = p.createWriter(every);
+  writeEvery(w, 5_000, (i) => 1_000 + i);
+  using r = p.createReader(every);
+  const want = [...r.read(1_500, 4_200)];
+  using c = r.cursor(1_500, 4_200);
+  const first = c.next()!;
+  const kept = c.copy()!;
+  const names = r.layout.fields.filter((f) => f.kind !== "pad").map((f) => f.name);
+  const asObject = (v: Record<string, unknown>) => Object.fromEntries(names.map((n) => [n, v[n]]));
+  assertEquals(asObject(first), want[0]);
+  let i = 1;
+  for (let v; (v = c.next());) {
+    assert(v === first, "one view, reused");
+    assertEquals(asObject(v), want[i++]);
+  }
+  assertEquals(i, want.length);
+  assert(!c.isOpen, "a cursor closes at its end");
+  assertEquals(kept, want[0]);
+  const e = assertThrows(() => first.f64, DeepwaterError);
+  assertEquals(e.code, "CLOSED");
+  assert(e.message.includes("copy()"), e.message);
+  assertEquals(c.next(), undefined);
+  // bytes(): the record's own bytes.
+  using c2 = r.cursor(1_000, 1_000);
+  c2.next();
+  assertEquals(batchColumns(c2.bytes()!, r.layout, ["ts"]).ts, new BigUint64Array([1_000n]));
+  w.close();
+});
+
+Deno.test("cursor(): a reader's close ends its cursors (CLOSED, never a read of unmapped memory)", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec());
+  {
+    using w = p.createWriter("trades");
+    for (let i = 0; i < 1_000; i++) w.writeValues(i, 2, 1_000 + i);
+  }
+  const r = p.createReader("trades");
+  const c = r.cursor();
+  const v = c.next()!;
+  r.close();
+  assertEquals(assertThrows(() => v.price, DeepwaterError).code, "CLOSED");
+  assertEquals(assertThrows(() => c.next(), DeepwaterError).code, "CLOSED");
+  c.close(); // idempotent
+  assertEquals(assertThrows(() => r.cursor(), DeepwaterError).code, "CLOSED");
+  assertEquals(assertThrows(() => r.columns(), DeepwaterError).code, "CLOSED");
+  assertEquals(assertThrows(() => r.batches(), DeepwaterError).code, "CLOSED");
+});
+
+Deno.test("cursor(): 64-bit integers are numbers (refused when too big) or BigInt with { bigint: true }", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(every);
+  {
+    using w = p.createWriter(every);
+    writeEvery(w, 3, (i) => 1_000 + i);
+    (w.writeValues as (...v: unknown[]) => void)(
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0n,
+      2n ** 60n,
+      false,
+      "B",
+      "",
+      new Uint8Array(3),
+      2_000,
+    );
+  }
+  using r = p.createReader(every);
+  using c = r.cursor(1_002, 1_002);
+  assertEquals(c.next()!.u64, 2 * 987_654_321);
+  using big = p.createReader(every, { bigint: true });
+  using cb = big.cursor(2_000);
+  assertEquals(cb.next()!.u64, 2n ** 60n);
+  using c2 = r.cursor(2_000);
+  const v = c2.next()!;
+  assertEquals(assertThrows(() => v.u64, DeepwaterError).code, "INVALID_VALUE");
+});
+
+Deno.test("visit(): every record in range, in place; false stops it; a non-function is INVALID_ARGUMENT", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec("trades", 0.0625));
+  {
+    using w = p.createWriter("trades");
+    for (let i = 0; i < 20_000; i++) w.writeValues(i, 2, 1_000 + i);
+  }
+  using r = p.createReader("trades");
+  let sum = 0;
+  assertEquals(
+    r.visit(1_000, 20_999, (v) => void (sum += (v.price as number) * (v.size as number))),
+    20_000,
+  );
+  assertEquals(sum, 2 * (19_999 * 20_000) / 2);
+  let seen = 0;
+  assertEquals(r.visit(undefined, undefined, () => ++seen < 10 ? undefined : false), 10);
+  let kept: Record<string, unknown> | undefined;
+  r.visit(5_000, 5_000, (v) => void (kept = v));
+  assertEquals(assertThrows(() => kept!.price, DeepwaterError).code, "CLOSED");
+  const e = assertThrows(() => r.visit(0, 1, 5 as never), DeepwaterError);
+  assertEquals(e.code, "INVALID_ARGUMENT");
+});
+
+Deno.test("Ring feeds: columns, batches, cursor and visit read the retained window like read()", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  try {
+    p.createFeed(tradeSpec("ticks", 0.0625, { persist: false }));
+    using w = p.createWriter("ticks");
+    using r = p.createReader("ticks");
+    assertEquals(r.columns().price!.length, 0);
+    for (let i = 0; i < 10_000; i++) w.writeValues(i, 2 * i, 1_000 + i);
+    const want = [...r.read()].map((x) => x.price as number);
+    assert(want.length > 1_000 && want.length < 10_000, "the ring wrapped");
+    assertEquals(Array.from(r.columns().price as Float64Array), want);
+    let k = 0;
+    for (const b of r.batches()) k += b.length / r.layout.recordSize;
+    assertEquals(k, want.length);
+    const got: number[] = [];
+    using c = r.cursor();
+    for (let v; (v = c.next());) got.push(v.price as number);
+    assertEquals(got, want);
+    const a = want[100]!, b = want[200]!;
+    assertEquals(r.visit(1_000 + a, 1_000 + b, () => {}), 101);
+    assertEquals(
+      Array.from(r.columns(1_000 + a, 1_000 + b, ["size"]).size as Float64Array)[0],
+      2 * a,
+    );
+  } finally {
+    removeRings(p);
+  }
+});
