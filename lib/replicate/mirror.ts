@@ -117,9 +117,12 @@ async function prepareFeed(
   while (!signal.aborted) {
     let msg;
     try {
-      msg = await lastOn(l.jsm, names.stream, names.spec);
+      // Ask for the stream first: a direct get from a missing stream waits out the request timeout.
+      if (await streamState(l.jsm, names.stream)) {
+        msg = await lastOn(l.jsm, names.stream, names.spec);
+      }
     } catch {
-      // No stream yet (a direct get has no responder), or the server is restarting.
+      // The server is restarting: try again.
     }
     if (msg) {
       const incoming = readSpecMessage(msg.data, feed, where);
@@ -205,9 +208,20 @@ async function follow(
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: start,
   });
-  const messages = await consumer.consume({ max_bytes: 8 << 20 });
+  // Pulls bounded by count, not bytes: a byte budget smaller than the next
+  // message stalls the pull until it expires. Short pulls: a consumer whose
+  // server restarted learns it within seconds.
+  const messages = await consumer.consume({ max_messages: 32, expires: 2000 });
   const stop = () => void messages.close();
   signal.addEventListener("abort", stop, { once: true });
+  // After a reconnect the server may hold less than it delivered (killed before
+  // its file store had it): end this consumer, and seek again from the local data.
+  const status = l.nc.status()[Symbol.asyncIterator]();
+  void (async () => {
+    for (let s = await status.next(); !s.done; s = await status.next()) {
+      if (s.value.type === "reconnect") return stop();
+    }
+  })();
   let fresh = true;
   try {
     for await (const m of messages) {
@@ -232,6 +246,7 @@ async function follow(
     }
   } finally {
     signal.removeEventListener("abort", stop);
+    void status.return?.();
     await messages.close();
   }
 }
