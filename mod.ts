@@ -42,6 +42,7 @@ checkDenoVersion();
 export { Platform } from "./lib/platform.ts";
 export type { PlatformOptions } from "./lib/platform.ts";
 export type { ChunkInfo, FeedInfo } from "./lib/ops/feed_stats.ts";
+export type { ConsumerInfo } from "./lib/feed/consumers.ts";
 export { isRingReader, isRingWriter } from "./lib/feed/contract.ts";
 export { batchColumns } from "./lib/feed/columns.ts";
 export type { Columns } from "./lib/feed/columns.ts";
@@ -54,6 +55,7 @@ export type {
   ReaderOptions,
   RingFeedReader,
   RingFeedWriter,
+  StreamBatchOptions,
   StreamOptions,
   WaitMode,
   WriteOptions,

@@ -7,6 +7,7 @@
  *   deepwater tail FEED                  follow a feed live (human-readable times)
  *   deepwater query FEED --start --end   time-range query (table, csv or jsonl)
  *   deepwater create-feed --config F     create a feed from a JSON spec file
+ *   deepwater consumers FEED             named consumers and where they resume (--remove NAME)
  *   deepwater health|cleanup|repair ...  the operations tools
  *   deepwater <command> --help           that command's usage
  *
@@ -39,6 +40,7 @@ commands:
   tail FEED     follow new records live (Ctrl-C to stop)
   query FEED    records in a time range as a table, CSV or JSON lines
   create-feed   create (or update) a feed from a JSON spec file
+  consumers     a feed's named consumers, where each resumes; --remove NAME forgets one
   health        is the data directory healthy? (deepwater-health)
   cleanup       apply retention, or (un)install the cron line (deepwater-cleanup)
   repair        reconcile catalog, registries and chunk files (deepwater-repair)
@@ -263,6 +265,52 @@ ${BASE_PATH}
         if (out.length >= 4096) flush();
       }
       flush();
+      return EXIT_OK;
+    },
+  },
+  consumers: {
+    name: "deepwater consumers",
+    usage: `usage: deepwater consumers FEED [--base-path DIR] [--json] [--remove NAME]
+
+  The feed's named consumers (stream({ consumer })): where each resumes, when
+  it last moved on, and whether a stream holds it now.
+
+${BASE_PATH}
+  --json            print the list as JSON
+  --remove NAME     forget consumer NAME: its next stream starts as new`,
+    options: {
+      "base-path": { type: "string" },
+      json: { type: "boolean" },
+      remove: { type: "string" },
+    },
+    run({ values, positionals }, cmd) {
+      const feedName = feedArg(positionals, cmd);
+      const remove = values.remove as string | undefined;
+      using p = open(values, { readOnly: remove === undefined });
+      const feed = requireFeed(p, feedName);
+      if (remove !== undefined) {
+        const removed = p.removeConsumer(feed, remove);
+        console.log(
+          removed
+            ? `consumer "${remove}" of "${feed}" removed`
+            : `"${feed}" has no consumer "${remove}"`,
+        );
+        return EXIT_OK;
+      }
+      const list = p.listConsumers(feed);
+      if (values.json) console.log(JSON.stringify(list, null, 2));
+      else if (list.length === 0) console.log(`"${feed}" has no named consumers`);
+      else {
+        for (const c of list) {
+          const at = c.position === undefined
+            ? "no position yet"
+            : "chunk" in c.position
+            ? `chunk ${c.position.chunk} record ${c.position.index}`
+            : `ring ${c.position.nonce} serial ${c.position.serial}`;
+          const when = c.updatedUs ? new Date(c.updatedUs / 1000).toISOString() : "-";
+          console.log(`${c.name}\t${at}\t${when}${c.active ? "\tactive" : ""}`);
+        }
+      }
       return EXIT_OK;
     },
   },

@@ -27,6 +27,7 @@ import {
   validateFeedName,
 } from "./schema/spec.ts";
 import { type FeedInfo, feedInfo } from "./ops/feed_stats.ts";
+import { type ConsumerInfo, listConsumers, removeConsumer } from "./feed/consumers.ts";
 import type { ColumnsOf, RecordOf, ValuesOf, WriteRecordOf } from "./schema/record_types.ts";
 
 /**
@@ -579,6 +580,75 @@ export class Platform {
   getFeedInfo(feedName: string): FeedInfo {
     const ctx = this.#context(feedName);
     return feedInfo(ctx, this.#entry(feedName).created);
+  }
+
+  /**
+   * The named consumers of a feed (see `stream({ consumer })`): where each
+   * resumes, when it last moved on, and whether a stream holds it now.
+   *
+   * @param feedName the feed
+   * @returns the consumers, by name
+   * @example
+   * ```ts
+   * import { defineFeed, Platform } from "../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   writer.writeValues(101.5, 1_000);
+   *   for await (const _ of reader.stream({ consumer: "risk", from: 0 })) break;
+   *   const [risk] = platform.listConsumers("trades");
+   *   console.assert(risk?.name === "risk" && !risk.active);
+   *   console.assert(platform.removeConsumer("trades", "risk"));
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
+  listConsumers(feedName: string): ConsumerInfo[] {
+    const ctx = this.#context(feedName);
+    return listConsumers(ctx.paths, ctx.name);
+  }
+
+  /**
+   * Forget a named consumer of a feed: its next stream starts as new (at
+   * `from`, or the live head). A stream using it is `CONSUMER_LOCKED`.
+   *
+   * @param feedName the feed
+   * @param consumer the consumer's name
+   * @returns whether it existed
+   * @example
+   * ```ts
+   * import { defineFeed, Platform } from "../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   console.assert(platform.removeConsumer("trades", "risk") === false); // never streamed
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
+  removeConsumer(feedName: string, consumer: string): boolean {
+    this.#check();
+    this.#writable(`remove consumer "${consumer}" of "${feedName}"`);
+    const ctx = this.#context(feedName);
+    const removed = removeConsumer(ctx.paths, ctx.name, consumer);
+    if (removed) this.#log.info(`consumer "${consumer}" of "${feedName}" removed`);
+    return removed;
   }
 
   /**

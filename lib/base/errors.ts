@@ -12,6 +12,7 @@ export type DeepwaterErrorCode =
   | "FEED_NOT_FOUND"
   | "SCHEMA_DRIFT"
   | "WRITER_LOCKED"
+  | "CONSUMER_LOCKED"
   | "VERSION_MISMATCH"
   | "LIBRARY"
   | "CLOSED"

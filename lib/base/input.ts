@@ -225,6 +225,64 @@ export interface StreamSettings {
   spinYieldMs: number;
   /** Overrun callback (rings only ever call it). */
   onOverrun: ((lost: number) => void) | undefined;
+  /** Replay from the first record at or after this time (µs), or undefined: the live head. */
+  from: number | undefined;
+  /** Named consumer whose position the stream keeps, or undefined. */
+  consumer: string | undefined;
+}
+
+/** The checked options of `streamBatches()`: those of `stream()` plus the batch size. */
+export interface StreamBatchSettings extends StreamSettings {
+  /** Most bytes in one batch (at least one record's worth is always allowed). */
+  maxBytes: number;
+}
+
+/** Longest consumer name (as for feed names). */
+const MAX_CONSUMER_NAME = 100;
+const CONSUMER_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/**
+ * Check a consumer name: the rules of feed names (letters, digits, ".", "_"
+ * and "-", starting with a letter or digit, no "..", at most 100 characters),
+ * since it names a file in the feed's directory.
+ *
+ * @param name the caller's value
+ * @param what the caller, for messages (e.g. `stream()`)
+ * @returns the name
+ */
+export function consumerName(name: unknown, what = "stream()"): string {
+  if (
+    typeof name !== "string" || name.length === 0 || name.length > MAX_CONSUMER_NAME ||
+    !CONSUMER_RE.test(name) || name.includes("..")
+  ) {
+    throw invalid(
+      `Invalid ${what} option "consumer": expected a name of 1 to ${MAX_CONSUMER_NAME} letters, digits, ".", "_" and "-" (starting with a letter or digit, no ".."), got ${
+        show(name)
+      }`,
+    );
+  }
+  return name;
+}
+
+/** The `from` option: a uint64 time in µs as a number or BigInt, clamped as a range start is. */
+function fromOption(v: unknown, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  const ok = typeof v === "bigint"
+    ? v >= 0n && v <= MAX_U64
+    : typeof v === "number" && !Number.isNaN(v) && v !== Infinity;
+  if (!ok) {
+    throw optionError(
+      what,
+      "from",
+      "a number or BigInt of microseconds (0 .. 2^64-1, or -Infinity for everything retained)",
+      v,
+    );
+  }
+  // Timestamps are below 2^53 (checked on write): any later start finds nothing.
+  const n = typeof v === "bigint"
+    ? (v > BigInt(MAX_TS) ? MAX_TS + 1 : Number(v))
+    : Math.ceil(v as number);
+  return Math.min(Math.max(0, n), MAX_TS + 1);
 }
 
 /**
@@ -236,8 +294,40 @@ export interface StreamSettings {
  * @returns the settings, defaults filled in
  */
 export function streamOptions(options: unknown): StreamSettings {
-  const what = "stream()";
-  const o = optionObject(options, what, ["playback", "signal", "wait", "spinYieldMs", "onOverrun"]);
+  return streamSettings(optionObject(options, "stream()", STREAM_KEYS), "stream()");
+}
+
+const STREAM_KEYS = [
+  "playback",
+  "signal",
+  "wait",
+  "spinYieldMs",
+  "onOverrun",
+  "from",
+  "consumer",
+] as const;
+
+/** Smallest and largest `maxBytes` of `streamBatches()`; the default sits under NATS's 1 MB payload. */
+const BATCH_BYTES = { min: 1, max: 2 ** 30, dflt: 256 * 1024 };
+
+/**
+ * Check the options of `streamBatches()`: those of `stream()` plus
+ * `maxBytes` (default 256 KiB, 1 .. 2^30; a batch always holds at least one
+ * record).
+ *
+ * @param options the caller's options
+ * @returns the settings, defaults filled in
+ */
+export function streamBatchOptions(options: unknown): StreamBatchSettings {
+  const what = "streamBatches()";
+  const o = optionObject(options, what, [...STREAM_KEYS, "maxBytes"]);
+  return {
+    ...streamSettings(o, what),
+    maxBytes: number(o, what, "maxBytes", { ...BATCH_BYTES, integer: true }) ?? BATCH_BYTES.dflt,
+  };
+}
+
+function streamSettings(o: Record<string, unknown>, what: string): StreamSettings {
   const signal = o.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw optionError(what, "signal", "an AbortSignal", signal);
@@ -246,13 +336,22 @@ export function streamOptions(options: unknown): StreamSettings {
   if (onOverrun !== undefined && typeof onOverrun !== "function") {
     throw optionError(what, "onOverrun", "a function", onOverrun);
   }
+  const playback = bool(o, what, "playback", false);
+  const from = fromOption(o.from, what);
+  if (playback && from !== undefined) {
+    throw invalid(
+      `Invalid ${what} options: "from" and "playback" both say where to start: give one of them`,
+    );
+  }
   return {
-    playback: bool(o, what, "playback", false),
+    playback,
     signal,
     wait: oneOf(o, what, "wait", ["block", "spin"] as const) ?? "block",
     spinYieldMs:
       number(o, what, "spinYieldMs", { min: 0, max: MAX_SPIN_YIELD_MS, integer: false }) ?? 1,
     onOverrun: onOverrun as StreamSettings["onOverrun"],
+    from,
+    consumer: o.consumer === undefined ? undefined : consumerName(o.consumer, what),
   };
 }
 

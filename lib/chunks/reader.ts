@@ -378,9 +378,134 @@ export class ChunkReader extends ReaderBase<Cursor> {
     return undefined;
   }
 
-  /** Where a stream starts: the newest playback marker, or the live head. */
+  /** Where a stream starts: the newest playback marker, the first record at or after `from`, or the live head. */
   protected streamStart(o: StreamSettings): Cursor {
+    if (o.from !== undefined) return this.#fromStart(o.from);
     return o.playback ? this.#playbackStart() : this.#head();
+  }
+
+  /**
+   * The first record, in storage order, whose timestamp is at or after
+   * `from`, among those committed now; else the live head. The head is taken
+   * first, so what is committed meanwhile is delivered live, once. Chunks
+   * whose newest record is older are skipped through the sealed-chunk
+   * summary (a binary search while every chunk is in order); in-order chunks
+   * are binary-searched, out-of-order ones scanned.
+   */
+  #fromStart(from: number): Cursor {
+    const head = this.#head();
+    const reg = this.#reg;
+    const { first, last } = reg.span();
+    if (last === 0) return head;
+    const sum = this.#summary(first, last);
+    let id = first;
+    if (!sum.ooo) id = sum.base + lowerBound(sum.max, Math.max(0, first - sum.base), from);
+    for (id = Math.max(id, first); id <= head.chunk; id++) {
+      this.check();
+      const k = id - sum.base;
+      const known = k >= 0 && k < sum.max.length;
+      if (known && sum.max[k]! < from) continue;
+      if (reg.flags(id) & FLAG.DELETED) continue;
+      const view = this.#cache.view(id);
+      if (!view) continue;
+      const n = id === head.chunk
+        ? Math.min(head.index, this.#committed(view))
+        : this.#committed(view);
+      // Flags after the count: OUT_OF_ORDER is set before the commit it covers.
+      if (reg.flags(id) & FLAG.OUT_OF_ORDER || (known && sum.unsorted[k])) {
+        const dv = view.dv;
+        for (let i = 0; i < n; i++) {
+          if (u64(dv, CHUNK_HEADER + i * this.#rs + this.#tsOff) >= from) {
+            return { chunk: id, index: i };
+          }
+        }
+        this.checkFaults();
+      } else if (n > 0) {
+        const i = this.#search(view, n, from, false);
+        if (i < n) return { chunk: id, index: i };
+      }
+    }
+    return head;
+  }
+
+  /** A cursor as a consumer file stores it. */
+  protected position(cursor: Cursor): [number, number] {
+    return [cursor.chunk, cursor.index];
+  }
+
+  /** The cursor a consumer's stored `(chunk, index)` names, checked against the registry. */
+  protected resume(chunk: number, index: number, consumer: string): Cursor {
+    const reg = this.#reg;
+    const { first, last } = reg.span();
+    const where =
+      `Consumer "${consumer}" of "${this.feed}" resumes at chunk ${chunk} record ${index}`;
+    const fix =
+      `the consumer file is damaged or the feed's data was replaced: remove the consumer (deepwater consumers ${this.feed} --remove ${consumer}) to start it again as new`;
+    const corrupt = (why: string) =>
+      new DeepwaterError("CORRUPT", `${where}, ${why}: ${fix}`, {
+        path: this.ctx.paths.consumer(this.feed, consumer),
+      });
+    if (chunk < 1 || chunk > Math.max(last, 1) || index >= 2 ** 32) {
+      throw corrupt(`past the feed's newest chunk ${last}`);
+    }
+    if (chunk >= first && !(reg.flags(chunk) & FLAG.DELETED)) {
+      const n = reg.committed(chunk);
+      if (index > n) throw corrupt(`past the ${n} records that chunk holds`);
+      return { chunk, index };
+    }
+    // Retention removed where it stopped: count what it never saw, from the
+    // registry entries still describing those chunks.
+    let lost = -index, exact = chunk > first - reg.capacity;
+    for (let id = Math.max(chunk, first - reg.capacity + 1); id <= last; id++) {
+      if (id >= first && !(reg.flags(id) & FLAG.DELETED)) break;
+      if (reg.entryIntact(id)) lost += reg.entry(id).committed;
+      else exact = false;
+    }
+    lost = Math.max(0, lost);
+    this.ctx.log.warn(
+      `${where}, which retention deleted: ${
+        exact ? lost : `at least ${lost}`
+      } records it had not acknowledged are gone; it continues at the oldest retained record`,
+    );
+    return { chunk, index };
+  }
+
+  /** Push one copy of up to `maxRecords` consecutive committed records of one chunk. */
+  protected pullBytes(
+    cursor: Cursor,
+    maxRecords: number,
+    out: Uint8Array[],
+    _onOverrun: unknown,
+    runs: number[] | undefined,
+  ): void {
+    const reg = this.#reg;
+    for (;;) {
+      const { first, last } = reg.span();
+      if (cursor.chunk < first) cursor.chunk = first, cursor.index = 0;
+      if (cursor.chunk > last) return;
+      const flags = reg.flags(cursor.chunk);
+      if (!(flags & FLAG.DELETED) && cursor.index < reg.committed(cursor.chunk)) {
+        const v = this.#cache.view(cursor.chunk);
+        if (!v) continue; // removed between the flag check and the open: look again
+        const k = Math.min(this.#committed(v) - cursor.index, maxRecords);
+        const at = CHUNK_HEADER + cursor.index * this.#rs;
+        out.push(v.u8.slice(at, at + k * this.#rs));
+        cursor.index += k;
+        runs?.push(out.length - 1, cursor.chunk, cursor.index - 1);
+        return;
+      }
+      // Past a deleted chunk, or the end of a sealed one (as `pull` moves on).
+      if (!(flags & (FLAG.SEALED | FLAG.DELETED))) {
+        if (reg.lastChunk() <= cursor.chunk || reg.flags(cursor.chunk) & FLAG.SEALED) return;
+        throw reg.corrupt(
+          `chunk ${cursor.chunk} of "${this.feed}" has a successor but was never sealed`,
+        );
+      }
+      if (!(flags & FLAG.DELETED) && cursor.index < reg.committed(cursor.chunk)) continue;
+      if (reg.lastChunk() <= cursor.chunk) return;
+      cursor.chunk++;
+      cursor.index = 0;
+    }
   }
 
   /** Cursor at the live head (just after the newest committed record). */
@@ -423,7 +548,13 @@ export class ChunkReader extends ReaderBase<Cursor> {
   }
 
   /** Move up to `max` committed records from `cursor` into `out`. */
-  protected pull(cursor: Cursor, max: number, out: DecodedRecord[]): void {
+  protected pull(
+    cursor: Cursor,
+    max: number,
+    out: DecodedRecord[],
+    _onOverrun?: unknown,
+    runs?: number[],
+  ): void {
     const reg = this.#reg;
     while (out.length < max) {
       const { first, last } = reg.span();
@@ -441,6 +572,7 @@ export class ChunkReader extends ReaderBase<Cursor> {
         if (!v) continue; // removed between the flag check and the open: look again
         const n = this.#committed(v);
         const k = Math.min(n - cursor.index, max - out.length);
+        runs?.push(out.length, cursor.chunk, cursor.index);
         for (let i = 0; i < k; i++) {
           out.push(this.decode(v.dv, v.u8, CHUNK_HEADER + (cursor.index + i) * this.#rs));
         }

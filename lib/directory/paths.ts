@@ -7,7 +7,8 @@
  * <base>/deepwater.log         rotating log (10 MB x 5)
  * <base>/quarantine/<feed>/    files repair could not place, each with a .why.txt note
  * <base>/feeds/<feed>/registry.dwr, spec.json, writer.lock, maintenance.lock,
- *                      markers.dwm, chunk-<id>.dwk
+ *                      markers.dwm, chunk-<id>.dwk,
+ *                      consumer-<name>.dwq (a named consumer's position, feed/consumers.ts)
  * ```
  *
  * @module
@@ -76,6 +77,11 @@ export class BasePaths {
     return join(this.feeds, feed, "markers.dwm");
   }
 
+  /** Position file (and lock) of a named consumer of a feed (the name is validated by the caller). */
+  consumer(feed: string, name: string): string {
+    return join(this.feeds, feed, `consumer-${name}.dwq`);
+  }
+
   /** Chunk file of a feed. */
   chunk(feed: string, id: number): string {
     return join(this.feeds, feed, chunkFileName(id));
@@ -91,4 +97,10 @@ function chunkFileName(id: number): string {
 export function chunkIdOf(name: string): number | undefined {
   const m = /^chunk-(\d{12})\.dwk$/.exec(name);
   return m ? Number(m[1]) : undefined;
+}
+
+/** The consumer a file name in a feed directory belongs to, or undefined. */
+export function consumerOfFile(name: string): string | undefined {
+  const m = /^consumer-([A-Za-z0-9][A-Za-z0-9._-]{0,99})\.dwq$/.exec(name);
+  return m && !m[1]!.includes("..") ? m[1] : undefined;
 }

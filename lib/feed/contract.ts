@@ -16,7 +16,8 @@
  *   throws `CLOSED`; `close()` is idempotent and `Symbol.dispose` calls it.
  * - `readAvailable()` keeps one position for the reader (starting where the
  *   reader was opened); every `stream()` call starts its own position at the
- *   live head (or the newest playback marker). No call moves another's.
+ *   live head (or the newest playback marker, the first record at or after
+ *   `from`, or where its named consumer left off). No call moves another's.
  *
  * @module
  */
@@ -113,6 +114,47 @@ export interface StreamOptions {
    * stream (rings only; a chunk feed never loses a record, so never calls it).
    */
   onOverrun?: (lost: number) => void;
+  /**
+   * Replay history first: start at the first record, in storage order,
+   * whose timestamp is at or after `from` (µs, a number or BigInt), then
+   * continue live with no gap and no duplicate. Every record after that one
+   * in storage order follows, whatever its timestamp: with out-of-order
+   * writes, later records older than `from` are delivered too. When no
+   * retained record is at or after `from`, the stream starts at the live
+   * head. `-Infinity` (or 0) replays everything retained. Not with
+   * `playback` (both say where to start: `INVALID_ARGUMENT`).
+   */
+  from?: number | bigint;
+  /**
+   * A named consumer (rules of feed names): the stream resumes right after
+   * the last record this consumer acknowledged, in any process, across
+   * restarts. Asking the iterator for the next record acknowledges the one
+   * handed out before it, and `break` / `return()` acknowledges the last one
+   * handed out, so a record whose loop body finished is never delivered
+   * again, and the one record a crash interrupted is delivered again
+   * (at-least-once for it, exactly-once otherwise). The first run of a new
+   * consumer starts at `from` (or the newest playback marker) if given,
+   * else at the live head; later runs ignore `from`. One stream per
+   * consumer at a time, across processes: a second is `CONSUMER_LOCKED`
+   * (a stream holds its consumer until it ends: `break`, the signal, or the
+   * reader's close). A consumer stream writes its position file, so a
+   * read-only platform refuses it (`READ_ONLY`).
+   * Records retention deleted before the consumer got to them are skipped
+   * (and logged with their count).
+   */
+  consumer?: string;
+}
+
+/**
+ * Options for {@linkcode FeedReader.streamBatches}: those of `stream()`,
+ * plus the batch size.
+ */
+export interface StreamBatchOptions extends StreamOptions {
+  /**
+   * Most bytes in one batch (default 262144, an integer from 1 to 2^30). A
+   * batch always holds at least one whole record.
+   */
+  maxBytes?: number;
 }
 
 /**
@@ -725,7 +767,8 @@ export interface FeedReader<R extends object = DecodedRecord, C extends object =
   readAvailable(max?: number): R[];
   /**
    * Live tail: yields every record committed after the call (or from the
-   * newest playback marker), in order, with no skip and no duplicate. Every
+   * newest playback marker, from `from`, or after a named consumer's last
+   * acknowledged record), in order, with no skip and no duplicate. Every
    * call has its own position. Ends when `signal` aborts or the reader
    * closes.
    *
@@ -756,6 +799,42 @@ export interface FeedReader<R extends object = DecodedRecord, C extends object =
    * ```
    */
   stream(options?: StreamOptions): AsyncIterableIterator<R>;
+  /**
+   * The live tail as raw bytes, for transports: each batch is a copy of
+   * whole committed records in storage order (little-endian, the feed's
+   * record layout), all from one chunk (rings: consecutive records), at most
+   * `maxBytes`. The same positions as `stream()` with the same options
+   * (`from`, `consumer`, `playback`, `wait`, `signal`, …): no gap, no
+   * duplicate; for a consumer, a batch is acknowledged when the next one is
+   * asked for (or on `break`).
+   *
+   * @param options see {@linkcode StreamBatchOptions}
+   * @returns an async iterator of record batches, with its own position
+   * @example
+   * ```ts
+   * import { defineFeed, Platform } from "../../mod.ts";
+   * const trades = defineFeed({
+   *   feed_name: "trades",
+   *   fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *   ts_col: "timestamp_us",
+   *   chunk_size_mb: 0.0625,
+   * });
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed(trades);
+   *   using writer = platform.createWriter(trades);
+   *   using reader = platform.createReader(trades);
+   *   for (let i = 0; i < 3; i++) writer.writeValues(100 + i, 1_000 + i);
+   *   for await (const bytes of reader.streamBatches({ from: 0 })) {
+   *     console.assert(bytes.length === 3 * 16); // three 16-byte records
+   *     break;
+   *   }
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
+  streamBatches(options?: StreamBatchOptions): AsyncIterableIterator<Uint8Array>;
   /**
    * Unmap everything. Running iterators end or throw `CLOSED`. Idempotent.
    *

@@ -12,12 +12,12 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import type { DecodedRecord } from "../schema/codec.ts";
+import type { ConsumerTrack } from "./consumers.ts";
 
-/** What a reader provides to its live tail. */
-export interface LiveSource {
-  /** Move up to `max` records committed after the tail's position into `out`. */
-  pull(out: DecodedRecord[], max: number): void;
+/** What a reader provides to its live tail (of records, or of raw batches). */
+export interface LiveSource<T> {
+  /** Move up to `max` items committed after the tail's position into `out`. */
+  pull(out: T[], max: number): void;
   /** Whether anything new is committed (a cheap check, called in the spin loop). */
   hasNews(): boolean;
   /** Sleep until news, an abort or a timeout (the idle-friendly wait). */
@@ -35,12 +35,13 @@ const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
 const BATCH = 4096;
 
 /** An async iterator over a live feed. See the module documentation. */
-export class LiveIterator implements AsyncIterableIterator<DecodedRecord> {
-  readonly #src: LiveSource;
+export class LiveIterator<T> implements AsyncIterableIterator<T> {
+  readonly #src: LiveSource<T>;
   readonly #spin: boolean;
   readonly #signal: AbortSignal | undefined;
   readonly #yieldMs: number;
-  #buf: DecodedRecord[] = [];
+  readonly #track: ConsumerTrack | undefined;
+  #buf: T[] = [];
   #at = 0;
   #ended = false;
   #lastYield = performance.now();
@@ -50,14 +51,18 @@ export class LiveIterator implements AsyncIterableIterator<DecodedRecord> {
    * @param wait "spin" busy-waits, "block" sleeps in the source's `block`
    * @param signal ends the tail when aborted
    * @param yieldMs longest stretch without giving the event loop a turn
+   * @param track a named consumer's acknowledgements: asking for the next
+   *   item acknowledges those handed out before it
    */
   constructor(
-    src: LiveSource,
+    src: LiveSource<T>,
     wait: "spin" | "block",
     signal: AbortSignal | undefined,
     yieldMs: number,
+    track?: ConsumerTrack,
   ) {
     this.#src = src;
+    this.#track = track;
     this.#spin = wait === "spin";
     this.#signal = signal;
     this.#yieldMs = yieldMs;
@@ -69,13 +74,16 @@ export class LiveIterator implements AsyncIterableIterator<DecodedRecord> {
   }
 
   /** The next record, or the end once the signal aborted or the reader closed. */
-  next(): Promise<IteratorResult<DecodedRecord, undefined>> {
+  next(): Promise<IteratorResult<T, undefined>> {
+    this.#track?.ack(this.#at);
     const r = this.#take();
     return r ? Promise.resolve(r) : this.#wait();
   }
 
-  /** End the tail (a `break` out of `for await` calls this). */
-  return(): Promise<IteratorResult<DecodedRecord, undefined>> {
+  /** End the tail (a `break` out of `for await` calls this); a consumer's last item is acknowledged. */
+  return(): Promise<IteratorResult<T, undefined>> {
+    this.#track?.ack(this.#at);
+    this.#track?.close();
     this.#ended = true;
     this.#buf = [];
     return Promise.resolve(DONE);
@@ -86,8 +94,9 @@ export class LiveIterator implements AsyncIterableIterator<DecodedRecord> {
    * undefined: wait. Right after the event loop's turn it pulls whatever
    * `yieldMs` says, or a `yieldMs` shorter than a turn would never pull.
    */
-  #take(afterTurn = false): IteratorResult<DecodedRecord, undefined> | undefined {
+  #take(afterTurn = false): IteratorResult<T, undefined> | undefined {
     if (this.#ended || !this.#src.isOpen() || this.#signal?.aborted) {
+      this.#track?.close();
       this.#ended = true;
       return DONE;
     }
@@ -95,6 +104,7 @@ export class LiveIterator implements AsyncIterableIterator<DecodedRecord> {
     if (!afterTurn && performance.now() - this.#lastYield > this.#yieldMs) return undefined; // the loop's turn
     this.#buf.length = 0;
     this.#at = 0;
+    this.#track?.refill();
     this.#src.pull(this.#buf, BATCH);
     if (this.#buf.length === 0 && this.#spin && this.#spinUntilNews()) {
       this.#src.pull(this.#buf, BATCH);
@@ -114,7 +124,7 @@ export class LiveIterator implements AsyncIterableIterator<DecodedRecord> {
     return true;
   }
 
-  async #wait(): Promise<IteratorResult<DecodedRecord, undefined>> {
+  async #wait(): Promise<IteratorResult<T, undefined>> {
     for (;;) {
       const upkeep = this.#src.idle?.();
       if (upkeep) await upkeep;

@@ -15,6 +15,7 @@ import {
   readerOptions,
   readMax,
   show,
+  streamBatchOptions,
   streamOptions,
   type StreamSettings,
   timeRange,
@@ -23,11 +24,18 @@ import type { DecodedRecord, DecodeFn } from "../schema/codec.ts";
 import type { Layout } from "../schema/spec.ts";
 import { makeViewKind, type ViewKind } from "../schema/view.ts";
 import type { FeedContext } from "../directory/feed.ts";
-import type { FeedKind, FeedReader, ReaderOptions, StreamOptions } from "./contract.ts";
 import { columnFields, type Columns, gatherColumns, type RecordRun } from "./columns.ts";
 import { type CursorHost, RecordCursor, visitWalk } from "./cursor.ts";
-import { LiveIterator } from "./live.ts";
 import type { RecordWalk } from "./walk.ts";
+import type {
+  FeedKind,
+  FeedReader,
+  ReaderOptions,
+  StreamBatchOptions,
+  StreamOptions,
+} from "./contract.ts";
+import { LiveIterator, type LiveSource } from "./live.ts";
+import { ConsumerFile, ConsumerTrack } from "./consumers.ts";
 
 /** Largest batch `batches()` yields, in bytes (a chunk's run is split past it). */
 const BATCH_BYTES = 1 << 22;
@@ -61,6 +69,8 @@ export abstract class ReaderBase<C> implements FeedReader {
   /** `readAvailable()`'s position: set by the subclass constructor. */
   protected available!: C;
   readonly #onClose: (r: FeedReader) => void;
+  /** Consumer streams started here: released on close. */
+  readonly #consumers = new Set<ConsumerTrack>();
   /** False once closed. A plain field: per-record loops test it. */
   protected open = true;
   /** Open cursors, closed with the reader so their views never outlive it. */
@@ -109,13 +119,39 @@ export abstract class ReaderBase<C> implements FeedReader {
   protected abstract walk(start: number, end: number, retain: boolean): RecordWalk<unknown>;
   /** Where a new `stream()` starts (the live head, or a playback marker). */
   protected abstract streamStart(settings: StreamSettings): C;
-  /** Move up to `max` records committed past `cursor` into `out`, advancing it. */
+  /**
+   * Move up to `max` records committed past `cursor` into `out`, advancing
+   * it. With `runs` (a named consumer's stream), append a triple
+   * `(index in out, a, b)` wherever the records stop being consecutive
+   * positions (see {@linkcode ConsumerTrack.runs}), and once at the start.
+   */
   protected abstract pull(
     cursor: C,
     max: number,
     out: DecodedRecord[],
     onOverrun: ((lost: number) => void) | undefined,
+    runs?: number[],
   ): void;
+  /**
+   * Push at most one batch past `cursor` to `out`: a copy of up to
+   * `maxRecords` whole, consecutive records (one chunk at most), advancing
+   * the cursor. With `runs`, append `(index in out, a, b - 1)` where `(a, b)`
+   * is the position right after the batch.
+   */
+  protected abstract pullBytes(
+    cursor: C,
+    maxRecords: number,
+    out: Uint8Array[],
+    onOverrun: ((lost: number) => void) | undefined,
+    runs: number[] | undefined,
+  ): void;
+  /** A cursor as the two numbers a consumer file stores. */
+  protected abstract position(cursor: C): [number, number];
+  /**
+   * The cursor a named consumer's stored position names, checked against the
+   * feed (past the data is `CORRUPT`; deleted data is skipped and logged).
+   */
+  protected abstract resume(a: number, b: number, consumer: string): C;
   /** Whether anything past `cursor` is committed (a cheap check: the spin loop calls it). */
   protected abstract hasNews(cursor: C): boolean;
   /** Sleep until news past `cursor`, an abort, the close, or a bounded timeout. */
@@ -150,21 +186,17 @@ export abstract class ReaderBase<C> implements FeedReader {
   stream(options?: StreamOptions): AsyncIterableIterator<DecodedRecord> {
     this.check();
     const o = streamOptions(options);
-    const cursor = this.streamStart(o);
-    return new LiveIterator(
-      {
-        pull: (out, max) => {
-          this.pull(cursor, max, out, o.onOverrun);
-          this.checkFaults();
-        },
-        hasNews: () => this.hasNews(cursor),
-        block: (signal) => this.block(cursor, signal),
-        idle: () => this.idle(),
-        isOpen: () => this.open,
-      },
+    const [cursor, track] = this.#begin(o);
+    const runs = track?.runs;
+    return new LiveIterator<DecodedRecord>(
+      this.#source(cursor, (out, max) => {
+        this.pull(cursor, max, out, o.onOverrun, runs);
+        this.checkFaults();
+      }),
       o.wait,
       o.signal,
       o.spinYieldMs,
+      track,
     );
   }
 
@@ -261,12 +293,82 @@ export abstract class ReaderBase<C> implements FeedReader {
     };
   }
 
+  /**
+   * See {@linkcode FeedReader.streamBatches}.
+   *
+   * @param options see {@linkcode StreamBatchOptions}
+   * @returns an async iterator of record batches, with its own position
+   */
+  streamBatches(options?: StreamBatchOptions): AsyncIterableIterator<Uint8Array> {
+    this.check();
+    const o = streamBatchOptions(options);
+    const [cursor, track] = this.#begin(o);
+    const runs = track?.runs;
+    const maxRecords = Math.max(1, Math.floor(o.maxBytes / this.ctx.layout.recordSize));
+    return new LiveIterator<Uint8Array>(
+      this.#source(cursor, (out) => {
+        // One batch per pull: the iterator hands it out before pulling again.
+        if (out.length === 0) this.pullBytes(cursor, maxRecords, out, o.onOverrun, runs);
+        this.checkFaults();
+      }),
+      o.wait,
+      o.signal,
+      o.spinYieldMs,
+      track,
+    );
+  }
+
+  /** The live source over `cursor` with the given pull. */
+  #source<T>(cursor: C, pull: (out: T[], max: number) => void): LiveSource<T> {
+    return {
+      pull,
+      hasNews: () => this.hasNews(cursor),
+      block: (signal) => this.block(cursor, signal),
+      idle: () => this.idle(),
+      isOpen: () => this.open,
+    };
+  }
+
+  /**
+   * Where a stream starts, and its consumer's acknowledgements: a named
+   * consumer resumes where it left off (its first run starts where the
+   * options say and stores that at once, so a crash before its first
+   * acknowledgement resumes there, not at a later head).
+   */
+  #begin(o: StreamSettings): [C, ConsumerTrack | undefined] {
+    if (o.consumer === undefined) return [this.streamStart(o), undefined];
+    if (this.ctx.readOnly) {
+      throw new DeepwaterError(
+        "READ_ONLY",
+        `Cannot stream as consumer "${o.consumer}" of "${this.feed}": the platform is read-only and a consumer stores its position: open the platform with write access`,
+      );
+    }
+    for (const t of this.#consumers) if (!t.file.isOpen) this.#consumers.delete(t);
+    const file = ConsumerFile.open(this.ctx.paths, this.feed, o.consumer, this.kind);
+    try {
+      let cursor: C;
+      if (file.position) cursor = this.resume(file.position.a, file.position.b, o.consumer);
+      else {
+        cursor = this.streamStart(o);
+        const [a, b] = this.position(cursor);
+        file.commit(a, b, 0);
+      }
+      const track = new ConsumerTrack(file);
+      this.#consumers.add(track);
+      return [cursor, track];
+    } catch (e) {
+      file.close();
+      throw e;
+    }
+  }
+
   /** Unmap everything. Running iterators end or throw `CLOSED`. Idempotent. */
   close(): void {
     if (!this.open) return;
     this.open = false;
     for (const c of this.#cursors) c.close();
     this.closing.abort();
+    for (const t of this.#consumers) t.close();
     this.release();
     this.#onClose(this);
   }

@@ -246,10 +246,12 @@ export class RingReader extends ReaderBase<RingCursor> implements RingFeedReader
     max: number,
     out: DecodedRecord[],
     onOverrun: ((lost: number) => void) | undefined,
+    runs?: number[],
   ): void {
     const ring = this.#follow(cursor);
     if (!ring) return;
     let lost = 0;
+    let expect = -1;
     while (out.length < max) {
       const [from, head] = this.#window(ring);
       const behind = (head - cursor.pos) >>> 0;
@@ -262,15 +264,104 @@ export class RingReader extends ReaderBase<RingCursor> implements RingFeedReader
         cursor.pos = from;
         continue;
       }
-      if (this.#fetch(ring, cursor.pos)) out.push(this.decode(this.#scratchDv, this.#scratch, 0));
-      else lost++;
+      if (this.#fetch(ring, cursor.pos)) {
+        if (runs && cursor.pos !== expect) runs.push(out.length, ring.nonce, cursor.pos);
+        out.push(this.decode(this.#scratchDv, this.#scratch, 0));
+        expect = (cursor.pos + 1) >>> 0;
+      } else lost++;
       cursor.pos = (cursor.pos + 1) >>> 0;
     }
+    this.#reportLost(lost, onOverrun);
+  }
+
+  #reportLost(lost: number, onOverrun: ((lost: number) => void) | undefined): void {
     if (lost > 0) {
       this.#lost += lost;
       if (onOverrun) onOverrun(lost);
       else this.ctx.log.warn(`reader of ring "${this.feed}" fell behind and lost ${lost} records`);
     }
+  }
+
+  /** Push one copy of up to `maxRecords` consecutive retained records; overwritten ones are lost. */
+  protected pullBytes(
+    cursor: RingCursor,
+    maxRecords: number,
+    out: Uint8Array[],
+    onOverrun: ((lost: number) => void) | undefined,
+    runs: number[] | undefined,
+  ): void {
+    const ring = this.#follow(cursor);
+    if (!ring) return;
+    const rs = this.#rs;
+    let lost = 0;
+    for (;;) {
+      const [from, head] = this.#window(ring);
+      const behind = (head - cursor.pos) >>> 0;
+      if (behind === 0) break;
+      const retained = (head - from) >>> 0;
+      if (behind > retained) {
+        if (behind <= 2 ** 31) lost += behind - retained;
+        cursor.pos = from;
+        continue;
+      }
+      const n = Math.min(behind, maxRecords);
+      const buf = new Uint8Array(n * rs);
+      const start = cursor.pos;
+      let k = 0;
+      while (k < n && this.#fetchInto(ring, (start + k) >>> 0, buf, k * rs)) k++;
+      cursor.pos = (start + k) >>> 0;
+      if (k === 0) {
+        lost++;
+        cursor.pos = (cursor.pos + 1) >>> 0;
+        continue;
+      }
+      out.push(k < n ? buf.slice(0, k * rs) : buf);
+      runs?.push(out.length - 1, ring.nonce, start + k - 1);
+      break;
+    }
+    this.#reportLost(lost, onOverrun);
+  }
+
+  /** The first retained record at or after `from` (a scan of the window), else the head. */
+  #fromStart(from: number): RingCursor {
+    const ring = this.#attach();
+    if (!ring) return { pos: 0, nonce: undefined };
+    const [start, head] = this.#window(ring);
+    const tsOff = this.ctx.layout.tsOffset;
+    for (let n = start; n !== head; n = (n + 1) >>> 0) {
+      this.check();
+      if (!this.#fetch(ring, n)) continue; // overwritten while we looked: gone
+      if (u64(this.#scratchDv, tsOff) >= from) return { pos: n, nonce: ring.nonce };
+    }
+    this.checkFaults();
+    return { pos: head, nonce: ring.nonce };
+  }
+
+  /** A cursor as a consumer file stores it: the ring's nonce (0 before any ring) and the serial. */
+  protected position(cursor: RingCursor): [number, number] {
+    return [cursor.nonce ?? 0, cursor.pos];
+  }
+
+  /** The cursor a consumer's stored `(nonce, serial)` names. */
+  protected resume(nonce: number, serial: number, consumer: string): RingCursor {
+    const pos = serial % 2 ** 32;
+    if (nonce === 0) return { pos: 0, nonce: undefined }; // stored before any ring existed
+    const ring = this.#attach();
+    if (ring?.nonce === nonce) {
+      if (((ring.head() - pos) >>> 0) > 2 ** 31) {
+        throw new DeepwaterError(
+          "CORRUPT",
+          `Consumer "${consumer}" of ring "${this.feed}" resumes at serial ${pos}, past the ring's head ${ring.head()}: the consumer file is damaged: remove the consumer (deepwater consumers ${this.feed} --remove ${consumer}) to start it again as new`,
+          { path: this.ctx.paths.consumer(this.feed, consumer) },
+        );
+      }
+    } else if (ring) {
+      this.ctx.log.warn(
+        `consumer "${consumer}" of ring "${this.feed}": the ring was re-created since its last run; the records of the old ring it had not acknowledged are gone`,
+      );
+    }
+    // Another incarnation (or none yet): the pull restarts at its first record.
+    return { pos, nonce };
   }
 
   /** Where a stream starts: the ring's head (a ring keeps no playback markers). */
@@ -281,6 +372,7 @@ export class RingReader extends ReaderBase<RingCursor> implements RingFeedReader
         `Cannot play back "${this.feed}": rings keep no markers`,
       );
     }
+    if (o.from !== undefined) return this.#fromStart(o.from);
     return this.#headCursor();
   }
 
