@@ -8,16 +8,21 @@
  * @example
  * ```ts ignore
  * import { Platform } from "./mod.ts";
- * import { replicateMirror } from "./replicate.ts";
+ * import { replicateMirror, replicatePublish } from "./replicate.ts";
  *
+ * using source = new Platform("./data");
+ * const publisher = replicatePublish(source, { feed: "trades", nats: "nats://127.0.0.1:4222" });
  * using replica = new Platform("./replica");
  * const mirror = replicateMirror(replica, { feed: "trades", nats: "nats://127.0.0.1:4222" });
  * // ... later
+ * await publisher.close();
  * await mirror.close();
  * ```
  *
  * @module
  */
+export { replicatePublish } from "./lib/replicate/publish.ts";
+export type { PublishOptions } from "./lib/replicate/publish.ts";
 export { replicateMirror } from "./lib/replicate/mirror.ts";
 export type { ReplicateOptions, Replicator } from "./lib/replicate/handle.ts";
 export type { Position } from "./lib/replicate/protocol.ts";

@@ -26,9 +26,9 @@ export interface Replicator extends AsyncDisposable {
    * stream, a corrupt message).
    */
   readonly closed: Promise<void>;
-  /** Records sent (publisher) or appended (mirror) by this run. */
+  /** Records this run stored in the stream (publisher, once acknowledged) or appended (mirror). */
   readonly records: number;
-  /** Source position of the newest record sent or appended, `null` before the first. */
+  /** Source position of the newest record stored or appended, `null` before the first. */
   readonly position: Position | null;
   /**
    * Stop: finish the batch in flight (a publish awaits its acknowledgement;
@@ -40,9 +40,9 @@ export interface Replicator extends AsyncDisposable {
 
 /** The mutable state behind a {@linkcode Replicator}. */
 export interface Progress {
-  /** Records sent or appended by this run. */
+  /** Records stored or appended by this run. */
   records: number;
-  /** Position of the newest. */
+  /** Position of the newest of them. */
   position: Position | null;
 }
 
