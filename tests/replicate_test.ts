@@ -227,8 +227,11 @@ Deno.test("deepwater replicate: usage errors exit 2, a missing feed is FEED_NOT_
   assert(help.stdout.includes("--base-path DIR   the mirror's data directory (required)"));
 });
 
-/** A CLI child (`deepwater replicate ...`) whose stderr is kept for the failure message. */
-class Proc {
+/**
+ * A CLI child (`deepwater replicate ...`) whose stderr is kept for the
+ * failure message; disposing SIGKILLs it if a failed test left it running.
+ */
+class Proc implements AsyncDisposable {
   readonly proc: Deno.ChildProcess;
   readonly stderr: Promise<string>;
   constructor(readonly what: string, args: string[]) {
@@ -245,6 +248,11 @@ class Proc {
       // already gone
     }
     return await this.proc.status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.kill("SIGKILL");
+    await this.stderr;
   }
 }
 
@@ -309,16 +317,16 @@ Deno.test("deepwater replicate: a live run of 1 M records mirrors byte for byte;
   using pa = new Platform(a.path, { log: { console: false }, signals: "none" });
   using pb = new Platform(b.path, { log: { console: false }, signals: "none" });
   const t0 = performance.now();
-  const early = mirror(a.path, server.url);
+  await using early = mirror(a.path, server.url);
   const w = writer(src.path, TOTAL, 4000, 5);
   await until(() => ps.listFeeds().includes("trades"), 10_000, "the writer created the feed");
-  const pub = publisher(src.path, server.url);
+  await using pub = publisher(src.path, server.url);
   const written = await w.output();
   assertEquals(new TextDecoder().decode(written.stdout).trim(), `done ${TOTAL}`);
   const tWritten = performance.now();
   await until(() => countIn(pa) === TOTAL, 60_000, "the live mirror holds every record");
   const tLive = performance.now();
-  const late = mirror(b.path, server.url);
+  await using late = mirror(b.path, server.url);
   await until(() => countIn(pb) === TOTAL, 60_000, "the late mirror holds every record");
   const tLate = performance.now();
   console.log(
@@ -347,8 +355,16 @@ Deno.test("deepwater replicate: SIGKILL of the publisher, the mirror and nats-se
   using pa = new Platform(a.path, { log: { console: false }, signals: "none" });
   const w = writer(src.path, TOTAL, 1000, 10);
   await until(() => ps.listFeeds().includes("trades"), 10_000, "the writer created the feed");
-  let pub = publisher(src.path, server.url);
-  let mir = mirror(a.path, server.url);
+  // Every child spawned, for the clean-up after a failure.
+  const spawned: Proc[] = [];
+  await using _children = {
+    async [Symbol.asyncDispose]() {
+      for (const p of spawned) await p[Symbol.asyncDispose]();
+    },
+  };
+  const spawn = (p: Proc) => (spawned.push(p), p);
+  let pub = spawn(publisher(src.path, server.url));
+  let mir = spawn(mirror(a.path, server.url));
   const writing = w.output();
   let done = false;
   void writing.then(() => (done = true));
@@ -362,11 +378,11 @@ Deno.test("deepwater replicate: SIGKILL of the publisher, the mirror and nats-se
     if (target === 0) {
       await pub.kill("SIGKILL");
       await new Promise((r) => setTimeout(r, downMs));
-      pub = publisher(src.path, server.url);
+      pub = spawn(publisher(src.path, server.url));
     } else if (target === 1) {
       await mir.kill("SIGKILL");
       await new Promise((r) => setTimeout(r, downMs));
-      mir = mirror(a.path, server.url);
+      mir = spawn(mirror(a.path, server.url));
     } else {
       await server.kill();
       await new Promise((r) => setTimeout(r, downMs));
