@@ -11,6 +11,7 @@
  *   deepwater consumers FEED             named consumers and where they resume (--remove NAME)
  *   deepwater serve                      read-only HTTP service, live page and metrics
  *   deepwater health|cleanup|repair ...  the operations tools
+ *   deepwater replicate publish|mirror   replication through NATS JetStream
  *   deepwater <command> --help           that command's usage
  *
  * @module
@@ -54,6 +55,7 @@ commands:
   health        is the data directory healthy? (deepwater-health)
   cleanup       apply retention, or (un)install the cron line (deepwater-cleanup)
   repair        reconcile catalog, registries and chunk files (deepwater-repair)
+  replicate     publish a feed to NATS JetStream, or mirror one from it
 
 deepwater <command> --help prints a command's flags; deepwater --version the versions.
 Every command takes --base-path DIR (default $DEEPWATER_BASE_PATH or ./data).`;
@@ -530,6 +532,8 @@ const TOOLS: Record<string, (args: string[], name: string) => number | Promise<n
   health,
   cleanup,
   repair: repairMain,
+  // Loaded on use: the NATS client stays out of every other command's start-up.
+  replicate: async (args) => await (await import("./_replicate.ts")).main(args),
 };
 
 /** An own entry of `table` (never an Object.prototype property such as "toString"). */

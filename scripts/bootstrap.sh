@@ -2,6 +2,8 @@
 # Install the pinned toolchain into ./.tools (idempotent, no root needed):
 #   Deno  from the npm registry   (package `deno`)
 #   zig   from PyPI               (package `ziglang`, used as `zig cc`)
+# and, when running as root on Debian, nats-server for the replication tests
+# (scripts/install_nats.sh; without root it says how, from the tests).
 # Versions are pinned so FFI benchmarks stay comparable between runs: FFI
 # performance has regressed between Deno releases before.
 set -euo pipefail
@@ -33,3 +35,5 @@ SHIM
   chmod +x "$tools/bin/zig"
   have_zig || { echo "bootstrap: zig $ZIG_VERSION did not install" >&2; exit 2; }
 fi
+
+bash "$root/scripts/install_nats.sh" --quiet

@@ -9,20 +9,21 @@
  *
  * Rules, for every `.ts` file under `lib/`, plus `mod.ts`, `serve.ts` and `cli/`:
  * - layers, bottom-up: base < native < schema < directory < feed <
- *   {chunks, ring} < ops < lib/platform.ts < export < serve. A file imports its own
+ *   {chunks, ring} < ops < lib/platform.ts < {export, replicate} < serve. A file imports its own
  *   folder and lower layers only; `lib/` imports nothing outside `lib/` but
- *   packages. So the core never imports `lib/export/` or `lib/serve/`, which
- *   alone load the export's and the server's npm libraries.
+ *   packages. So the core never imports `lib/export/`, `lib/replicate/` or
+ *   `lib/serve/`, which alone load the export's, the NATS client's and the
+ *   server's npm libraries.
  * - `chunks/` and `ring/` never import each other.
  * - only `lib/native/` imports `lib/native/binding.ts`.
  * - a `reader.ts` never imports a `writer.ts`, nor a writer a reader; `ops/`
  *   imports no writer except `ops/open.ts`, which constructs them.
  * - no import cycle in `lib/`.
  * - every folder under `lib/` has a README.md.
- * - `mod.ts` imports only `lib/` and never `lib/export/` or `lib/serve/`;
- *   `export.ts` and `serve.ts` (their own entries) import only `lib/export/`
- *   and `lib/serve/`; `cli/` imports only `cli/`, `mod.ts`, `export.ts`,
- *   `serve.ts`, `lib/ops/` and `lib/base/`.
+ * - `mod.ts` imports only `lib/` and never `lib/export/`, `lib/replicate/` or
+ *   `lib/serve/`; `export.ts`, `replicate.ts` and `serve.ts` (their own
+ *   entries) import only their folder; `cli/` imports only `cli/`, `mod.ts`,
+ *   `export.ts`, `replicate.ts`, `serve.ts`, `lib/ops/` and `lib/base/`.
  *
  * Usage: deno run --allow-read --allow-write --allow-run scripts/check_imports.ts [--root DIR]
  *
@@ -47,10 +48,11 @@ const LAYERS: Record<string, number> = {
   ops: 6,
   "platform.ts": 7,
   export: 8,
+  replicate: 8,
   serve: 9,
 };
 const LAYER_ORDER =
-  "base < native < schema < directory < feed < {chunks, ring} < ops < platform.ts < export < serve";
+  "base < native < schema < directory < feed < {chunks, ring} < ops < platform.ts < {export, replicate} < serve";
 const BINDING = "lib/native/binding.ts";
 
 /**
@@ -192,6 +194,8 @@ function edgeViolations({ from, to }: Edge): string[] {
     if (!to.startsWith("lib/")) out.push("mod.ts re-exports lib/ only");
     else if (to.startsWith("lib/export/")) {
       out.push("mod.ts never imports lib/export/: the export is its own entry, export.ts");
+    } else if (to.startsWith("lib/replicate/")) {
+      out.push("mod.ts never imports lib/replicate/: it is the separate ./replicate entry");
     } else if (to.startsWith("lib/serve/")) {
       out.push("mod.ts never imports lib/serve/: the server is the separate ./serve export");
     }
@@ -201,17 +205,27 @@ function edgeViolations({ from, to }: Edge): string[] {
     if (!to.startsWith("lib/export/")) out.push("export.ts re-exports lib/export/ only");
     return out;
   }
+  if (from === "replicate.ts") {
+    if (!to.startsWith("lib/replicate/")) out.push("replicate.ts re-exports lib/replicate/ only");
+    return out;
+  }
   if (from === "serve.ts") {
     if (!to.startsWith("lib/serve/")) out.push("serve.ts re-exports lib/serve/ only");
     return out;
   }
   if (from.startsWith("cli/")) {
-    const ok = ["cli/", "mod.ts", "export.ts", "serve.ts", "lib/ops/", "lib/base/"].some((p) =>
-      to === p || (p.endsWith("/") && to.startsWith(p))
-    );
+    const ok = [
+      "cli/",
+      "mod.ts",
+      "export.ts",
+      "replicate.ts",
+      "serve.ts",
+      "lib/ops/",
+      "lib/base/",
+    ].some((p) => to === p || (p.endsWith("/") && to.startsWith(p)));
     if (!ok) {
       out.push(
-        "cli/ imports only mod.ts, export.ts, serve.ts, lib/ops/ and lib/base/: export what it needs from one",
+        "cli/ imports only mod.ts, export.ts, replicate.ts, serve.ts, lib/ops/ and lib/base/: export what it needs from one",
       );
     }
     return out;
@@ -296,7 +310,9 @@ async function checkImports(root: string): Promise<string[]> {
   const files = [
     ...tsFiles(root, "lib"),
     ...tsFiles(root, "cli"),
-    ...tsFiles(root, ".").filter((f) => f === "mod.ts" || f === "export.ts" || f === "serve.ts"),
+    ...tsFiles(root, ".").filter((f) =>
+      ["mod.ts", "export.ts", "replicate.ts", "serve.ts"].includes(f)
+    ),
   ];
   const edges = await importEdges(root, files);
   const problems: string[] = [];

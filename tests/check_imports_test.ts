@@ -189,3 +189,42 @@ Deno.test("check_imports keeps lib/serve/ above the platform and out of mod.ts",
   has("lib/platform.ts:2 imports lib/serve/server.ts: platform.ts imports the higher layer serve");
   has("serve.ts:1 imports lib/base/errors.ts: serve.ts re-exports lib/serve/ only");
 });
+
+Deno.test("check_imports keeps lib/replicate/ above the core: mod.ts and the layers below never import it", async (t) => {
+  using d = tempDir();
+  const replicate = {
+    "lib/replicate/mirror.ts": 'import { top } from "../platform.ts";\nexport const mir = top;\n',
+    "replicate.ts": 'export { mir } from "./lib/replicate/mirror.ts";\n',
+    "cli/replicate.ts": 'import { mir } from "../replicate.ts";\nexport const c = mir;\n',
+  };
+  await t.step(
+    "allowed: replicate/ over platform.ts, replicate.ts over it, cli/ over replicate.ts",
+    async () => {
+      writeTree(d.path, { ...cleanTree, ...replicate });
+      const { code, lines } = await runCheck(d.path);
+      assertEquals(lines, []);
+      assertEquals(code, 0);
+    },
+  );
+  await t.step("refused: mod.ts, ops/ or replicate.ts past its folder", async () => {
+    writeTree(d.path, {
+      ...cleanTree,
+      ...replicate,
+      "mod.ts":
+        'export { top } from "./lib/platform.ts";\nexport { mir } from "./lib/replicate/mirror.ts";\n',
+      "lib/ops/cleanup.ts":
+        'import { mir } from "../replicate/mirror.ts";\nexport const c = mir;\n',
+      "replicate.ts":
+        'export { mir } from "./lib/replicate/mirror.ts";\nexport { top } from "./lib/platform.ts";\n',
+    });
+    const { code, lines } = await runCheck(d.path);
+    assertEquals(code, 1);
+    const has = (needle: string) =>
+      assert(lines.some((l) => l.includes(needle)), `no line with ${needle}:\n${lines.join("\n")}`);
+    has("mod.ts:2 imports lib/replicate/mirror.ts: mod.ts never imports lib/replicate/");
+    has(
+      "lib/ops/cleanup.ts:1 imports lib/replicate/mirror.ts: ops imports the higher layer replicate",
+    );
+    has("replicate.ts:2 imports lib/platform.ts: replicate.ts re-exports lib/replicate/ only");
+  });
+});
