@@ -27,6 +27,11 @@ export const SYSTEMS = {
     durability: "page cache",
     workloads: ["latency"],
   },
+  "deepwater-view": {
+    label: "Deepwater chunk feed, zero-copy (cursor, tail)",
+    durability: "page cache",
+    workloads: ["query", "latency"],
+  },
   "deepwater-ring": {
     label: "Deepwater ring feed",
     durability: "memory (shm)",

@@ -16,6 +16,7 @@ const SYSTEMS: Record<string, () => Promise<PeerSystem>> = {
   "deepwater-batch": async () => (await import("./systems/deepwater.ts")).chunkSystem("batch"),
   "deepwater-block": async () => (await import("./systems/deepwater.ts")).chunkSystem("block"),
   "deepwater-ring": async () => (await import("./systems/deepwater.ts")).ringSystem(),
+  "deepwater-view": async () => (await import("./systems/deepwater.ts")).viewSystem(),
   lmdb: async () => (await import("./systems/lmdb.ts")).lmdbSystem,
   sqlite: async () => (await import("./systems/sqlite.ts")).sqliteSystem,
   duckdb: async () => (await import("./systems/duckdb.ts")).duckdbSystem,

@@ -95,6 +95,12 @@ const missing: Partial<Record<SystemName, string>> = {};
 
 async function prepareChronicle(): Promise<void> {
   const jars = JARS.map((j) => `/usr/share/java/${j}.jar`);
+  if (jars.some((j) => !exists(j))) {
+    // A fresh machine: install Chronicle Queue and a JDK from Debian (needs
+    // root; otherwise the script says what to install and the row says why).
+    await new Deno.Command("bash", { args: [join(root, "scripts/system_deps.sh"), "--bench"] })
+      .output().catch(() => undefined);
+  }
   const absent = jars.filter((j) => !exists(j));
   if (absent.length) {
     missing.chronicle = `not installed (${

@@ -140,6 +140,48 @@ export function chunkSystem(mode: "values" | "batch" | "block"): PeerSystem {
   };
 }
 
+/**
+ * A persisted chunk feed read through the zero-copy API: queries with
+ * `cursor()` (fields read in place, no object per record) and the live tail
+ * with `tail()` spinning (a synchronous callback per record, no promise).
+ */
+export function viewSystem(): PeerSystem {
+  return {
+    append: () => ({ ok: false, reason: "the same writer as the chunk feed row" }),
+    async query(a) {
+      using p = open(a.dir);
+      using r = p.createReader(a.rt.name);
+      const qty = a.rt.fields[a.rt.name === "trade" ? 1 : 2]!.name;
+      return await runQueries(a, (t) => {
+        using c = r.cursor(t);
+        const v = c.next();
+        return v ? (v.timestamp_us as number) - T0 : 0;
+      }, (start, end) => {
+        let sum = 0;
+        using c = r.cursor(start, end);
+        for (let v; (v = c.next());) sum += v[qty] as number;
+        return sum;
+      });
+    },
+    latencyInit({ rt, dir }) {
+      using p = open(dir);
+      create(p, rt, true);
+      return undefined;
+    },
+    async latencyReader({ rt, dir, messages, warmup }, ready) {
+      using p = open(dir);
+      using r = p.createReader(rt.name);
+      const first = rt.fields[0]!.name;
+      const samples = new LatencySamples(messages, warmup);
+      const done = r.tail((rec) => !samples.add(rec[first] as number), { wait: "spin" });
+      ready();
+      await done;
+      return percentiles(samples.lat);
+    },
+    latencyWriter: ({ rt, dir, messages, rate }) => latencyWriter(rt, dir, messages, rate),
+  };
+}
+
 /** Shared-memory ring feeds. */
 export function ringSystem(): PeerSystem {
   return {
