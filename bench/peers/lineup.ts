@@ -28,9 +28,9 @@ export const SYSTEMS = {
     workloads: ["latency"],
   },
   "deepwater-view": {
-    label: "Deepwater chunk feed, zero-copy (cursor, tail)",
+    label: "Deepwater chunk feed, zero-copy (cursor, tail; appends with writeBatch)",
     durability: "page cache",
-    workloads: ["query", "latency"],
+    workloads: ["append", "query", "latency"],
   },
   "deepwater-ring": {
     label: "Deepwater ring feed",

@@ -147,7 +147,8 @@ export function chunkSystem(mode: "values" | "batch" | "block"): PeerSystem {
  */
 export function viewSystem(): PeerSystem {
   return {
-    append: () => ({ ok: false, reason: "the same writer as the chunk feed row" }),
+    // Its store for the queries, written in batches (the writer is the chunk rows' subject).
+    append: ({ rt, n, data, dir }) => append(rt, n, data, dir, true, true),
     async query(a) {
       using p = open(a.dir);
       using r = p.createReader(a.rt.name);
