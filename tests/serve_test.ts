@@ -365,45 +365,6 @@ Deno.test("serve: unknown feeds and paths are 404, other methods 405, HEAD answe
   await metricBecomes(f.get, "deepwater_serve_open_readers", 0);
 });
 
-Deno.test("serve: a live stream over Server-Sent Events delivers what the writer appends, and closes its reader when the client goes away", async () => {
-  await using f = await fixture();
-  const abort = new AbortController();
-  const res = await f.get("/api/feeds/trades/stream", { signal: abort.signal });
-  assertEquals(res.status, 200);
-  assertEquals(res.headers.get("content-type"), "text/event-stream");
-  const events = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const got: { price: number; timestamp_us: number }[] = [];
-  for (let i = 0; i < 5; i++) f.writer.writeValues(500 + i, 1, T0 + 1e9 + i);
-  await within(
-    5_000,
-    "five live records",
-    (async () => {
-      while (got.length < 5) {
-        const { value, done } = await events.read();
-        if (done) throw new Error("the stream ended");
-        text += value;
-        let end;
-        while ((end = text.indexOf("\n\n")) >= 0) {
-          const event = text.slice(0, end);
-          text = text.slice(end + 2);
-          if (event.startsWith("event: records\n")) {
-            got.push(...JSON.parse(event.slice(event.indexOf("data: ") + 6)));
-          }
-        }
-      }
-    })(),
-  );
-  assertEquals(got.map((r) => r.price), [500, 501, 502, 503, 504]);
-  assertEquals(got[4]!.timestamp_us, T0 + 1e9 + 4);
-  const m = await (await f.get("/metrics")).text();
-  assertEquals(metric(m, "deepwater_serve_live_connections"), 1);
-  abort.abort();
-  await events.cancel().catch(() => {});
-  await metricBecomes(f.get, "deepwater_serve_open_readers", 0);
-  await metricBecomes(f.get, "deepwater_serve_live_connections", 0);
-});
-
 /** The records of a Server-Sent Events body, as they arrive, until `want` of them (bounded). */
 async function sseRecords<T>(res: Response, want: number): Promise<T[]> {
   const events = res.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -433,6 +394,37 @@ async function sseRecords<T>(res: Response, want: number): Promise<T[]> {
     await events.cancel().catch(() => {});
   }
   return got;
+}
+
+Deno.test("serve: a live stream over Server-Sent Events delivers what the writer appends, and closes its reader when the client goes away", async () => {
+  await using f = await fixture();
+  const abort = new AbortController();
+  const res = await f.get("/api/feeds/trades/stream", { signal: abort.signal });
+  assertEquals(res.status, 200);
+  assertEquals(res.headers.get("content-type"), "text/event-stream");
+  const m = await (await f.get("/metrics")).text();
+  assertEquals(metric(m, "deepwater_serve_live_connections"), 1);
+  for (let i = 0; i < 5; i++) f.writer.writeValues(500 + i, 1, T0 + 1e9 + i);
+  // Reads the five records, then cancels the body: the client goes away.
+  const got = await sseRecords<{ price: number; timestamp_us: number }>(res, 5);
+  assertEquals(got.map((r) => r.price), [500, 501, 502, 503, 504]);
+  assertEquals(got[4]!.timestamp_us, T0 + 1e9 + 4);
+  abort.abort();
+  await metricBecomes(f.get, "deepwater_serve_open_readers", 0);
+  await metricBecomes(f.get, "deepwater_serve_live_connections", 0);
+});
+
+/** The prices of the records a WebSocket receives, once there are `want` of them. */
+function wsPrices(ws: WebSocket, want: number): Promise<number[]> {
+  const prices: number[] = [];
+  const done = Promise.withResolvers<number[]>();
+  ws.onmessage = (e) => {
+    const msg = JSON.parse(e.data);
+    if (msg.type === "records") prices.push(...msg.records.map((r: { price: number }) => r.price));
+    if (prices.length >= want) done.resolve(prices);
+  };
+  ws.onerror = () => done.reject(new Error("WebSocket error"));
+  return done.promise;
 }
 
 Deno.test("serve: a live stream with from replays from the first record at or after it, then continues live, with no gap and no duplicate", async () => {
@@ -466,15 +458,7 @@ Deno.test("serve: a live stream with from replays from the first record at or af
   const ws = new WebSocket(
     f.server.url.replace("http", "ws") + `api/feeds/trades/ws?from=${T0 + 98_000_000}`,
   );
-  const prices: number[] = [];
-  const done = Promise.withResolvers<void>();
-  ws.onmessage = (e) => {
-    const msg = JSON.parse(e.data);
-    if (msg.type === "records") prices.push(...msg.records.map((r: { price: number }) => r.price));
-    if (prices.length >= 5) done.resolve();
-  };
-  ws.onerror = () => done.reject(new Error("WebSocket error"));
-  await within(5_000, "the replay over the WebSocket", done.promise);
+  const prices = await within(5_000, "the replay over the WebSocket", wsPrices(ws, 5));
   assertEquals(prices, [198, 199, 900, 901, 902]);
   const closed = new Promise((r) => (ws.onclose = r));
   ws.close();
@@ -486,21 +470,13 @@ Deno.test("serve: a live stream over WebSocket, on the stream path and on /ws", 
   await using f = await fixture();
   for (const path of ["stream", "ws"]) {
     const ws = new WebSocket(f.server.url.replace("http", "ws") + `api/feeds/trades/${path}`);
-    const got: number[] = [];
-    const done = Promise.withResolvers<void>();
-    ws.onmessage = (e) => {
-      const msg = JSON.parse(e.data);
-      if (msg.type === "records") got.push(...msg.records.map((r: { price: number }) => r.price));
-      if (got.length >= 3) done.resolve();
-    };
-    ws.onerror = () => done.reject(new Error("WebSocket error"));
+    const got = wsPrices(ws, 3);
     await within(5_000, "the WebSocket to open", new Promise((r) => (ws.onopen = r)));
     // The server's tail starts once the socket is open on its side too.
     await metricBecomes(f.get, "deepwater_serve_live_connections", 1);
     await new Promise((r) => setTimeout(r, 50));
     for (let i = 0; i < 3; i++) f.writer.writeValues(700 + i, 1, T0 + 2e9 + i);
-    await within(5_000, "three records over the WebSocket", done.promise);
-    assertEquals(got, [700, 701, 702]);
+    assertEquals(await within(5_000, "three records over the WebSocket", got), [700, 701, 702]);
     const closed = new Promise((r) => (ws.onclose = r));
     ws.close();
     await within(5_000, "the close", closed);
