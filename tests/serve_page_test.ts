@@ -64,6 +64,8 @@ Deno.test("serve page: the chart and the table follow a feed live in headless Ch
   } finally {
     clearInterval(timer);
   }
+  // History and live stream meet with no gap and no duplicate: every record shown once.
+  await browser.waitFor(`window.deepwaterPage.received === ${n}`, 10_000);
   const after = await firstRow();
   assert(after !== before, `the newest row did not change: ${after}`);
   const shown = await browser.evaluate<number>("window.deepwaterPage.lastTs");

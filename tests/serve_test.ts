@@ -11,6 +11,7 @@ import { type DeepwaterServer, serve, type ServeOptions } from "../serve.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { lines, projectCommand, removeRings, tempDir, tradeSpec } from "./helpers.ts";
 import { within } from "./cdp.ts";
+import { RecordBatchReader, tableFromIPC, Type } from "npm:apache-arrow@^21.2.0";
 
 const T0 = 1_700_000_000_000_000;
 
@@ -164,6 +165,86 @@ Deno.test("serve: 64-bit integers and timestamps come out exact, beyond 2^53", a
   assertEquals(csv, "id,delta,ts\n18446744073709551615,-9223372036854775808,9007199254740991\n");
 });
 
+/** Sums per column (the timestamp's raw int64 µs as a BigInt) and the row count of an Arrow IPC stream. */
+function arrowSums(bytes: Uint8Array): { rows: number; sums: Record<string, number | bigint> } {
+  const table = tableFromIPC(bytes);
+  const sums: Record<string, number | bigint> = {};
+  for (const field of table.schema.fields) {
+    const col = table.getChild(field.name)!;
+    if (field.type.typeId === Type.Timestamp) {
+      // The library hands timestamps out as milliseconds: sum the raw microseconds.
+      let sum = 0n;
+      for (const d of col.data) {
+        for (const v of (d.values as BigInt64Array).subarray(d.offset, d.offset + d.length)) {
+          sum += v;
+        }
+      }
+      sums[field.name] = sum;
+    } else {
+      let sum = 0;
+      for (let i = 0; i < table.numRows; i++) sum += col.get(i) as number;
+      sums[field.name] = sum;
+    }
+  }
+  return { rows: table.numRows, sums };
+}
+
+Deno.test("serve: records as an Arrow IPC stream read back with Apache Arrow: the count and each column's sum equal read()'s", async () => {
+  await using f = await fixture();
+  // Enough records for several record batches (a group is 64 KiB of records).
+  for (let i = 0; i < 10_000; i++) f.writer.writeValues(200 + (i % 97) / 4, i % 13, T0 + 1e8 + i);
+  using reader = f.rw.createReader("trades");
+  const expected = (start?: number, end?: number, limit = Infinity) => {
+    const sums = { price: 0, size: 0, timestamp_us: 0n };
+    let rows = 0;
+    for (const r of reader.read(start, end)) {
+      if (rows === limit) break;
+      rows++;
+      sums.price += r.price as number;
+      sums.size += r.size as number;
+      sums.timestamp_us += BigInt(r.timestamp_us as number);
+    }
+    return { rows, sums };
+  };
+  const cases: [string, ReturnType<typeof expected>][] = [
+    ["", expected()],
+    [`start=${T0 + 10e6}&end=${T0 + 1e8 + 4999}`, expected(T0 + 10e6, T0 + 1e8 + 4999)],
+    // The limit cuts a group (and a batch) in the middle.
+    ["limit=4321", expected(undefined, undefined, 4321)],
+    [`start=${T0 + 2e8}`, { rows: 0, sums: { price: 0, size: 0, timestamp_us: 0n } }],
+  ];
+  for (const [query, want] of cases) {
+    const res = await f.get(`/api/feeds/trades/records?format=arrow&${query}`);
+    assertEquals(res.status, 200, query);
+    assertEquals(res.headers.get("content-type"), "application/vnd.apache.arrow.stream");
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    assertEquals(arrowSums(bytes), want, query);
+  }
+  assert(expected().rows === 10_100);
+  // Read as a stream, batch by batch, as a client does straight from the body.
+  const res = await f.get("/api/feeds/trades/records?format=arrow");
+  const batches = await RecordBatchReader.from(res.body!);
+  let rows = 0;
+  let count = 0;
+  let schema = "";
+  for await (const batch of batches) {
+    rows += batch.numRows;
+    count++;
+    schema = String(batch.schema.fields.map((x) => `${x.name}: ${x.type}`));
+  }
+  assertEquals(rows, 10_100);
+  assert(count >= 3, `${count} record batches`);
+  assertEquals(
+    schema,
+    [
+      "price: Float64",
+      "size: Float64",
+      "timestamp_us: Timestamp<MICROSECOND, UTC>",
+    ].join(","),
+  );
+  await metricBecomes(f.get, "deepwater_serve_open_readers", 0);
+});
+
 Deno.test("serve: a bad parameter is 400 with a JSON error naming it", async () => {
   await using f = await fixture();
   const cases: [string, string][] = [
@@ -188,6 +269,18 @@ Deno.test("serve: a bad parameter is 400 with a JSON error naming it", async () 
     assertEquals(body.code, "INVALID_ARGUMENT", query);
     assertEquals(body.parameter, parameter, query);
     assert(body.message.length > 10, body.message);
+  }
+  for (const path of ["stream", "ws"]) {
+    for (const from of ["yesterday", "-1", "18446744073709551616", "1&from=2"]) {
+      const res = await f.get(`/api/feeds/trades/${path}?from=${from}`);
+      assertEquals(res.status, 400, `${path} from=${from}`);
+      const body = await errorOf(res);
+      assertEquals(body.code, "INVALID_ARGUMENT", from);
+      assertEquals(body.parameter, "from", from);
+    }
+    const other = await f.get(`/api/feeds/trades/${path}?start=1`);
+    assertEquals(other.status, 400);
+    assertEquals((await errorOf(other)).parameter, "start");
   }
   // None of them left a reader open.
   await metricBecomes(f.get, "deepwater_serve_open_readers", 0);
@@ -272,64 +365,118 @@ Deno.test("serve: unknown feeds and paths are 404, other methods 405, HEAD answe
   await metricBecomes(f.get, "deepwater_serve_open_readers", 0);
 });
 
+/** The records of a Server-Sent Events body, as they arrive, until `want` of them (bounded). */
+async function sseRecords<T>(res: Response, want: number): Promise<T[]> {
+  const events = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const got: T[] = [];
+  let text = "";
+  try {
+    await within(
+      5_000,
+      `${want} records over Server-Sent Events`,
+      (async () => {
+        while (got.length < want) {
+          const { value, done } = await events.read();
+          if (done) throw new Error("the stream ended");
+          text += value;
+          let end;
+          while ((end = text.indexOf("\n\n")) >= 0) {
+            const event = text.slice(0, end);
+            text = text.slice(end + 2);
+            if (event.startsWith("event: records\n")) {
+              got.push(...JSON.parse(event.slice(event.indexOf("data: ") + 6)));
+            }
+          }
+        }
+      })(),
+    );
+  } finally {
+    await events.cancel().catch(() => {});
+  }
+  return got;
+}
+
 Deno.test("serve: a live stream over Server-Sent Events delivers what the writer appends, and closes its reader when the client goes away", async () => {
   await using f = await fixture();
   const abort = new AbortController();
   const res = await f.get("/api/feeds/trades/stream", { signal: abort.signal });
   assertEquals(res.status, 200);
   assertEquals(res.headers.get("content-type"), "text/event-stream");
-  const events = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const got: { price: number; timestamp_us: number }[] = [];
-  for (let i = 0; i < 5; i++) f.writer.writeValues(500 + i, 1, T0 + 1e9 + i);
-  await within(
-    5_000,
-    "five live records",
-    (async () => {
-      while (got.length < 5) {
-        const { value, done } = await events.read();
-        if (done) throw new Error("the stream ended");
-        text += value;
-        let end;
-        while ((end = text.indexOf("\n\n")) >= 0) {
-          const event = text.slice(0, end);
-          text = text.slice(end + 2);
-          if (event.startsWith("event: records\n")) {
-            got.push(...JSON.parse(event.slice(event.indexOf("data: ") + 6)));
-          }
-        }
-      }
-    })(),
-  );
-  assertEquals(got.map((r) => r.price), [500, 501, 502, 503, 504]);
-  assertEquals(got[4]!.timestamp_us, T0 + 1e9 + 4);
   const m = await (await f.get("/metrics")).text();
   assertEquals(metric(m, "deepwater_serve_live_connections"), 1);
+  for (let i = 0; i < 5; i++) f.writer.writeValues(500 + i, 1, T0 + 1e9 + i);
+  // Reads the five records, then cancels the body: the client goes away.
+  const got = await sseRecords<{ price: number; timestamp_us: number }>(res, 5);
+  assertEquals(got.map((r) => r.price), [500, 501, 502, 503, 504]);
+  assertEquals(got[4]!.timestamp_us, T0 + 1e9 + 4);
   abort.abort();
-  await events.cancel().catch(() => {});
   await metricBecomes(f.get, "deepwater_serve_open_readers", 0);
   await metricBecomes(f.get, "deepwater_serve_live_connections", 0);
+});
+
+/** The prices of the records a WebSocket receives, once there are `want` of them. */
+function wsPrices(ws: WebSocket, want: number): Promise<number[]> {
+  const prices: number[] = [];
+  const done = Promise.withResolvers<number[]>();
+  ws.onmessage = (e) => {
+    const msg = JSON.parse(e.data);
+    if (msg.type === "records") prices.push(...msg.records.map((r: { price: number }) => r.price));
+    if (prices.length >= want) done.resolve(prices);
+  };
+  ws.onerror = () => done.reject(new Error("WebSocket error"));
+  return done.promise;
+}
+
+Deno.test("serve: a live stream with from replays from the first record at or after it, then continues live, with no gap and no duplicate", async () => {
+  await using f = await fixture();
+  // Records 0..99 are at T0 + i s: from between two of them starts at the later one.
+  const res = await f.get(`/api/feeds/trades/stream?from=${T0 + 94_500_000}`);
+  assertEquals(res.status, 200);
+  const live = sseRecords<{ price: number; timestamp_us: number }>(res, 5 + 3);
+  await metricBecomes(f.get, "deepwater_serve_live_connections", 1);
+  for (let i = 0; i < 3; i++) f.writer.writeValues(900 + i, 1, T0 + 1e9 + i);
+  const got = await live;
+  assertEquals(got.map((r) => r.price), [195, 196, 197, 198, 199, 900, 901, 902]);
+  assertEquals(got[0]!.timestamp_us, T0 + 95_000_000);
+  // An ISO time works too, and from=0 replays everything retained.
+  const iso = await f.get(
+    `/api/feeds/trades/stream?from=${new Date(T0 / 1000 + 99_000).toISOString()}`,
+  );
+  assertEquals((await sseRecords<{ price: number }>(iso, 4)).map((r) => r.price), [
+    199,
+    900,
+    901,
+    902,
+  ]);
+  const all = await sseRecords<{ price: number }>(
+    await f.get("/api/feeds/trades/stream?from=0"),
+    103,
+  );
+  assertEquals(all.length, 103);
+  assertEquals(new Set(all.map((r) => r.price)).size, 103);
+  // Over a WebSocket, the same.
+  const ws = new WebSocket(
+    f.server.url.replace("http", "ws") + `api/feeds/trades/ws?from=${T0 + 98_000_000}`,
+  );
+  const prices = await within(5_000, "the replay over the WebSocket", wsPrices(ws, 5));
+  assertEquals(prices, [198, 199, 900, 901, 902]);
+  const closed = new Promise((r) => (ws.onclose = r));
+  ws.close();
+  await within(5_000, "the close", closed);
+  await metricBecomes(f.get, "deepwater_serve_open_readers", 0);
 });
 
 Deno.test("serve: a live stream over WebSocket, on the stream path and on /ws", async () => {
   await using f = await fixture();
   for (const path of ["stream", "ws"]) {
     const ws = new WebSocket(f.server.url.replace("http", "ws") + `api/feeds/trades/${path}`);
-    const got: number[] = [];
-    const done = Promise.withResolvers<void>();
-    ws.onmessage = (e) => {
-      const msg = JSON.parse(e.data);
-      if (msg.type === "records") got.push(...msg.records.map((r: { price: number }) => r.price));
-      if (got.length >= 3) done.resolve();
-    };
-    ws.onerror = () => done.reject(new Error("WebSocket error"));
+    const got = wsPrices(ws, 3);
     await within(5_000, "the WebSocket to open", new Promise((r) => (ws.onopen = r)));
     // The server's tail starts once the socket is open on its side too.
     await metricBecomes(f.get, "deepwater_serve_live_connections", 1);
     await new Promise((r) => setTimeout(r, 50));
     for (let i = 0; i < 3; i++) f.writer.writeValues(700 + i, 1, T0 + 2e9 + i);
-    await within(5_000, "three records over the WebSocket", done.promise);
-    assertEquals(got, [700, 701, 702]);
+    assertEquals(await within(5_000, "three records over the WebSocket", got), [700, 701, 702]);
     const closed = new Promise((r) => (ws.onclose = r));
     ws.close();
     await within(5_000, "the close", closed);

@@ -1,6 +1,8 @@
 /**
- * Arrow IPC file format (Feather v2, `.arrow`) through Apache Arrow's
- * JavaScript library: one record batch per group, numeric columns handed
+ * Arrow IPC through Apache Arrow's JavaScript library, in its file format
+ * (Feather v2, `.arrow`, what the export writes) or its streaming format
+ * (what the server sends: a reader needs no footer, so it can read an HTTP
+ * body as it arrives): one record batch per group, numeric columns handed
  * over without a copy, the timestamp as `timestamp[us, tz=UTC]`, 64-bit
  * integers as Int64/UInt64, bools as bitmaps, chars and strings as UTF-8,
  * bytes as fixed-size binary of the field's width.
@@ -23,6 +25,7 @@ import {
   makeData,
   RecordBatch,
   RecordBatchFileWriter,
+  RecordBatchStreamWriter,
   Schema,
   Struct,
   TimestampMicrosecond,
@@ -33,9 +36,8 @@ import {
   Utf8,
 } from "npm:apache-arrow@^21.2.0";
 import type { FieldLayout, Layout } from "../schema/spec.ts";
-import type { Column, Columns, FormatWriter } from "./format.ts";
+import type { ByteSink, Column, Columns, FormatWriter } from "./format.ts";
 import { valueFields } from "./format.ts";
-import type { FileSink } from "./sink.ts";
 import { checkTimestamps, utf8Column } from "./values.ts";
 
 /** The Arrow type of a field. */
@@ -124,15 +126,16 @@ function columnData(f: FieldLayout, type: DataType, c: Column, n: number, layout
   }
 }
 
-/** Writes record batches to an Arrow IPC file as the library produces its bytes. */
+/** Writes record batches to an Arrow IPC file or stream as the library produces its bytes. */
 class ArrowWriter implements FormatWriter {
   readonly #layout: Layout;
   readonly #fields: FieldLayout[];
   readonly #schema: Schema;
-  readonly #writer = new RecordBatchFileWriter();
+  readonly #writer: RecordBatchFileWriter | RecordBatchStreamWriter;
   readonly #drained: Promise<void>;
 
-  constructor(layout: Layout, sink: FileSink) {
+  constructor(layout: Layout, sink: ByteSink, stream: boolean) {
+    this.#writer = stream ? new RecordBatchStreamWriter() : new RecordBatchFileWriter();
     this.#layout = layout;
     this.#fields = valueFields(layout);
     this.#schema = new Schema(
@@ -179,6 +182,18 @@ class ArrowWriter implements FormatWriter {
  * @param sink where the file goes
  * @returns the writer
  */
-export function openArrow(layout: Layout, sink: FileSink): FormatWriter {
-  return new ArrowWriter(layout, sink);
+export function openArrow(layout: Layout, sink: ByteSink): FormatWriter {
+  return new ArrowWriter(layout, sink, false);
+}
+
+/**
+ * Open an Arrow IPC stream writer (`application/vnd.apache.arrow.stream`):
+ * the schema, a record batch per group, then the end-of-stream marker.
+ *
+ * @param layout the feed's layout
+ * @param sink where the stream goes
+ * @returns the writer
+ */
+export function openArrowStream(layout: Layout, sink: ByteSink): FormatWriter {
+  return new ArrowWriter(layout, sink, true);
 }

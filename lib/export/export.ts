@@ -15,7 +15,7 @@ import { show, timeRange } from "../base/input.ts";
 import type { FeedReader } from "../feed/contract.ts";
 import { batchColumns } from "../feed/columns.ts";
 import type { Layout } from "../schema/spec.ts";
-import type { FormatWriter, OpenFormat } from "./format.ts";
+import type { ByteSink, FormatWriter, OpenFormat } from "./format.ts";
 import { valueFields } from "./format.ts";
 import { FileSink } from "./sink.ts";
 
@@ -78,10 +78,37 @@ function invalid(feed: string, message: string): DeepwaterError {
   return new DeepwaterError("INVALID_ARGUMENT", `Cannot export "${feed}": ${message}`);
 }
 
-async function openFormat(
-  format: ExportFormat,
+/** What {@linkcode openFormat} opens: an export format, or Arrow's IPC stream for HTTP. */
+export type FormatName = ExportFormat | "arrow-stream";
+
+/**
+ * Open a format's writer on a sink, loading the format's module (and its npm
+ * library) on first use.
+ *
+ * @param format the format
+ * @param layout the feed's layout
+ * @param sink where its bytes go
+ * @returns the writer
+ * @example
+ * ```ts
+ * import { openFormat } from "./export.ts";
+ * import { BufferSink } from "./sink.ts";
+ * import { computeLayout, normalizeSpec } from "../schema/spec.ts";
+ * const layout = computeLayout(normalizeSpec({
+ *   feed_name: "t",
+ *   fields: [{ name: "ts", type: "uint64" }],
+ *   ts_col: "ts",
+ * }));
+ * const sink = new BufferSink();
+ * const writer = await openFormat("csv", layout, sink);
+ * await writer.write({ ts: new BigUint64Array([7n]) }, 1);
+ * console.assert(new TextDecoder().decode(sink.take()) === "ts\n7\n");
+ * ```
+ */
+export async function openFormat(
+  format: FormatName,
   layout: Layout,
-  sink: FileSink,
+  sink: ByteSink,
 ): Promise<FormatWriter> {
   let open: OpenFormat;
   switch (format) {
@@ -90,6 +117,9 @@ async function openFormat(
       break;
     case "arrow":
       open = (await import("./arrow.ts")).openArrow;
+      break;
+    case "arrow-stream":
+      open = (await import("./arrow.ts")).openArrowStream;
       break;
     case "csv":
       open = (await import("./text.ts")).openCsv;

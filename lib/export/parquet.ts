@@ -12,9 +12,8 @@
 import { ByteWriter, ParquetWriter } from "npm:hyparquet-writer@^0.17.0";
 import type { FieldKind, FieldLayout, Layout } from "../schema/spec.ts";
 import { PACKAGE_VERSION } from "../base/version.ts";
-import type { Column, Columns, FormatWriter } from "./format.ts";
+import type { ByteSink, Column, Columns, FormatWriter } from "./format.ts";
 import { valueFields } from "./format.ts";
-import type { FileSink } from "./sink.ts";
 import { checkTimestamps } from "./values.ts";
 
 /** The schema element hyparquet-writer takes (parquet-format's SchemaElement). */
@@ -29,9 +28,9 @@ const FLUSH_BYTES = 1 << 20;
 
 /** hyparquet-writer's byte writer, emptied into the export's sink as it fills. */
 class SinkWriter extends ByteWriter {
-  readonly #sink: FileSink;
+  readonly #sink: ByteSink;
 
-  constructor(sink: FileSink) {
+  constructor(sink: ByteSink) {
     super(FLUSH_BYTES * 2);
     this.#sink = sink;
   }
@@ -116,7 +115,7 @@ class ParquetFormat implements FormatWriter {
   readonly #writer: SinkWriter;
   readonly #parquet: ParquetWriter;
 
-  constructor(layout: Layout, sink: FileSink) {
+  constructor(layout: Layout, sink: ByteSink) {
     this.#layout = layout;
     this.#fields = valueFields(layout);
     this.#writer = new SinkWriter(sink);
@@ -153,6 +152,6 @@ class ParquetFormat implements FormatWriter {
  * @param sink where the file goes
  * @returns the writer
  */
-export function openParquet(layout: Layout, sink: FileSink): FormatWriter {
+export function openParquet(layout: Layout, sink: ByteSink): FormatWriter {
   return new ParquetFormat(layout, sink);
 }

@@ -1,15 +1,18 @@
 /**
- * The file an export writes: a temporary file beside the destination,
- * filled through a bounded buffer, then synced and renamed into place. An
- * export that fails, is aborted or is killed never leaves a partial file
- * under the destination's name (a killed one may leave its temporary file,
- * `<out>.tmp-<random>`, which no reader mistakes for the export).
+ * Where the formats' bytes go. `FileSink`: the file an export writes, a
+ * temporary file beside the destination, filled through a bounded buffer,
+ * then synced and renamed into place. An export that fails, is aborted or is
+ * killed never leaves a partial file under the destination's name (a killed
+ * one may leave its temporary file, `<out>.tmp-<random>`, which no reader
+ * mistakes for the export). `BufferSink`: bytes kept in memory until taken,
+ * for an HTTP body that hands them to the client a piece at a time.
  *
  * @module
  */
 import { dirname } from "node:path";
 import { DeepwaterError } from "../base/errors.ts";
 import { randomHex, removeQuietly } from "../native/atomic_file.ts";
+import type { ByteSink } from "./format.ts";
 
 /** Bytes gathered before one write to the file: few system calls, bounded memory. */
 const BUFFER_BYTES = 1 << 20;
@@ -31,7 +34,7 @@ const BUFFER_BYTES = 1 << 20;
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */
-export class FileSink {
+export class FileSink implements ByteSink {
   /** The destination. */
   readonly path: string;
   /** Bytes written so far (buffered ones included). */
@@ -144,5 +147,58 @@ export class FileSink {
       }: check the directory exists, is writable and has space`,
       { path: this.path, cause: e },
     );
+  }
+}
+
+/**
+ * A byte sink that keeps what is written until {@linkcode BufferSink.take}
+ * hands it over: what a streamed HTTP body enqueues after each group of
+ * records. The caller takes after every group, so it holds one group's
+ * bytes at most.
+ *
+ * @example
+ * ```ts
+ * import { BufferSink } from "./sink.ts";
+ * const sink = new BufferSink();
+ * sink.write(new TextEncoder().encode("a\n"));
+ * sink.write(new TextEncoder().encode("b\n"));
+ * console.assert(new TextDecoder().decode(sink.take()) === "a\nb\n");
+ * console.assert(sink.size === 0);
+ * ```
+ */
+export class BufferSink implements ByteSink {
+  #buf = new Uint8Array(1 << 16);
+  #used = 0;
+
+  /** Bytes written and not yet taken. */
+  get size(): number {
+    return this.#used;
+  }
+
+  /**
+   * Append a copy of `bytes`.
+   *
+   * @param bytes what to append
+   */
+  write(bytes: Uint8Array): void {
+    if (this.#used + bytes.length > this.#buf.length) {
+      const grown = new Uint8Array(Math.max(this.#buf.length * 2, this.#used + bytes.length));
+      grown.set(this.#buf.subarray(0, this.#used));
+      this.#buf = grown;
+    }
+    this.#buf.set(bytes, this.#used);
+    this.#used += bytes.length;
+  }
+
+  /**
+   * Hand over what was written since the last take (a copy the caller owns)
+   * and start empty.
+   *
+   * @returns the bytes
+   */
+  take(): Uint8Array<ArrayBuffer> {
+    const out = this.#buf.slice(0, this.#used);
+    this.#used = 0;
+    return out;
   }
 }

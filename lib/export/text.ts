@@ -10,9 +10,8 @@
  * @module
  */
 import type { FieldLayout, Layout } from "../schema/spec.ts";
-import type { Column, Columns, FormatWriter } from "./format.ts";
+import type { ByteSink, Column, Columns, FormatWriter } from "./format.ts";
 import { valueFields } from "./format.ts";
-import type { FileSink } from "./sink.ts";
 
 /** Print value `i` of a column. */
 type Cell = (column: Column, i: number) => string;
@@ -68,14 +67,14 @@ function jsonCell(f: FieldLayout): Cell {
 
 /** A line-per-record text format: an optional header, then one line per record. */
 class LineWriter implements FormatWriter {
-  readonly #sink: FileSink;
+  readonly #sink: ByteSink;
   readonly #names: string[];
   readonly #cells: Cell[];
   readonly #line: (parts: string[]) => string;
   readonly #encoder = new TextEncoder();
 
   constructor(
-    sink: FileSink,
+    sink: ByteSink,
     fields: FieldLayout[],
     cells: Cell[],
     line: (parts: string[]) => string,
@@ -115,7 +114,7 @@ class LineWriter implements FormatWriter {
  * @param sink where the file goes
  * @returns the writer
  */
-export function openCsv(layout: Layout, sink: FileSink): FormatWriter {
+export function openCsv(layout: Layout, sink: ByteSink): FormatWriter {
   const fields = valueFields(layout);
   return new LineWriter(
     sink,
@@ -133,7 +132,7 @@ export function openCsv(layout: Layout, sink: FileSink): FormatWriter {
  * @param sink where the file goes
  * @returns the writer
  */
-export function openJsonl(layout: Layout, sink: FileSink): FormatWriter {
+export function openJsonl(layout: Layout, sink: ByteSink): FormatWriter {
   const fields = valueFields(layout);
   const keys = fields.map((f) => JSON.stringify(f.name) + ":");
   return new LineWriter(

@@ -1,15 +1,17 @@
 /**
  * A live feed over Server-Sent Events or a WebSocket.
  *
- * Records from the reader's `stream()` are gathered into one message per
- * event-loop turn, or per 16 Ki characters (a JSON array, so a busy feed
- * costs a message per millisecond or so, not one per record). Each
- * connection may hold `maxBufferBytes` (plus one message) of messages the
- * client has not taken yet: past that the
- * client is too slow for the feed, so it gets a final `dropped` message and
- * the connection ends, instead of the server buffering without bound. The
- * reader closes when the client goes away, the feed ends, or the server
- * closes.
+ * Raw batches from the reader's `streamBatches()` (from the live head, or
+ * replaying history from `from` and continuing live with no gap and no
+ * duplicate) become one message each, written by the export's JSON-lines
+ * writer (lib/export is the one encoder of records) and sent as a JSON array:
+ * a batch is what was committed since the last one, up to 8 KiB of records,
+ * so a busy feed costs a message per millisecond or so, not one per record.
+ * Each connection may hold `maxBufferBytes` (plus one message) of messages
+ * the client has not taken yet: past that the client is too slow for the
+ * feed, so it gets a final `dropped` message and the connection ends,
+ * instead of the server buffering without bound. The reader closes when the
+ * client goes away, the feed ends, or the server closes.
  *
  * Messages (SSE event name, or the WebSocket message's `type`):
  * - `records`: a JSON array of records (64-bit integers as exact digits)
@@ -21,17 +23,22 @@
  */
 import { DeepwaterError } from "../base/errors.ts";
 import type { FeedReader } from "../feed/contract.ts";
-import type { RecordText } from "./encode.ts";
+import { batchColumns } from "../feed/columns.ts";
+import { openJsonl } from "../export/text.ts";
+import { BufferSink } from "../export/sink.ts";
 
-/** Text per message at most (about): a busy feed sends several, each small next to the buffer. */
-const MESSAGE_CHARS = 16 * 1024;
+/** Raw bytes of records per message at most (a few tens of KiB of JSON). */
+const MESSAGE_BYTES = 8 * 1024;
 
 /** One live connection's settings and its ties to the server. */
 export interface LiveOptions {
   /** Open reader of the feed; the connection owns it and closes it. */
   reader: FeedReader;
-  /** The feed's text forms. */
-  text: RecordText;
+  /**
+   * Replay from the first record at or after this time (µs), then continue
+   * live; undefined starts at the live head.
+   */
+  from: number | bigint | undefined;
   /** Most bytes of unsent messages one connection may hold. */
   maxBufferBytes: number;
   /** Interval of SSE comment lines that keep idle connections open, in milliseconds. */
@@ -57,9 +64,6 @@ class Tail {
   readonly #o: LiveOptions;
   readonly #sink: Sink;
   readonly #stop = new AbortController();
-  #pending: string[] = [];
-  #pendingChars = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
   #ended = false;
   #dropped = false;
 
@@ -71,22 +75,27 @@ class Tail {
 
   async run(): Promise<void> {
     try {
-      const records = this.#o.reader.stream({
+      const reader = this.#o.reader;
+      const layout = reader.layout;
+      const lines = new BufferSink();
+      const jsonl = openJsonl(layout, lines);
+      const decoder = new TextDecoder();
+      const batches = reader.streamBatches({
         signal: this.#stop.signal,
+        maxBytes: MESSAGE_BYTES,
         onOverrun: (lost) => {
           this.#o.onOverrun(lost);
-          this.#flush();
           this.#send("overrun", JSON.stringify({ lost }));
         },
+        ...(this.#o.from === undefined ? {} : { from: this.#o.from }),
       });
-      for await (const rec of records) {
-        const json = this.#o.text.json(rec);
-        this.#pending.push(json);
-        this.#pendingChars += json.length;
-        if (this.#pendingChars >= MESSAGE_CHARS) this.#flush();
-        else this.#timer ??= setTimeout(this.#flush, 0);
+      for await (const batch of batches) {
+        await jsonl.write(batchColumns(batch, layout), batch.length / layout.recordSize);
+        // One JSON line per record, so the line ends (a JSON string escapes
+        // its own) are exactly where an array puts its commas.
+        const text = decoder.decode(lines.take());
+        this.#send("records", `[${text.slice(0, -1).replaceAll("\n", ",")}]`);
       }
-      this.#flush();
     } catch (e) {
       if (!this.#ended) {
         const body = e instanceof DeepwaterError
@@ -98,17 +107,6 @@ class Tail {
       this.end();
     }
   }
-
-  /** Send what is pending as one `records` message. */
-  readonly #flush = (): void => {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#pending.length === 0 || this.#ended) return;
-    const json = `[${this.#pending.join(",")}]`;
-    this.#pending = [];
-    this.#pendingChars = 0;
-    this.#send("records", json);
-  };
 
   #send(type: string, json: string): void {
     if (this.#ended) return;
@@ -129,8 +127,6 @@ class Tail {
   readonly end = (): void => {
     if (this.#ended) return;
     this.#ended = true;
-    clearTimeout(this.#timer);
-    this.#pending = [];
     this.#stop.abort();
     this.#o.signal.removeEventListener("abort", this.end);
     try {
@@ -150,7 +146,6 @@ class Tail {
  * @example
  * ```ts
  * import { Platform } from "../../mod.ts";
- * import { recordText } from "./encode.ts";
  * import { sseResponse } from "./live.ts";
  * const dir = Deno.makeTempDirSync();
  * {
@@ -163,8 +158,8 @@ class Tail {
  *   });
  *   const stop = new AbortController();
  *   const res = sseResponse({
- *     reader: platform.createReader("t", { bigint: true }),
- *     text: recordText(platform.getFeedInfo("t").layout),
+ *     reader: platform.createReader("t"),
+ *     from: undefined,
  *     maxBufferBytes: 1 << 20,
  *     keepAliveMs: 15_000,
  *     signal: stop.signal,
@@ -237,7 +232,7 @@ export function sseResponse(o: LiveOptions): Response {
  * ```ts ignore
  * import { wsResponse } from "./live.ts";
  * // In a Deno.serve handler, for a request with `Upgrade: websocket`:
- * // return wsResponse(req, { reader, text, maxBufferBytes, keepAliveMs, signal, onOverrun, onDone });
+ * // return wsResponse(req, { reader, from, maxBufferBytes, keepAliveMs, signal, onOverrun, onDone });
  * ```
  */
 export function wsResponse(req: Request, o: LiveOptions): Response {

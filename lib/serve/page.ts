@@ -182,7 +182,9 @@ export function feedPage(feed: string, field: string | undefined): string {
  * info, charts one numeric field (`?field=`, else `price`, `px` or `last`,
  * else the first numeric field other than the time column) as the last
  * value of each second, seeds chart and table with the last five minutes
- * before the newest record, then follows the Server-Sent Events stream.
+ * up to the newest record, then follows the Server-Sent Events stream from
+ * just after the last record it showed (`?from=`), so nothing is missed or
+ * shown twice at the seam.
  * `window.deepwaterPage` exposes what it shows, for tests.
  */
 export const PAGE_SCRIPT = `"use strict";
@@ -248,44 +250,65 @@ export const PAGE_SCRIPT = `"use strict";
     while (tbody.rows.length > ROWS) tbody.deleteRow(-1);
     state.rows = tbody.rows.length;
   };
+  // The newest record shown: its timestamp (state.lastTs) and how many shown records have it.
+  let atLast = 0;
   const take = (recs) => {
     if (!recs.length) return;
-    for (const rec of recs) plot(rec);
+    for (const rec of recs) {
+      plot(rec);
+      const t = Number(rec[ts]);
+      if (t === state.lastTs) atLast++;
+      else {
+        state.lastTs = t;
+        atLast = 1;
+      }
+    }
     show(recs);
     state.received += recs.length;
-    state.lastTs = Number(recs[recs.length - 1][ts]);
   };
 
-  // Live first, so nothing committed while the history loads is missed;
-  // records the history already holds are skipped by time.
-  const early = [];
-  let seeded = false;
-  const es = new EventSource(api + "/stream");
-  es.addEventListener("open", () => setStatus("live", "live"));
-  es.addEventListener("records", (e) => {
-    const recs = JSON.parse(e.data);
-    if (!seeded) early.push(...recs);
-    else take(recs);
-  });
-  es.addEventListener("overrun", (e) => setStatus("live (" + JSON.parse(e.data).lost + " records lost to overruns)", "live"));
-  for (const kind of ["dropped", "error"]) {
-    es.addEventListener(kind, (e) => {
-      setStatus(kind + ": " + JSON.parse(e.data).message, "failed");
-      es.close();
-    });
-  }
-  es.onerror = () => { if (es.readyState !== EventSource.OPEN) setStatus("reconnecting…", ""); };
-
+  // History up to the newest record first; then the live stream from its
+  // timestamp (from= replays from the first record at or after it), skipping
+  // the records at that timestamp already shown: no gap and no duplicate at
+  // the seam (in a feed written in time order). A reconnect resumes the same way.
   if (info.lastTs !== null) {
     const q = new URLSearchParams({ start: String(Math.max(0, info.lastTs - WINDOW_US)), end: String(info.lastTs), limit: String(HISTORY) });
     const text = await (await fetch(api + "/records?" + q)).text();
     take(text.split("\\n").filter((l) => l).map((l) => JSON.parse(l)));
   }
   chart.timeScale().fitContent();
-  seeded = true;
-  const after = state.lastTs;
-  take(after === null ? early : early.filter((r) => Number(r[ts]) > after));
-  early.length = 0;
+  let ended = false;
+  const connect = () => {
+    let skip = state.lastTs === null ? 0 : atLast;
+    const from = state.lastTs ?? info.lastTs ?? 0;
+    const es = new EventSource(api + "/stream?from=" + from);
+    es.addEventListener("open", () => setStatus("live", "live"));
+    es.addEventListener("records", (e) => {
+      let recs = JSON.parse(e.data);
+      if (skip > 0) {
+        const n = Math.min(skip, recs.length);
+        recs = recs.slice(n);
+        skip -= n;
+      }
+      take(recs);
+    });
+    es.addEventListener("overrun", (e) => setStatus("live (" + JSON.parse(e.data).lost + " records lost to overruns)", "live"));
+    for (const kind of ["dropped", "error"]) {
+      es.addEventListener(kind, (e) => {
+        if (!(e instanceof MessageEvent)) return; // the connection's own error: below
+        ended = true;
+        setStatus(kind + ": " + JSON.parse(e.data).message, "failed");
+        es.close();
+      });
+    }
+    es.onerror = (e) => {
+      if (e instanceof MessageEvent || ended) return;
+      es.close();
+      setStatus("reconnecting…", "");
+      setTimeout(connect, 1000);
+    };
+  };
+  connect();
 })().catch((e) => {
   const status = document.getElementById("status");
   status.textContent = "failed: " + e;

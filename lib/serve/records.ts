@@ -1,43 +1,59 @@
 /**
- * A time range of records as a streamed HTTP body. The body pulls from the
- * reader's range iterator one block (about 64 KiB of text) at a time, only
- * when the client has taken the previous one, so a range of any size costs
- * the server a block of memory, not the range; the reader closes when the
- * body ends or the client goes away.
+ * A time range of records as a streamed HTTP body, in the export's formats
+ * (lib/export is the one encoder of records). The body pulls raw batches
+ * from the reader (`reader.batches()`) a group at a time (at most 64 KiB of
+ * records), gathers each into columns (`batchColumns()`) and runs the
+ * format's writer over them, only when the client has taken the previous
+ * group's bytes, so a range of any size costs the server a batch of memory,
+ * not the range. The reader closes when the body ends or the client goes away.
  *
  * @module
  */
 import { DeepwaterError } from "../base/errors.ts";
 import type { FeedReader } from "../feed/contract.ts";
-import type { DecodedRecord } from "../schema/codec.ts";
-import type { RecordText } from "./encode.ts";
+import { batchColumns } from "../feed/columns.ts";
+import { type FormatName, openFormat } from "../export/export.ts";
+import type { FormatWriter } from "../export/format.ts";
+import { BufferSink } from "../export/sink.ts";
 
-/** Text formats of a range. */
-export type TextFormat = "jsonl" | "csv";
+/** Formats of a range. */
+export type RangeFormat = "jsonl" | "csv" | "arrow";
 
-/** Content types of the text formats. */
-export const CONTENT_TYPE: Record<TextFormat, string> = {
+/** Content types of the range formats. */
+export const CONTENT_TYPE: Record<RangeFormat, string> = {
   jsonl: "application/jsonl; charset=utf-8",
   csv: "text/csv; charset=utf-8; header=present",
+  arrow: "application/vnd.apache.arrow.stream",
 };
 
-/** Text per block handed to the client (the server's memory per range request). */
-const BLOCK_CHARS = 64 * 1024;
+/**
+ * The writer behind each range format: Arrow goes out as an IPC stream, which
+ * a client reads from one body without seeking to a footer.
+ */
+const WRITER: Record<RangeFormat, FormatName> = {
+  jsonl: "jsonl",
+  csv: "csv",
+  arrow: "arrow-stream",
+};
+
+/**
+ * Raw bytes of records per group (one Arrow record batch): the body's
+ * pieces stay small, so little waits in the server for a client that stops reading.
+ */
+const GROUP_BYTES = 64 * 1024;
 
 /** What {@linkcode rangeBody} streams. */
 export interface RangeBody {
   /** Open reader of the feed; the body owns it and closes it. */
   reader: FeedReader;
-  /** The feed's text forms. */
-  text: RecordText;
   /** First timestamp (inclusive), or undefined for the oldest. */
   start: number | bigint | undefined;
   /** Last timestamp (inclusive), or undefined for the newest. */
   end: number | bigint | undefined;
   /** Most records to send. */
   limit: number;
-  /** JSON lines or CSV. */
-  format: TextFormat;
+  /** JSON lines, CSV or an Arrow IPC stream. */
+  format: RangeFormat;
   /** Ends the body early (the server is closing): the client sees it cut short. */
   signal: AbortSignal;
   /** Called once when the body is done (finished, failed or cancelled). */
@@ -48,11 +64,10 @@ export interface RangeBody {
  * The streamed body of a range request.
  *
  * @param o the reader, range, format and limit
- * @returns a byte stream that reads a block each time the client wants more
+ * @returns a byte stream that encodes a group each time the client wants more
  * @example
  * ```ts
  * import { Platform } from "../../mod.ts";
- * import { recordText } from "./encode.ts";
  * import { rangeBody } from "./records.ts";
  * const dir = Deno.makeTempDirSync();
  * {
@@ -65,11 +80,9 @@ export interface RangeBody {
  *   });
  *   using writer = platform.createWriter("t");
  *   writer.writeValues(1.5, 10);
- *   const reader = platform.createReader("t", { bigint: true });
- *   const text = recordText(platform.getFeedInfo("t").layout);
  *   const body = rangeBody({
- *     reader, text, start: undefined, end: undefined, limit: 10, format: "jsonl",
- *     signal: new AbortController().signal, onDone: () => {},
+ *     reader: platform.createReader("t"), start: undefined, end: undefined, limit: 10,
+ *     format: "jsonl", signal: new AbortController().signal, onDone: () => {},
  *   });
  *   console.assert(await new Response(body).text() === '{"price":1.5,"ts":10}\n');
  * }
@@ -77,22 +90,45 @@ export interface RangeBody {
  * ```
  */
 export function rangeBody(o: RangeBody): ReadableStream<Uint8Array> {
-  const enc = new TextEncoder();
-  let records: Iterator<DecodedRecord> | undefined;
-  let sent = 0;
+  const layout = o.reader.layout;
+  const rs = layout.recordSize;
+  const groupRecords = Math.max(1, Math.floor(GROUP_BYTES / rs));
+  const sink = new BufferSink();
+  let writer: FormatWriter | undefined;
+  let batches: Iterator<Uint8Array> | undefined;
+  let batch: Uint8Array | undefined;
+  let at = 0;
+  let left = o.limit;
   let done = false;
   let stopped: () => void = () => {};
+
   const finish = (error?: unknown) => {
     if (done) return;
     done = true;
     o.signal.removeEventListener("abort", stopped);
     try {
-      records?.return?.();
+      batches?.return?.();
     } finally {
       o.reader.close();
       o.onDone(error);
     }
   };
+
+  /** The next group of whole records, the last one cut to the limit; undefined at the end. */
+  const nextGroup = (): Uint8Array | undefined => {
+    batches ??= o.reader.batches(o.start, o.end);
+    if (left <= 0) return undefined;
+    while (batch === undefined || at >= batch.length) {
+      const r = batches.next();
+      if (r.done) return undefined;
+      batch = r.value;
+      at = 0;
+    }
+    const n = Math.min(groupRecords, (batch.length - at) / rs, left);
+    left -= n;
+    return batch.subarray(at, at += n * rs);
+  };
+
   return new ReadableStream<Uint8Array>({
     start(controller) {
       stopped = () => {
@@ -103,28 +139,31 @@ export function rangeBody(o: RangeBody): ReadableStream<Uint8Array> {
       if (o.signal.aborted) stopped();
       else o.signal.addEventListener("abort", stopped, { once: true });
     },
-    pull(controller) {
+    async pull(controller) {
       try {
-        let s = "";
-        if (records === undefined) {
-          records = o.reader.read(o.start, o.end);
-          if (o.format === "csv") s = o.text.csvHeader + "\n";
+        writer ??= await openFormat(WRITER[o.format], layout, sink);
+        // Encode groups until the client has something: the Arrow writer hands
+        // its bytes over asynchronously, so a group may leave nothing yet.
+        let ended = false;
+        while (sink.size === 0 && !done) {
+          const group = nextGroup();
+          if (group === undefined) {
+            await writer.finish();
+            ended = true;
+            break;
+          }
+          await writer.write(batchColumns(group, layout), group.length / rs);
         }
-        const line = o.format === "csv" ? o.text.csv : o.text.json;
-        while (s.length < BLOCK_CHARS) {
-          if (sent >= o.limit) break;
-          const r = records.next();
-          if (r.done) break;
-          s += line(r.value) + "\n";
-          sent++;
-        }
-        if (s.length) controller.enqueue(enc.encode(s));
-        if (s.length < BLOCK_CHARS) {
+        // Cancelled or closed while a write was awaited: the stream is gone.
+        if (done) return;
+        if (sink.size > 0) controller.enqueue(sink.take());
+        if (ended) {
           controller.close();
           finish();
         }
       } catch (e) {
         // The status line is gone already: the client sees the body end early.
+        if (done) return;
         controller.error(e);
         finish(e);
       }

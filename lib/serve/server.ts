@@ -4,10 +4,11 @@
  * Routes (GET and HEAD only; anything else is 405):
  * - `/api/feeds`: every feed's statistics (`getFeedInfo`), as JSON
  * - `/api/feeds/NAME`: one feed's statistics
- * - `/api/feeds/NAME/records?start=&end=&format=jsonl|csv&limit=`: a time
- *   range, streamed
- * - `/api/feeds/NAME/stream`: the live feed over Server-Sent Events, or a
- *   WebSocket when the request asks to upgrade (also at `/api/feeds/NAME/ws`)
+ * - `/api/feeds/NAME/records?start=&end=&format=jsonl|csv|arrow&limit=`: a
+ *   time range, streamed (Arrow as an IPC stream)
+ * - `/api/feeds/NAME/stream?from=`: the live feed over Server-Sent Events, or
+ *   a WebSocket when the request asks to upgrade (also at
+ *   `/api/feeds/NAME/ws?from=`); `from` replays history from that time first
  * - `/metrics`: Prometheus text format; `/healthz`: the health checks (200 or 503)
  * - `/` and `/feed/NAME?field=`: the pages, and their scripts under `/assets/`
  *
@@ -18,9 +19,8 @@ import { DeepwaterError } from "../base/errors.ts";
 import { show } from "../base/input.ts";
 import { checkHealth, type HealthOptions } from "../ops/health.ts";
 import type { FeedReader } from "../feed/contract.ts";
-import { badParameter, errorResponse, problem } from "./errors.ts";
-import { recordText } from "./encode.ts";
-import { choiceParam, countParam, feedParam, queryOf, rangeParams } from "./params.ts";
+import { errorResponse, problem } from "./errors.ts";
+import { choiceParam, countParam, feedParam, queryOf, rangeParams, timeParam } from "./params.ts";
 import { CONTENT_TYPE, rangeBody } from "./records.ts";
 import { type LiveOptions, sseResponse, wsResponse } from "./live.ts";
 import { METRICS_CONTENT_TYPE, metricsText, type ServerCounters } from "./metrics.ts";
@@ -182,14 +182,14 @@ export function serve(platform: Platform, options?: ServeOptions): Promise<Deepw
   const stop = new AbortController();
 
   const openReader = (feed: string): FeedReader => {
-    const reader = platform.createReader(feed, { bigint: true });
+    const reader = platform.createReader(feed);
     counters.openReaders++;
     return reader;
   };
-  const textOf = (feed: string) => recordText(platform.getFeedInfo(feed).layout);
 
-  const live = (req: Request, feed: string, ws: boolean): Response => {
-    const text = textOf(feed);
+  const live = (req: Request, feed: string, ws: boolean, q: Map<string, string>): Response => {
+    const from = timeParam("from", q.get("from"));
+    platform.getFeedInfo(feed); // 404 for a feed that does not exist, before an upgrade
     const upgrade = req.headers.get("upgrade")?.toLowerCase() === "websocket";
     if (ws && !upgrade) {
       return problem(400, {
@@ -203,7 +203,7 @@ export function serve(platform: Platform, options?: ServeOptions): Promise<Deepw
     counters.liveConnections++;
     const lo: LiveOptions = {
       reader,
-      text,
+      from,
       maxBufferBytes: o.maxLiveBufferBytes,
       keepAliveMs: o.keepAliveMs,
       signal: stop.signal,
@@ -228,17 +228,9 @@ export function serve(platform: Platform, options?: ServeOptions): Promise<Deepw
     const format = choiceParam("format", q.get("format"), ["jsonl", "csv", "arrow"] as const) ??
       "jsonl";
     const limit = countParam("limit", q.get("limit"), MAX_LIMIT) ?? Infinity;
-    if (format === "arrow") {
-      throw badParameter(
-        "format",
-        'Invalid format "arrow": this server cannot write Arrow yet: give "jsonl" or "csv"',
-      );
-    }
-    const text = textOf(feed);
     const reader = openReader(feed);
     const body = rangeBody({
       reader,
-      text,
       start,
       end,
       limit,
@@ -312,8 +304,7 @@ export function serve(platform: Platform, options?: ServeOptions): Promise<Deepw
         return records(feed, queryOf(url, ["start", "end", "format", "limit"]));
       }
       if (d === "stream" || d === "ws") {
-        queryOf(url, []);
-        return live(req, feed, d === "ws");
+        return live(req, feed, d === "ws", queryOf(url, ["from"]));
       }
     }
     return notFound(url.pathname);
