@@ -198,3 +198,24 @@ Deno.test("writeBatch refuses a timestamp beyond 2^53-1 with one message on ring
     assertEquals(r.count(), 0);
   }
 });
+
+Deno.test("A reader finding the ring's object created but not yet sized sees no ring yet (no EINVAL), then the ring", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec("ticks", 0.0625, { persist: false }));
+  const shm = p.getFeedInfo("ticks").ring!.shm;
+  // What a writer leaves for an instant between shm_open(O_CREAT) and fallocate.
+  Deno.writeFileSync(`/dev/shm${shm}`, new Uint8Array(0), { mode: 0o600, createNew: true });
+  try {
+    using r = p.createReader("ticks");
+    assertEquals([...r.read()].length, 0);
+    assertEquals(r.readAvailable().length, 0);
+  } finally {
+    Deno.removeSync(`/dev/shm${shm}`);
+  }
+  using w = p.createWriter("ticks");
+  using r = p.createReader("ticks");
+  w.writeValues(1, 2, 3);
+  assertEquals(r.count(), 1);
+  removeRings(p);
+});

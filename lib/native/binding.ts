@@ -16,7 +16,7 @@
  */
 import { DeepwaterError, type DeepwaterErrorCode } from "../base/errors.ts";
 import { ABI_VERSION } from "../base/version.ts";
-import { EACCES, ELOOP, ENOSPC } from "./errno.ts";
+import { DW_EINVAL, EACCES, ELOOP, ENOSPC } from "./errno.ts";
 import { libraryCandidates } from "./locate.ts";
 
 const symbols = {
@@ -98,7 +98,7 @@ export type Symbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
 
 /** libdeepwater status codes (mirrors deepwater.h). */
 export const DW = {
-  EINVAL: -30800,
+  EINVAL: DW_EINVAL,
   ELOCKED: -30801,
   ETIMEDOUT: -30802,
   EAGAIN: -30803,

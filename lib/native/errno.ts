@@ -15,3 +15,9 @@ export const ENOSPC = -28;
 export const EROFS = -30;
 /** A symbolic link where libdeepwater opens with O_NOFOLLOW. */
 export const ELOOP = -40;
+/**
+ * libdeepwater's own "invalid argument" status. Mapping a whole object that
+ * is still empty returns it: a shared-memory object its creator has opened
+ * but not yet sized.
+ */
+export const DW_EINVAL = -30800;

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { ENOENT } from "../native/errno.ts";
+import { DW_EINVAL, ENOENT } from "../native/errno.ts";
 import { Doorbell } from "../native/doorbell.ts";
 import type { FeedContext } from "../directory/feed.ts";
 import { DeepwaterError } from "../base/errors.ts";
@@ -200,7 +200,11 @@ export class RingMap {
         ? Mapping.shm(name, { length: geo.bytes, write: true, create: true })
         : Mapping.shm(name, { write: true });
     } catch (e) {
-      if (!create && e instanceof DeepwaterError && e.errno === ENOENT) return undefined;
+      // Not there yet, or there but still empty: its creator has opened it
+      // and not yet sized it (shm_open, then fallocate). Either way: no ring yet.
+      if (!create && e instanceof DeepwaterError && (e.errno === ENOENT || e.errno === DW_EINVAL)) {
+        return undefined;
+      }
       throw e;
     }
     const dv = new DataView(map.buffer);
