@@ -67,6 +67,14 @@ export class RingReader extends ReaderBase<RingCursor> implements RingFeedReader
   #lost = 0;
   #lastReplacementCheck = performance.now();
   readonly #faults = new FaultWatch();
+  /** The run `pull` decodes from (its buffer is reused). */
+  readonly #pulled = new RecordWalk<unknown>(
+    { step: () => false, release: () => {} },
+    0,
+    0,
+    0,
+    false,
+  );
 
   /** Use `Platform.createReader`. */
   constructor(ctx: FeedContext, options: ReaderOptions, onClose: (r: FeedReader) => void) {
@@ -248,30 +256,16 @@ export class RingReader extends ReaderBase<RingCursor> implements RingFeedReader
     onOverrun: ((lost: number) => void) | undefined,
     runs?: number[],
   ): void {
-    const ring = this.#follow(cursor);
-    if (!ring) return;
-    let lost = 0;
+    const run = this.#pulled;
+    const rs = this.#rs;
     let expect = -1;
-    while (out.length < max) {
-      const [from, head] = this.#window(ring);
-      const behind = (head - cursor.pos) >>> 0;
-      if (behind === 0) break;
-      const retained = (head - from) >>> 0;
-      if (behind > retained) {
-        // Lapped: everything before the window is gone. Only ever move to a
-        // published slot, never into never-written memory.
-        if (behind <= 2 ** 31) lost += behind - retained;
-        cursor.pos = from;
-        continue;
-      }
-      if (this.#fetch(ring, cursor.pos)) {
-        if (runs && cursor.pos !== expect) runs.push(out.length, ring.nonce, cursor.pos);
-        out.push(this.decode(this.#scratchDv, this.#scratch, 0));
-        expect = (cursor.pos + 1) >>> 0;
-      } else lost++;
-      cursor.pos = (cursor.pos + 1) >>> 0;
+    while (out.length < max && this.pullRun(cursor, max - out.length, run, onOverrun)) {
+      const first = (cursor.pos - run.count) >>> 0;
+      if (runs && first !== expect) runs.push(out.length, cursor.nonce!, first);
+      expect = cursor.pos;
+      const { dv, u8 } = run;
+      for (let i = 0, o = run.at; i < run.count; i++, o += rs) out.push(this.decode(dv, u8, o));
     }
-    this.#reportLost(lost, onOverrun);
   }
 
   #reportLost(lost: number, onOverrun: ((lost: number) => void) | undefined): void {
