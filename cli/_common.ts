@@ -152,6 +152,22 @@ export function requireDir(path: string): void {
   throw new Exit(EXIT_ERROR);
 }
 
+/**
+ * Route SIGINT and SIGTERM to `onSignal` with the exit code each means (130,
+ * 143) until disposed: for commands that own their signals and stop cleanly.
+ *
+ * @param onSignal called on each signal with its exit code
+ * @returns removes the listeners when disposed
+ */
+export function onStopSignals(onSignal: (code: number) => void): Disposable {
+  const removers = ([["SIGINT", 130], ["SIGTERM", 143]] as const).map(([sig, code]) => {
+    const fn = () => onSignal(code);
+    Deno.addSignalListener(sig, fn);
+    return () => Deno.removeSignalListener(sig, fn);
+  });
+  return { [Symbol.dispose]: () => removers.forEach((remove) => remove()) };
+}
+
 /** A progress bar on stderr when it is a terminal (nothing otherwise). */
 export function progressBar(label: string): (done: number, total: number, what: string) => void {
   if (!Deno.stderr.isTerminal()) return () => {};

@@ -13,6 +13,7 @@ import {
   type Command,
   EXIT_OK,
   numberFlag,
+  onStopSignals,
   parseCommand,
   requireDir,
   usageError,
@@ -107,36 +108,30 @@ export async function main(args: string[]): Promise<number> {
     log: (line: string) => console.error(line),
   };
   let code = EXIT_OK;
-  let handle: Replicator | undefined;
-  const listeners = ([["SIGINT", 130], ["SIGTERM", 143]] as const).map(([sig, c]) => {
-    const fn = () => {
-      code = c;
-      void handle?.close();
-    };
-    Deno.addSignalListener(sig, fn);
-    return () => Deno.removeSignalListener(sig, fn);
+  const stop = new AbortController();
+  using _signals = onStopSignals((c) => {
+    code = c;
+    stop.abort();
   });
-  try {
-    handle = kind === "publish"
-      ? replicatePublish(platform, {
-        ...options,
-        ...(batchBytes === undefined ? {} : { batchBytes }),
-      })
-      : replicateMirror(platform, options);
-    console.error(
-      `${kind === "publish" ? "publishing" : "mirroring"} "${options.feed}" ${
-        kind === "publish" ? "to" : "from"
-      } ${options.nats} (Ctrl-C to stop)`,
-    );
-    if (code !== EXIT_OK) await handle.close();
-    await handle.closed;
-    console.error(
-      `stopped: ${handle.records} records ${
-        kind === "publish" ? "stored in the stream" : "appended"
-      }`,
-    );
-  } finally {
-    for (const remove of listeners) remove();
-  }
+  const handle: Replicator = kind === "publish"
+    ? replicatePublish(platform, {
+      ...options,
+      ...(batchBytes === undefined ? {} : { batchBytes }),
+    })
+    : replicateMirror(platform, options);
+  console.error(
+    `${kind === "publish" ? "publishing" : "mirroring"} "${options.feed}" ${
+      kind === "publish" ? "to" : "from"
+    } ${options.nats} (Ctrl-C to stop)`,
+  );
+  // A signal before the replicator existed stops it at once.
+  if (stop.signal.aborted) await handle.close();
+  else stop.signal.addEventListener("abort", () => void handle.close(), { once: true });
+  await handle.closed;
+  console.error(
+    `stopped: ${handle.records} records ${
+      kind === "publish" ? "stored in the stream" : "appended"
+    }`,
+  );
   return code;
 }

@@ -29,6 +29,7 @@ import {
   type Command,
   EXIT_OK,
   numberFlag,
+  onStopSignals,
   parseCommand,
   type Parsed,
   progressBar,
@@ -376,13 +377,9 @@ ${BASE_PATH}
       const { exportFeed } = await import("../export.ts");
       const stop = new AbortController();
       let code = EXIT_OK;
-      const listeners = ([["SIGINT", 130], ["SIGTERM", 143]] as const).map(([sig, c]) => {
-        const fn = () => {
-          code = c;
-          stop.abort();
-        };
-        Deno.addSignalListener(sig, fn);
-        return () => Deno.removeSignalListener(sig, fn);
+      using _signals = onStopSignals((c) => {
+        code = c;
+        stop.abort();
       });
       const bar = progressBar(`export ${feed}`);
       try {
@@ -406,8 +403,6 @@ ${BASE_PATH}
       } catch (e) {
         if (!stop.signal.aborted) throw e;
         console.error(`\nexport interrupted: "${out}" was not written`);
-      } finally {
-        for (const remove of listeners) remove();
       }
       return code;
     },
@@ -441,27 +436,19 @@ ${BASE_PATH}
       using r = p.createReader(feed, { bigint: true });
       const stop = new AbortController();
       let code = EXIT_OK;
-      const listeners = ([["SIGINT", 130], ["SIGTERM", 143]] as const).map(([sig, c]) => {
-        const fn = () => {
-          code = c;
-          stop.abort();
-        };
-        Deno.addSignalListener(sig, fn);
-        return () => Deno.removeSignalListener(sig, fn);
+      using _signals = onStopSignals((c) => {
+        code = c;
+        stop.abort();
       });
-      try {
-        // stream() fixes the start position, so everything committed after
-        // this line is announced is shown.
-        const records = r.stream({ wait, signal: stop.signal });
-        console.error(`tailing "${feed}" (Ctrl-C to stop)`);
-        for await (const rec of records) {
-          const row = printable(rec);
-          console.log(
-            values.json ? JSON.stringify(row) : `${isoOf(rec[tsName])}  ${JSON.stringify(row)}`,
-          );
-        }
-      } finally {
-        for (const remove of listeners) remove();
+      // stream() fixes the start position, so everything committed after
+      // this line is announced is shown.
+      const records = r.stream({ wait, signal: stop.signal });
+      console.error(`tailing "${feed}" (Ctrl-C to stop)`);
+      for await (const rec of records) {
+        const row = printable(rec);
+        console.log(
+          values.json ? JSON.stringify(row) : `${isoOf(rec[tsName])}  ${JSON.stringify(row)}`,
+        );
       }
       return code;
     },
@@ -509,21 +496,13 @@ ${BASE_PATH}
     // The server owns its signals: it stops, its readers close, then the exit code says which.
     using p = open(values, { signals: "none" });
     const stopped = Promise.withResolvers<number>();
-    const listeners = ([["SIGINT", 130], ["SIGTERM", 143]] as const).map(([sig, code]) => {
-      const fn = () => stopped.resolve(code);
-      Deno.addSignalListener(sig, fn);
-      return () => Deno.removeSignalListener(sig, fn);
+    using _signals = onStopSignals(stopped.resolve);
+    await using server = await serve(p, {
+      port,
+      ...(host === undefined ? {} : { hostname: host }),
     });
-    try {
-      await using server = await serve(p, {
-        port,
-        ...(host === undefined ? {} : { hostname: host }),
-      });
-      console.log(`listening on ${server.url} (data directory ${p.basePath}, read-only)`);
-      return await stopped.promise;
-    } finally {
-      for (const remove of listeners) remove();
-    }
+    console.log(`listening on ${server.url} (data directory ${p.basePath}, read-only)`);
+    return await stopped.promise;
   },
 };
 
