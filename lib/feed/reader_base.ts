@@ -27,7 +27,7 @@ import { makeViewKind, VIEW_O, type ViewKind } from "../schema/view.ts";
 import type { FeedContext } from "../directory/feed.ts";
 import { columnFields, type Columns, gatherColumns, type RecordRun } from "./columns.ts";
 import { type CursorHost, RecordCursor, visitWalk } from "./cursor.ts";
-import { RecordWalk, type WalkSteps } from "./walk.ts";
+import { type RecordWalk, standaloneRun } from "./walk.ts";
 import { setImmediate } from "node:timers";
 import type {
   FeedKind,
@@ -44,8 +44,6 @@ import { ConsumerFile, ConsumerTrack } from "./consumers.ts";
 const BATCH_BYTES = 1 << 22;
 /** Most records `tail()` takes per run before it looks at the signal again. */
 const TAIL_RUN = 4096;
-/** The steps of a run `pullRun` fills (it is never walked). */
-const NO_STEPS: WalkSteps<unknown> = { step: () => false, release: () => {} };
 
 /** The checked reader options a storage kind may need. */
 export interface ReaderSettings {
@@ -84,7 +82,7 @@ export abstract class ReaderBase<C> implements FeedReader {
   readonly #cursors = new Set<RecordCursor<object>>();
   #viewKind: ViewKind | undefined;
   /** The run `streamBatches()` copies from (rings reuse its buffer). */
-  readonly #bytesRun = new RecordWalk<unknown>(NO_STEPS, undefined, 0, 0, false);
+  readonly #bytesRun = standaloneRun();
   #host: CursorHost | undefined;
 
   /**
@@ -362,7 +360,7 @@ export abstract class ReaderBase<C> implements FeedReader {
     const cursor = this.streamStart(o);
     const kind = this.#viewKind ??= this.#makeViewKind();
     const view = new kind.View();
-    const run = new RecordWalk<unknown>(NO_STEPS, undefined, 0, 0, false);
+    const run = standaloneRun();
     const rs = this.ctx.layout.recordSize;
     const spin = o.wait === "spin";
     let n = 0;

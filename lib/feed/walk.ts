@@ -74,3 +74,15 @@ export class RecordWalk<S> implements RecordRun {
     this.#steps.release(this);
   }
 }
+
+const NO_STEPS: WalkSteps<unknown> = { step: () => false, release: () => {} };
+
+/**
+ * A run on its own, never walked: what `pullRun` points at a chunk or fills
+ * from a ring (a tail, a raw batch, a ring stream's decode).
+ *
+ * @returns an empty run
+ */
+export function standaloneRun(): RecordWalk<unknown> {
+  return new RecordWalk<unknown>(NO_STEPS, undefined, 0, 0, false);
+}

@@ -19,7 +19,7 @@ import type { FeedContext } from "../directory/feed.ts";
 import type { DecodedRecord } from "../schema/codec.ts";
 import type { FeedReader, ReaderOptions, RingFeedReader } from "../feed/contract.ts";
 import { ReaderBase } from "../feed/reader_base.ts";
-import { RecordWalk, type WalkSteps } from "../feed/walk.ts";
+import { RecordWalk, standaloneRun, type WalkSteps } from "../feed/walk.ts";
 import { runArrays } from "../schema/view.ts";
 import {
   currentNonce,
@@ -68,13 +68,7 @@ export class RingReader extends ReaderBase<RingCursor> implements RingFeedReader
   #lastReplacementCheck = performance.now();
   readonly #faults = new FaultWatch();
   /** The run `pull` decodes from (its buffer is reused). */
-  readonly #pulled = new RecordWalk<unknown>(
-    { step: () => false, release: () => {} },
-    0,
-    0,
-    0,
-    false,
-  );
+  readonly #pulled = standaloneRun();
 
   /** Use `Platform.createReader`. */
   constructor(ctx: FeedContext, options: ReaderOptions, onClose: (r: FeedReader) => void) {
