@@ -15,6 +15,7 @@
 import { parseArgs } from "node:util";
 import { Platform } from "../mod.ts";
 import { lines } from "../tests/helpers.ts";
+import { now, type Stats } from "./clock.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -24,20 +25,6 @@ const { values } = parseArgs({
   },
 });
 const N = Number(values.messages), WARM = 2000, GAP = Number(values["interval-us"]) * 1000;
-const clock = Deno.dlopen(
-  new URL("../c/build/libdwbench.so", import.meta.url).pathname,
-  {
-    bench_now_ns: { parameters: [], result: "u64" },
-  } as const,
-).symbols;
-const now = () => Number(clock.bench_now_ns());
-
-interface Stats {
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
 
 async function runC(): Promise<Stats> {
   const out = await new Deno.Command(new URL("../c/build/dwlatency", import.meta.url).pathname, {

@@ -6,6 +6,7 @@
  * @module
  */
 import { Platform } from "../mod.ts";
+import { now } from "./clock.ts";
 
 const [base, feed, mode, total, warm] = Deno.args as [
   string,
@@ -14,12 +15,6 @@ const [base, feed, mode, total, warm] = Deno.args as [
   string,
   string,
 ];
-const clock = Deno.dlopen(
-  new URL("../c/build/libdwbench.so", import.meta.url).pathname,
-  {
-    bench_now_ns: { parameters: [], result: "u64" },
-  } as const,
-).symbols;
 const n = Number(total), w = Number(warm);
 const p = new Platform(base, { log: { console: false } });
 const r = p.createReader(feed);
@@ -28,7 +23,7 @@ let i = 0;
 const live = r.stream({ wait: mode });
 console.log("ready");
 for await (const rec of live) {
-  const d = Number(clock.bench_now_ns()) - (rec.sent_ns as number);
+  const d = now() - (rec.sent_ns as number);
   if (i >= w) lat[i - w] = d;
   if (++i === n + w) break;
 }

@@ -20,6 +20,7 @@ import { parseArgs } from "node:util";
 import { Platform } from "../mod.ts";
 import { lines, projectCommand } from "../tests/helpers.ts";
 import { NatsServer } from "../tests/nats_server.ts";
+import { now, type Stats } from "./clock.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -31,18 +32,6 @@ const { values } = parseArgs({
 });
 const N = Number(values.messages), WARM = 2000, GAP = Number(values["interval-us"]) * 1000;
 const RECORDS = Number(values.records);
-const clock = Deno.dlopen(
-  new URL("../c/build/libdwbench.so", import.meta.url).pathname,
-  { bench_now_ns: { parameters: [], result: "u64" } } as const,
-).symbols;
-const now = () => Number(clock.bench_now_ns());
-
-interface Stats {
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
 
 const FEED = "lat";
 await using server = await NatsServer.start();

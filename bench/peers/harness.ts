@@ -7,6 +7,7 @@
  */
 import type { PeerResult, QueryResult } from "./protocol.ts";
 import type { RecordType } from "./records.ts";
+import { now } from "../clock.ts";
 
 /** Arguments of `append`. */
 export interface AppendArgs {
@@ -64,18 +65,11 @@ export interface PeerSystem {
   latencyWriter(a: LatencyArgs): Promise<PeerResult> | PeerResult;
 }
 
-const clock = Deno.dlopen(
-  new URL("../../c/build/libdwbench.so", import.meta.url).pathname,
-  { bench_now_ns: { parameters: [], result: "u64" } } as const,
-).symbols;
-
 /** Pause between a latency writer opening its store and its first message (ms). */
 export const SETTLE_MS = 500;
 
 /** CLOCK_MONOTONIC in ns: the clock every process (C, Java, Deno) shares. */
-export function nowNs(): number {
-  return Number(clock.bench_now_ns());
-}
+export const nowNs: () => number = now;
 
 /**
  * Send `messages` at `rate` per second: `send(i, sentNs)` for each, busy-

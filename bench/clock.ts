@@ -1,0 +1,26 @@
+/**
+ * What the latency benchmarks share: one CLOCK_MONOTONIC clock for every
+ * process on the machine (bench_now_ns in bench/baseline.c), and the
+ * percentiles they report.
+ *
+ * @module
+ */
+const clock = Deno.dlopen(
+  new URL("../c/build/libdwbench.so", import.meta.url).pathname,
+  { bench_now_ns: { parameters: [], result: "u64" } } as const,
+).symbols;
+
+/** Nanoseconds on the machine-wide monotonic clock. */
+export const now = (): number => Number(clock.bench_now_ns());
+
+/** Latency percentiles, in nanoseconds. */
+export interface Stats {
+  /** Median. */
+  p50: number;
+  /** 99th percentile. */
+  p99: number;
+  /** 99.9th percentile. */
+  p999: number;
+  /** Largest. */
+  max: number;
+}
