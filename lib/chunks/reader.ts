@@ -17,7 +17,7 @@ import { u64 } from "../schema/header.ts";
 import { type StreamSettings, timeRange } from "../base/input.ts";
 import type { FeedReader, ReaderOptions } from "../feed/contract.ts";
 import { ReaderBase } from "../feed/reader_base.ts";
-import { RecordWalk, type WalkSteps } from "../feed/walk.ts";
+import { RecordWalk, standaloneRun, type WalkSteps } from "../feed/walk.ts";
 import { runArrays } from "../schema/view.ts";
 import { FaultWatch, Mapping } from "../native/mapping.ts";
 import { MarkerFile } from "./markers.ts";
@@ -87,6 +87,8 @@ export class ChunkReader extends ReaderBase<Cursor> {
   #markers: MarkerFile | undefined;
   #sum: ChunkSummary = { base: 1, min: [], max: [], unsorted: [], ooo: false };
   readonly #faults = new FaultWatch();
+  /** The run `pull` decodes (it points into the mapped chunk). */
+  readonly #pulled = standaloneRun();
 
   /** Use `Platform.createReader`. */
   constructor(ctx: FeedContext, options: ReaderOptions, onClose: (r: FeedReader) => void) {
@@ -552,44 +554,12 @@ export class ChunkReader extends ReaderBase<Cursor> {
     _onOverrun?: unknown,
     runs?: number[],
   ): void {
-    const reg = this.#reg;
-    while (out.length < max) {
-      const { first, last } = reg.span();
-      if (cursor.chunk < first) cursor.chunk = first, cursor.index = 0;
-      if (cursor.chunk > last) return;
-      if (reg.flags(cursor.chunk) & FLAG.DELETED) {
-        // Retention (or repair) removed it: its records are gone, move on.
-        if (last <= cursor.chunk) return;
-        cursor.chunk++;
-        cursor.index = 0;
-        continue;
-      }
-      if (cursor.index < reg.committed(cursor.chunk)) {
-        const v = this.#cache.view(cursor.chunk);
-        if (!v) continue; // removed between the flag check and the open: look again
-        const n = this.#committed(v);
-        const k = Math.min(n - cursor.index, max - out.length);
-        runs?.push(out.length, cursor.chunk, cursor.index);
-        for (let i = 0; i < k; i++) {
-          out.push(this.decode(v.dv, v.u8, CHUNK_HEADER + (cursor.index + i) * this.#rs));
-        }
-        cursor.index += k;
-        continue;
-      }
-      // Caught up with this chunk: move on only once it is sealed (final count)
-      // and its successor is published.
-      if (!(reg.flags(cursor.chunk) & FLAG.SEALED)) {
-        // The writer seals before it publishes a successor, so a successor
-        // beside a chunk that is (still, re-read after) unsealed is damage.
-        if (reg.lastChunk() <= cursor.chunk || reg.flags(cursor.chunk) & FLAG.SEALED) return;
-        throw reg.corrupt(
-          `chunk ${cursor.chunk} of "${this.feed}" has a successor but was never sealed`,
-        );
-      }
-      if (cursor.index < reg.committed(cursor.chunk)) continue;
-      if (reg.lastChunk() <= cursor.chunk) return;
-      cursor.chunk++;
-      cursor.index = 0;
+    const run = this.#pulled;
+    const rs = this.#rs, decode = this.decode;
+    while (out.length < max && this.pullRun(cursor, max - out.length, run)) {
+      runs?.push(out.length, cursor.chunk, cursor.index - run.count);
+      const { dv, u8 } = run;
+      for (let i = 0, o = run.at; i < run.count; i++, o += rs) out.push(decode(dv, u8, o));
     }
   }
 
