@@ -48,6 +48,7 @@ export { batchColumns } from "./lib/feed/columns.ts";
 export type { Columns } from "./lib/feed/columns.ts";
 export type { RecordCursor } from "./lib/feed/cursor.ts";
 export type {
+  ColumnsOptions,
   Durability,
   FeedKind,
   FeedReader,

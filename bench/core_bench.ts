@@ -224,6 +224,17 @@ Deno.bench("Reader.columns(price) over 1M records, then sum", { group: "columns"
   for (let i = 0; i < price!.length; i++) s += (price as Float64Array)[i]!;
   if (s === 0) throw new Error("no data");
 });
+// The same into one array of the caller's, reused call after call: a fresh
+// 8 MB array costs its first-touch page faults, which dwarf the gather.
+const priceInto = { price: new Float64Array(N) };
+Deno.bench("Reader.columns(price, { into }) over 1M records, then sum", {
+  group: "columns",
+}, () => {
+  const { price } = reader.columns(undefined, undefined, ["price"], { into: priceInto });
+  let s = 0;
+  for (let i = 0; i < price!.length; i++) s += (price as Float64Array)[i]!;
+  if (s === 0) throw new Error("no data");
+});
 Deno.bench("C: sum of price x size over 1M records", { group: "visit", baseline: true }, () => {
   cbench.bench_sum_notional(scratch + 4096n, BigInt(N), sumOut);
 });
@@ -258,6 +269,18 @@ Deno.bench("Reader.cursor(t, t+9999) x 100: seek and sum of price", { group: "wi
   for (const t of WINDOWS) {
     using c = reader.cursor(t, t + 9_999);
     for (let r; (r = c.next());) s += r.price as number;
+  }
+  if (s === 0) throw new Error("no data");
+});
+const windowInto = { price: new Float64Array(10_000) };
+Deno.bench("Reader.columns(t, t+9999, price, { into }) x 100: seek, gather and sum", {
+  group: "window",
+}, () => {
+  let s = 0;
+  for (const t of WINDOWS) {
+    const price = reader.columns(t, t + 9_999, ["price"], { into: windowInto })
+      .price as Float64Array;
+    for (let i = 0; i < price.length; i++) s += price[i]!;
   }
   if (s === 0) throw new Error("no data");
 });

@@ -4,7 +4,7 @@
  * in-order and out-of-order data, every field type.
  */
 import { assert, assertEquals, assertThrows } from "./assert.ts";
-import { batchColumns, DeepwaterError, defineFeed, type FeedReader } from "../mod.ts";
+import { batchColumns, type Columns, DeepwaterError, defineFeed, type FeedReader } from "../mod.ts";
 import { removeRings, rng, tempPlatform, tradeSpec } from "./helpers.ts";
 
 const every = defineFeed({
@@ -133,6 +133,108 @@ Deno.test("columns(): a subset of fields, and bad field lists are INVALID_ARGUME
   }
   assert(assertThrows(() => r.columns(0, 1, ["nope"])).message.includes('"nope"'));
   assertEquals(assertThrows(() => r.columns(NaN), DeepwaterError).code, "INVALID_ARGUMENT");
+});
+
+Deno.test("columns({ into }): gathered into the caller's arrays when they fit, equal to a fresh gather; bad targets are INVALID_ARGUMENT", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(every);
+  const w = p.createWriter(every);
+  writeEvery(w, 20_000, (i) => 1_000 + i * 3);
+  using typed = p.createReader(every);
+  const r = typed as unknown as FeedReader; // field names from the layout, untyped
+  const names = r.layout.fields.filter((f) =>
+    f.kind !== "pad" && f.kind !== "char" && f.kind !== "string" && f.kind !== "bytes"
+  ).map((f) => f.name);
+  // One set of arrays, reused for every range (sized for the largest).
+  const fresh = r.columns(undefined, undefined, names);
+  const into = Object.fromEntries(
+    names.map((n) => {
+      const col = fresh[n] as unknown as { constructor: new (n: number) => unknown };
+      return [n, new col.constructor(20_000)];
+    }),
+  ) as Columns;
+  const rand = rng(11);
+  for (let q = 0; q < 30; q++) {
+    const a = Math.floor(rand() * 70_000) - 5_000;
+    const b = a + Math.floor(rand() * (rand() < 0.3 ? 40_000 : 300));
+    const want = r.columns(a, b, names);
+    const got = r.columns(a, b, names, { into });
+    for (const n of names) {
+      const g = got[n] as unknown as ArrayLike<unknown> & { buffer: ArrayBufferLike };
+      assert(g.buffer === (into[n] as { buffer: ArrayBufferLike }).buffer, `${n} reused its array`);
+      assertEquals(
+        Array.from(g),
+        Array.from(want[n] as unknown as ArrayLike<unknown>),
+        `${n} in [${a}, ${b}]`,
+      );
+    }
+  }
+  // Too short: left alone, a new array comes back.
+  const short = new Float64Array(3).fill(-1);
+  const c = r.columns(1_000, 1_030, ["f64"], { into: { f64: short } });
+  assertEquals(c.f64!.length, 11);
+  assert((c.f64 as Float64Array).buffer !== short.buffer);
+  assertEquals(Array.from(short), [-1, -1, -1]);
+  const both = new Float64Array(10);
+  const bad: [unknown, string][] = [
+    [{ f64: new Float32Array(10) }, "Float64Array"],
+    [{ f64: [1, 2, 3] }, "Float64Array"],
+    [{ nope: new Float64Array(10) }, '"nope"'],
+    [{ sym: new Uint8Array(10) }, "string"],
+    [{ f64: both.subarray(0, 5), f32: new Float32Array(both.buffer, 16, 4) }, "overlap"],
+    ["f64", "expected an object"],
+  ];
+  for (const [opt, says] of bad) {
+    const e = assertThrows(
+      () => r.columns(undefined, undefined, ["f64", "f32", "sym"], { into: opt } as never),
+      DeepwaterError,
+    );
+    assertEquals(e.code, "INVALID_ARGUMENT");
+    assert(e.message.includes(says), e.message);
+  }
+  const e = assertThrows(() => r.columns(0, 1, ["f64"], { to: 1 } as never), DeepwaterError);
+  assert(e.message.includes('"to"'), e.message);
+  w.close();
+});
+
+Deno.test("columns(): a column of 2 MiB and more (gathered with streaming stores) equals read(), fresh and into an array", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec("big", 16));
+  const n = 400_000; // 3.2 MB per 8-byte column, in one 16 MiB chunk
+  const recs = new Uint8Array(n * 24);
+  const dv = new DataView(recs.buffer);
+  for (let i = 0; i < n; i++) {
+    dv.setFloat64(i * 24, i * 0.5, true);
+    dv.setFloat64(i * 24 + 8, n - i, true);
+    dv.setBigUint64(i * 24 + 16, BigInt(1_000 + i), true);
+  }
+  {
+    using w = p.createWriter("big");
+    w.writeBatch(recs);
+  }
+  using r = p.createReader("big");
+  const price = new Float64Array(n);
+  for (
+    const c of [
+      r.columns(),
+      r.columns(undefined, undefined, ["price", "size", "timestamp_us"], { into: { price } }),
+    ]
+  ) {
+    let i = 0;
+    for (const rec of r.read()) {
+      if (
+        c.price![i] !== rec.price || c.size![i] !== rec.size ||
+        Number(c.timestamp_us![i]) !== rec.timestamp_us
+      ) {
+        throw new Error(`record ${i} differs`);
+      }
+      i++;
+    }
+    assertEquals(i, n);
+    assertEquals(c.price!.length, n);
+  }
 });
 
 Deno.test("columns() and cursor() are exact on out-of-order timestamps", () => {

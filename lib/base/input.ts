@@ -323,6 +323,17 @@ export function tailOptions(options: unknown): StreamSettings {
 }
 
 /**
+ * Check `columns()` options: only `into` (its contents are checked against
+ * the fields by the column module).
+ *
+ * @param options the caller's argument
+ * @returns the `into` value, unchecked
+ */
+export function columnsOptions(options: unknown): { into: unknown } {
+  return { into: optionObject(options, "columns()", ["into"]).into };
+}
+
+/**
  * Check the options of `streamBatches()`: those of `stream()` plus
  * `maxBytes` (default 256 KiB, 1 .. 2^30; a batch always holds at least one
  * record).

@@ -107,9 +107,75 @@ export function gatherColumns(
   total: number,
   fields: readonly FieldLayout[],
   recordSize: number,
+  into?: ColumnTargets,
 ): Columns {
   const out: Columns = {};
-  for (const f of fields) out[f.name] = gatherField(runs, total, f, recordSize);
+  for (const f of fields) out[f.name] = gatherField(runs, total, f, recordSize, into?.get(f.name));
+  return out;
+}
+
+/** Caller-owned arrays to gather numeric columns into, by field name (checked). */
+export type ColumnTargets = ReadonlyMap<string, NumericColumn>;
+
+/** A column `into` can hold: a numeric field's typed array. */
+type NumericColumn = InstanceType<NumericCtor>;
+
+/**
+ * Check a `columns()` `into` option against the fields asked for: each key
+ * names one of them, of a numeric or bool type, and holds a live array of
+ * that field's own type; no two share bytes (they would overwrite each
+ * other).
+ *
+ * @param into the caller's option (undefined: none)
+ * @param fields the fields being gathered
+ * @param feed feed name, for messages
+ * @returns the targets by field name, or undefined
+ */
+export function columnTargets(
+  into: unknown,
+  fields: readonly FieldLayout[],
+  feed: string,
+): ColumnTargets | undefined {
+  if (into === undefined) return undefined;
+  const bad = (what: string): never => {
+    throw new DeepwaterError(
+      "INVALID_ARGUMENT",
+      `Invalid columns option "into" for "${feed}": ${what}`,
+    );
+  };
+  if (typeof into !== "object" || into === null || Array.isArray(into)) {
+    bad(`expected an object of typed arrays by field name, got ${show(into)}`);
+  }
+  const out = new Map<string, NumericColumn>();
+  for (const [name, arr] of Object.entries(into as Record<string, unknown>)) {
+    if (arr === undefined) continue;
+    const f = fields.find((g) => g.name === name);
+    if (!f) {
+      bad(`"${name}" is not one of the fields asked for (${fields.map((g) => g.name).join(", ")})`);
+    }
+    const Ctor = NUMERIC[f!.kind];
+    if (!Ctor) {
+      bad(
+        `field "${name}" is ${
+          f!.kind
+        }: only numeric and bool columns can be gathered into an array`,
+      );
+    }
+    if (!(arr instanceof Ctor!) || Object.getPrototypeOf(arr) !== Ctor!.prototype) {
+      bad(`field "${name}" (${f!.kind}) needs a ${Ctor!.name}, got ${show(arr)}`);
+    }
+    const a = arr as NumericColumn;
+    if (a.buffer instanceof ArrayBuffer && a.buffer.detached) {
+      bad(`the array for "${name}" is detached`);
+    }
+    for (const [other, b] of out) {
+      if (
+        b.buffer === a.buffer && a.byteOffset < b.byteOffset + b.byteLength &&
+        b.byteOffset < a.byteOffset + a.byteLength
+      ) bad(`the arrays for "${other}" and "${name}" overlap`);
+    }
+    out.set(name, a);
+  }
   return out;
 }
 
@@ -118,11 +184,14 @@ function gatherField(
   total: number,
   f: FieldLayout,
   rs: number,
+  into: NumericColumn | undefined,
 ): Column {
   const Ctor = NUMERIC[f.kind];
   if (Ctor) {
-    const col = new Ctor(total);
-    const bytes = new Uint8Array(col.buffer);
+    // Reuse the caller's array when it holds them all (no allocation, no
+    // first-touch page faults); otherwise a new one.
+    const col = into && into.length >= total ? into.subarray(0, total) : new Ctor(total);
+    const bytes = new Uint8Array(col.buffer, col.byteOffset, col.byteLength);
     let k = 0;
     for (const r of runs) {
       const dst = bytes.subarray(k * f.size, (k + r.count) * f.size);

@@ -158,6 +158,30 @@ export interface StreamBatchOptions extends StreamOptions {
 }
 
 /**
+ * Options for {@linkcode FeedReader.columns}.
+ *
+ * @example
+ * ```ts
+ * import type { ColumnsOptions } from "../../mod.ts";
+ * const price = new Float64Array(1_000_000);
+ * const options: ColumnsOptions = { into: { price } }; // reused call after call
+ * ```
+ */
+export interface ColumnsOptions<C = Record<string, unknown>> {
+  /**
+   * Arrays you own to gather numeric and bool columns into, by field name
+   * (each of the field's own type, as `columns()` returns it). A column that
+   * fits is gathered into the front of its array and returned as a
+   * `subarray` of it: no allocation and, in memory already touched, no page
+   * faults, which for a fresh multi-megabyte array cost more than the
+   * gather. An array too short for the range is left alone and a new one is
+   * returned. A wrong type, an unknown field or two arrays sharing bytes is
+   * `INVALID_ARGUMENT`.
+   */
+  into?: Partial<C>;
+}
+
+/**
  * Options for {@linkcode FeedReader.tail}: those of `stream()` but
  * `consumer` (a tail acknowledges nothing).
  */
@@ -582,6 +606,8 @@ export interface FeedReader<R extends object = DecodedRecord, C extends object =
    * @param startUs first timestamp to include (default: all)
    * @param endUs last timestamp to include (default: all)
    * @param fields the fields to gather, by name
+   * @param options `into`: arrays of yours to gather into, reused call after
+   *   call (see {@linkcode ColumnsOptions})
    * @returns the columns asked for, by field name
    * @example
    * ```ts
@@ -605,6 +631,10 @@ export interface FeedReader<R extends object = DecodedRecord, C extends object =
    *   for (let i = 0; i < 5; i++) writer.writeValues(100 + i, 2, 1_000 + i);
    *   const { timestamp_us } = reader.columns(undefined, undefined, ["timestamp_us"]);
    *   console.assert(timestamp_us instanceof BigUint64Array && timestamp_us[4] === 1_004n);
+   *   // Windows into one array of yours: no allocation per call.
+   *   const price = new Float64Array(1_000);
+   *   const w = reader.columns(1_001, 1_002, ["price"], { into: { price } });
+   *   console.assert(w.price.buffer === price.buffer && w.price.length === 2);
    * }
    * Deno.removeSync(dir, { recursive: true });
    * ```
@@ -613,6 +643,7 @@ export interface FeedReader<R extends object = DecodedRecord, C extends object =
     startUs: number | bigint | undefined,
     endUs: number | bigint | undefined,
     fields: readonly K[],
+    options?: ColumnsOptions<Pick<C, K>>,
   ): Pick<C, K>;
   /**
    * The records of a time range (bounds as for `read()`) as raw bytes:

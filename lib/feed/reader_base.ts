@@ -12,6 +12,7 @@
  */
 import { closedError, DeepwaterError } from "../base/errors.ts";
 import {
+  columnsOptions,
   readerOptions,
   readMax,
   show,
@@ -25,11 +26,18 @@ import type { DecodedRecord, DecodeFn } from "../schema/codec.ts";
 import type { Layout } from "../schema/spec.ts";
 import { makeViewKind, VIEW_O, type ViewKind } from "../schema/view.ts";
 import type { FeedContext } from "../directory/feed.ts";
-import { columnFields, type Columns, gatherColumns, type RecordRun } from "./columns.ts";
+import {
+  columnFields,
+  type Columns,
+  columnTargets,
+  gatherColumns,
+  type RecordRun,
+} from "./columns.ts";
 import { type CursorHost, RecordCursor, visitWalk } from "./cursor.ts";
 import { type RecordWalk, standaloneRun } from "./walk.ts";
 import { setImmediate } from "node:timers";
 import type {
+  ColumnsOptions,
   FeedKind,
   FeedReader,
   ReaderOptions,
@@ -208,10 +216,16 @@ export abstract class ReaderBase<C> implements FeedReader {
   }
 
   /** See {@linkcode FeedReader.columns}. */
-  columns(startUs?: number | bigint, endUs?: number | bigint, fields?: readonly string[]): Columns {
+  columns(
+    startUs?: number | bigint,
+    endUs?: number | bigint,
+    fields?: readonly string[],
+    options?: ColumnsOptions,
+  ): Columns {
     this.check();
     const [start, end] = timeRange(startUs, endUs);
     const wanted = columnFields(this.ctx.layout, fields, this.feed);
+    const into = columnTargets(columnsOptions(options).into, wanted, this.feed);
     const walk = this.walk(start, end, true);
     try {
       const runs: RecordRun[] = [];
@@ -220,7 +234,7 @@ export abstract class ReaderBase<C> implements FeedReader {
         runs.push({ u8: walk.u8, at: walk.at, count: walk.count, base: walk.base });
         total += walk.count;
       }
-      const out = gatherColumns(runs, total, wanted, this.ctx.layout.recordSize);
+      const out = gatherColumns(runs, total, wanted, this.ctx.layout.recordSize, into);
       this.checkFaults();
       return out;
     } finally {
