@@ -7,7 +7,9 @@
  *
  * Each iteration handles 1 M of the seed's 24-byte trade records, so
  * records/s = 1e6 / (time per iteration). The seek group searches a feed of
- * 100 M records (2.4 GB in 64 MiB chunks) built once at start-up.
+ * 100 M records (2.4 GB in 64 MiB chunks) built once at start-up; its C
+ * baseline runs the reader's own search algorithm (bench/ts_search.h) over
+ * one mapping of the same records.
  *
  * writeBatch is measured twice: into a chunk that is already prepared (the
  * copy itself, against memcpy), and sustained through fresh 64 MiB chunks
@@ -332,6 +334,16 @@ Deno.bench("Reader.read(t, t+999).next() x 1000 into 100M records", { group: "se
   }
 });
 
+const seekCursor = sk.cursor();
+Deno.bench(
+  "cursor.seek(t) x 1000 into 100M records (one cursor, reused)",
+  { group: "seek" },
+  () => {
+    for (let i = 0; i < SEEKS; i++) {
+      if (!seekCursor.seek(Number(targets[i]))) throw new Error("seek found nothing");
+    }
+  },
+);
 Deno.bench("Reader.cursor(t, t+999).next() x 1000 into 100M records", { group: "seek" }, () => {
   for (let i = 0; i < SEEKS; i++) {
     const t = Number(targets[i]);

@@ -6,8 +6,8 @@
  * This header is the whole C API. The library does only what a Deno program
  * cannot do by itself: map files and shared memory, take advisory locks,
  * reserve disk blocks, flush mappings, spin with acquire loads and
- * futex-wait on shared words, run the strided timestamp binary search, and
- * compute CRC32C. Everything else (formats, records, registries, policy) lives
+ * futex-wait on shared words, scan and copy strided records, gather columns
+ * and compute CRC32C. Everything else (formats, records, registries, policy) lives
  * in TypeScript, which validates every length and offset before it calls here.
  *
  * Conventions
@@ -76,7 +76,7 @@ extern "C" {
 
 /** ABI version of this header. TypeScript refuses a library whose
  *  dw_abi_version() differs from the version it was written against. */
-#define DW_ABI_VERSION 4
+#define DW_ABI_VERSION 5
 
 /** First library status code (negative, below every errno). */
 #define DW_ERR_BASE (-30800)
@@ -256,23 +256,11 @@ int dw_futex_wait(uint64_t addr, uint32_t expected, uint64_t timeout_ns);
 int dw_futex_wake(uint64_t addr, int32_t count);
 
 /**
- * Binary-search `count` fixed-size records starting at `base` for a uint64
- * timestamp at byte `ts_offset` of each `stride`-byte record, which must be
- * sorted ascending.
- *
- * upper  zero: out[0] = first index whose ts >= target (lower bound);
- *        non-zero: out[0] = first index whose ts > target (upper bound).
- *
- * Returns 0, or DW_EINVAL when stride is zero or ts_offset + 8 > stride.
- */
-int dw_search_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_offset,
-                 uint64_t target, int upper, uint64_t *out);
-
-/**
  * Scan `count` records at `base` and report on their uint64 timestamps:
  * out[0] = min, out[1] = max, out[2] = first, out[3] = last, out[4] = 1 when
  * non-decreasing (else 0), out[5] = 1 when any exceeds 2^53-1.
- * With count == 0 it writes zeros. Same argument rules as dw_search_ts.
+ * With count == 0 it writes zeros. Returns 0, or DW_EINVAL when stride is zero
+ * or ts_offset + 8 > stride.
  */
 int dw_scan_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_offset,
                uint64_t *out);

@@ -1,4 +1,4 @@
-/* Record scans: strided timestamp search, CRC32C, bulk copy, column gather. */
+/* Record scans: strided timestamp scans, CRC32C, bulk copy, column gather. */
 #include "deepwater.h"
 
 #include <string.h>
@@ -17,49 +17,6 @@ static inline uint64_t ts_at(const uint8_t *base, uint64_t i, uint32_t stride, u
     uint64_t v;
     memcpy(&v, base + i * stride + off, sizeof v); /* unaligned-safe, little-endian host */
     return v;
-}
-
-/* See deepwater.h. Lower/upper bound over a strided array: interpolation
- * probes first, then binary search.
- *
- * Within a chunk, market-data timestamps are close to evenly spread, so a
- * probe placed by interpolation lands near the answer: a few cache misses
- * where a binary search over millions of records pays about ten. Bursty data
- * cannot make it slow: every interpolation probe must at least halve the
- * range, or the search carries on as a plain binary search, so the worst case
- * stays O(log n). Invariant: records before lo satisfy the predicate
- * (ts < target, or ts <= target for the upper bound), records from hi on do
- * not; the answer is in [lo, hi]. */
-int dw_search_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_offset,
-                 uint64_t target, int upper, uint64_t *out) {
-    if (!out || stride == 0 || (uint64_t)ts_offset + 8 > stride || (base == 0 && count)) return DW_EINVAL;
-    const uint8_t *b = (const uint8_t *)(uintptr_t)base;
-#define DW_BEFORE_TS(v) (upper ? (v) <= target : (v) < target)
-#define DW_BEFORE(i) DW_BEFORE_TS(ts_at(b, (i), stride, ts_offset))
-    uint64_t lo = 0, hi = count;
-    for (int probes = 0; probes < 4 && hi - lo > 32; probes++) {
-        const uint64_t first = ts_at(b, lo, stride, ts_offset), last = ts_at(b, hi - 1, stride, ts_offset);
-        if (!DW_BEFORE_TS(first)) { hi = lo; break; }
-        if (DW_BEFORE_TS(last)) { lo = hi; break; }
-        /* first <= target <= last here, and first < last. */
-        const double frac = (double)(target - first) / (double)(last - first);
-        uint64_t mid = lo + 1 + (uint64_t)(frac * (double)(hi - lo - 2));
-        if (mid >= hi - 1) mid = hi - 2;
-        const uint64_t before = hi - lo;
-        if (DW_BEFORE(mid)) lo = mid + 1;
-        else hi = mid;
-        if (2 * (hi - lo) > before) break; /* not halving: leave it to binary search */
-    }
-    uint64_t n = hi - lo;
-    while (n > 0) {
-        const uint64_t half = n / 2;
-        if (DW_BEFORE(lo + half)) { lo += half + 1; n -= half + 1; }
-        else n = half;
-    }
-#undef DW_BEFORE
-#undef DW_BEFORE_TS
-    out[0] = lo;
-    return 0;
 }
 
 /* Full statistics pass (min, max, big) for records known to be unsorted. */
@@ -227,18 +184,6 @@ int dw_copy(uint64_t dst, uint64_t src, uint64_t len) {
     return 0;
 }
 
-/* Columns of at least this many bytes are gathered with streaming stores. */
-#define DW_GATHER_STREAM_BYTES (2u << 20)
-
-/* Orders streaming stores before the return (they are weakly ordered). */
-static inline void dw_store_fence(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_sfence();
-#else
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-#endif
-}
-
 /* One fixed width per loop: memcpy of a constant size compiles to a single
  * load and store, so the loop runs at the speed of the strided reads. */
 #define DW_GATHER_LOOP(W)                                        \
@@ -250,19 +195,22 @@ int dw_gather(uint64_t dst, uint64_t src, uint64_t count, uint32_t stride, uint3
         ((dst == 0 || src == 0) && count)) return DW_EINVAL;
     uint8_t *d = (uint8_t *)(uintptr_t)dst;
     const uint8_t *s = (const uint8_t *)(uintptr_t)src + offset;
-    /* A column larger than the L2 cache is written with non-temporal stores:
-     * it skips reading every destination line before writing it, ~10-15%
-     * of the gather, and the caller's pass over it is not slower for it. */
-    if (width == 8 && count * 8 >= DW_GATHER_STREAM_BYTES && ((uintptr_t)d & 7) == 0) {
-        uint64_t *d8 = (uint64_t *)d;
+#ifdef DW_HAVE_STREAM
+    /* A large 8-byte column is written with non-temporal stores, as large
+     * batches are copied: no read-for-ownership of each destination line
+     * (~10-15% of the gather), and the caller's pass over the column is no
+     * slower for it. */
+    if (width == 8 && count * 8 >= DW_STREAM_MIN_BYTES && ((uintptr_t)d & 7u) == 0) {
+        long long *o = (long long *)(void *)d;
         for (uint64_t i = 0; i < count; i++) {
-            uint64_t v;
+            long long v;
             memcpy(&v, s + i * stride, 8);
-            __builtin_nontemporal_store(v, d8 + i);
+            _mm_stream_si64(o + i, v);
         }
-        dw_store_fence();
+        _mm_sfence();
         return 0;
     }
+#endif
     switch (width) {
     case 8: DW_GATHER_LOOP(8); break;
     case 4: DW_GATHER_LOOP(4); break;

@@ -315,6 +315,57 @@ Deno.test("A reader caching a single chunk reads every chunk", () => {
   assertEquals([...r.read(2000, 8999)].length, 7000);
 });
 
+Deno.test("the chunk cache keeps the most recently used mappings: a hit protects a chunk from the next eviction", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec());
+  {
+    using w = p.createWriter("trades");
+    for (let i = 0; i < 10_000; i++) w.writeValues(i, i, i);
+  }
+  const chunks = p.getFeedInfo("trades").chunks;
+  assert(chunks.length >= 3);
+  const [a, b, c] = chunks.map((k) => k.minTs!);
+  const mapped = () => {
+    const ids = new Set<number>();
+    for (const line of Deno.readTextFileSync("/proc/self/maps").split("\n")) {
+      const m = line.match(/feeds\/trades\/chunk-(\d+)\.dwk$/);
+      if (m) ids.add(Number(m[1]));
+    }
+    return [...ids].sort((x, y) => x - y);
+  };
+  // 3: each read also looks at the newest chunk (its bounds are not sealed).
+  using r = p.createReader("trades", { cacheChunks: 3 });
+  const touch = (ts: number) => assertEquals([...r.read(ts, ts)][0]?.timestamp_us, ts);
+  touch(a!);
+  touch(b!);
+  touch(a!); // a is now the most recent: c must evict b
+  touch(c!);
+  const now = mapped();
+  assert(now.includes(chunks[0]!.id) && now.includes(chunks[2]!.id), `a and c mapped: ${now}`);
+  assert(!now.includes(chunks[1]!.id), `b evicted: ${now}`);
+});
+
+Deno.test("the chunk cache never unmaps the chunk it is handing out, even with every other mapping pinned", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec());
+  {
+    using w = p.createWriter("trades");
+    for (let i = 0; i < 10_000; i++) w.writeValues(i, i, i);
+  }
+  const [a, b, c] = p.getFeedInfo("trades").chunks.map((k) => k.minTs!);
+  using r = p.createReader("trades", { cacheChunks: 2 });
+  // Two suspended reads pin two chunks: the cache is full of pinned mappings.
+  const ra = r.read(a!, a! + 1), rb = r.read(b!, b! + 1);
+  assertEquals(ra.next().value?.timestamp_us, a);
+  assertEquals(rb.next().value?.timestamp_us, b);
+  assertEquals([...r.read(c!, c! + 2)].map((x) => x.timestamp_us), [c, c! + 1, c! + 2]);
+  assertEquals(r.count(c!, c! + 9), 10);
+  assertEquals(ra.next().value?.timestamp_us, a! + 1);
+  assertEquals(rb.next().value?.timestamp_us, b! + 1);
+});
+
 Deno.test("stream() refuses malformed options naming the key, spinYieldMs NaN, negative and Infinity included", () => {
   using t = tempPlatform();
   const p = t.platform;

@@ -99,53 +99,6 @@ Deno.test("dw_copy_scan copies exactly and scans like the oracle, streamed or no
   }
 });
 
-Deno.test("dw_search_ts finds lower and upper bounds like the oracle on uniform, bursty, duplicated and gapped timestamps", () => {
-  const rand = rng(3);
-  const out = new BigUint64Array(1);
-  const shapes: Record<string, (i: number, prev: bigint) => bigint> = {
-    uniform: (i) => 1_700_000_000_000_000n + BigInt(i) * 10n,
-    bursty: (_i, prev) => prev + (rand() < 0.001 ? 5_000_000n : BigInt((rand() * 3) | 0)),
-    exponential: (i) => BigInt(Math.floor(1.0001 ** i)),
-    duplicates: (i) => BigInt(Math.floor(i / 5000)),
-    gap: (i) => (i < 60_000 ? BigInt(i) : 10n ** 15n + BigInt(i)),
-    constant: () => 42n,
-  };
-  for (const [name, tsOf] of Object.entries(shapes)) {
-    for (const [stride, off] of [[24, 16], [32, 0]] as const) {
-      const n = 100_000;
-      const buf = new Uint8Array(n * stride);
-      const dv = new DataView(buf.buffer);
-      const ts: bigint[] = [];
-      let prev = 1_000n;
-      for (let i = 0; i < n; i++) {
-        prev = tsOf(i, prev);
-        ts.push(prev);
-        dv.setBigUint64(i * stride + off, prev, true);
-      }
-      const targets = [
-        0n,
-        ts[0]!,
-        ts[0]! > 0n ? ts[0]! - 1n : 0n,
-        ts[n - 1]!,
-        ts[n - 1]! + 1n,
-        2n ** 63n,
-      ];
-      for (let k = 0; k < 300; k++) {
-        const t = ts[Math.floor(rand() * n)]!;
-        targets.push(t, t + 1n, t > 0n ? t - 1n : 0n);
-      }
-      for (const t of targets) {
-        for (const upper of [0, 1]) {
-          let want = 0;
-          while (want < n && (upper ? ts[want]! <= t : ts[want]! < t)) want++;
-          assertEquals(native().dw_search_ts(addr(buf), BigInt(n), stride, off, t, upper, out), 0);
-          assertEquals(Number(out[0]), want, `${name} stride ${stride} target ${t} upper ${upper}`);
-        }
-      }
-    }
-  }
-});
-
 Deno.test("FileLock excludes other holders until closed, closes idempotently, and probe sees it", () => {
   using d = tempDir();
   const path = `${d.path}/feed.lock`;

@@ -417,6 +417,83 @@ Deno.test("visit(): every record in range, in place; false stops it; a non-funct
   assertEquals(e.code, "INVALID_ARGUMENT");
 });
 
+/** What seek(t) then next() x k must give on a cursor over [a, b]: read()'s records. */
+function seekOracle(r: FeedReader, t: number, a: number, b: number, k: number): unknown[] {
+  const out: unknown[] = [];
+  for (const rec of r.read(Math.max(t, a), b)) {
+    out.push(rec.price);
+    if (out.length === k) break;
+  }
+  return out;
+}
+
+function seekCheck(
+  r: FeedReader,
+  c: ReturnType<FeedReader["cursor"]>,
+  t: number,
+  a: number,
+  b: number,
+): void {
+  const got: unknown[] = [];
+  for (let v = c.seek(t); v && got.length < 3; v = c.next()) got.push(v.price);
+  assertEquals(got, seekOracle(r, t, a, b, 3), `seek(${t}) in [${a}, ${b}]`);
+}
+
+Deno.test("cursor.seek(): back and forth over chunks, bounded ranges, out-of-order chunks and past the end, like read()", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec("trades", 0.0625));
+  const rand = rng(21);
+  {
+    using w = p.createWriter("trades");
+    for (let i = 0; i < 30_000; i++) {
+      w.writeValues(i, 1, rand() < 0.01 ? Math.floor(rand() * 150_000) : 1_000 + i * 5);
+    }
+  }
+  const info = p.getFeedInfo("trades");
+  assert(info.chunks.length > 5 && info.chunks.some((c) => c.outOfOrder));
+  using r = p.createReader("trades") as unknown as FeedReader;
+  using all = r.cursor();
+  for (let q = 0; q < 300; q++) {
+    seekCheck(r, all, Math.floor(rand() * 170_000) - 5_000, 0, Infinity);
+  }
+  const [a, b] = [40_000, 90_000];
+  using bounded = r.cursor(a, b);
+  for (let q = 0; q < 200; q++) seekCheck(r, bounded, Math.floor(rand() * 120_000), a, b);
+  // Past the end it ends; seeking back brings it to life again.
+  assertEquals(all.seek(10 ** 9), undefined);
+  assertEquals(all.isOpen, false);
+  assertEquals(all.next(), undefined);
+  assertEquals(all.seek(2n ** 64n - 1n), undefined);
+  seekCheck(r, all, 0, 0, Infinity);
+  assertEquals(all.isOpen, true);
+  assertEquals(assertThrows(() => all.seek(NaN), DeepwaterError).code, "INVALID_ARGUMENT");
+  assertEquals(assertThrows(() => all.seek("5" as never), DeepwaterError).code, "INVALID_ARGUMENT");
+  all.close();
+  assertEquals(assertThrows(() => all.seek(0), DeepwaterError).code, "CLOSED");
+  // An ended cursor of a closed reader cannot come back.
+  const ended = r.cursor(10 ** 9);
+  assertEquals(ended.next(), undefined);
+  r.close();
+  assertEquals(assertThrows(() => ended.seek(0), DeepwaterError).code, "CLOSED");
+});
+
+Deno.test("cursor.seek() on a ring reads the retained window like read()", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  try {
+    p.createFeed(tradeSpec("ticks", 0.0625, { persist: false }));
+    using w = p.createWriter("ticks");
+    using r = p.createReader("ticks") as unknown as FeedReader;
+    for (let i = 0; i < 10_000; i++) w.writeValues(i, 2 * i, 1_000 + i);
+    using c = r.cursor();
+    const rand = rng(4);
+    for (let q = 0; q < 100; q++) seekCheck(r, c, Math.floor(rand() * 12_000), 0, Infinity);
+  } finally {
+    removeRings(p);
+  }
+});
+
 Deno.test("Ring feeds: columns, batches, cursor and visit read the retained window like read()", () => {
   using t = tempPlatform();
   const p = t.platform;

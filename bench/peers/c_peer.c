@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "../../c/deepwater.h"
+#include "../ts_search.h"
 
 #define HEADER 64
 #define T0 1769860800000000ull
@@ -78,12 +79,10 @@ static uint64_t ts_at(const uint8_t *recs, uint64_t i, const struct shape *s) {
     return v;
 }
 
-/* The search libdeepwater runs (c/search.c, compiled in): the baseline does
- * the same work as the store, without the store around it. */
+/* The store's search (bench/ts_search.h): the baseline does the same work as
+ * the store, without the store around it. */
 static uint64_t lower_bound(const uint8_t *recs, uint64_t n, uint64_t t, const struct shape *s) {
-    uint64_t at = 0;
-    dw_search_ts((uint64_t)(uintptr_t)recs, n, s->size, s->ts_off, t, 0, &at);
-    return at;
+    return bench_lower_bound(recs, n, s->size, s->ts_off, t);
 }
 
 static int cmp_u64(const void *a, const void *b) {

@@ -14,7 +14,7 @@ import { DeepwaterError } from "../base/errors.ts";
 import type { FeedContext } from "../directory/feed.ts";
 import { Mapping } from "../native/mapping.ts";
 import { type RunArrays, runArrays } from "../schema/view.ts";
-import { checkChunkHeader, CHUNK_HEADER, FLAG } from "./format.ts";
+import { checkChunkHeader, FLAG } from "./format.ts";
 import { isNotFound, type Registry } from "./registry.ts";
 
 /** One mapped chunk. */
@@ -31,10 +31,10 @@ export interface ChunkView {
   u8: Uint8Array;
   /** Iterations holding it: never evicted while above 0. */
   pins: number;
+  /** When it was last looked up (the cache's tick): eviction takes the oldest. */
+  used: number;
   /** Typed arrays over the mapping, made as record views need them. */
   arrays: RunArrays;
-  /** Address of its first record. */
-  dataAddr: bigint;
 }
 
 /** See the module documentation. */
@@ -43,8 +43,10 @@ export class ChunkCache {
   readonly #reg: Registry;
   readonly #limit: number;
   readonly #views = new Map<number, ChunkView>();
-  /** The most recently used view (already last in LRU order): a repeat lookup skips the Map. */
+  /** The most recently used view: a repeat lookup skips the Map. */
   #recent: ChunkView | undefined;
+  /** Lookup counter: each view keeps the tick of its last lookup. */
+  #tick = 0;
 
   /**
    * @param ctx the feed
@@ -65,11 +67,14 @@ export class ChunkCache {
    * @param id chunk id
    */
   view(id: number): ChunkView | undefined {
-    if (this.#recent?.id === id) return this.#recent;
+    const r = this.#recent;
+    if (r?.id === id) {
+      r.used = ++this.#tick;
+      return r;
+    }
     let v = this.#views.get(id);
     if (v) {
-      this.#views.delete(id); // re-insert: Map order is our LRU order
-      this.#views.set(id, v);
+      v.used = ++this.#tick; // a hit only stamps the view: no Map reordering
       return this.#recent = v;
     }
     const { name, paths, layout, layoutCrc } = this.#ctx;
@@ -106,11 +111,11 @@ export class ChunkCache {
       dv: new DataView(buffer),
       u8: new Uint8Array(buffer),
       pins: 0,
+      used: ++this.#tick,
       arrays: runArrays(buffer),
-      dataAddr: map.addr + BigInt(CHUNK_HEADER),
     };
     this.#views.set(id, v);
-    this.#evict();
+    this.#evict(v);
     return this.#recent = v;
   }
 
@@ -145,14 +150,20 @@ export class ChunkCache {
     this.#recent = undefined;
   }
 
-  #evict(): void {
-    if (this.#views.size <= this.#limit) return;
-    for (const [id, v] of this.#views) {
-      if (this.#views.size <= this.#limit) break;
-      if (v.pins > 0) continue;
-      v.map.close();
-      this.#views.delete(id);
-      if (this.#recent === v) this.#recent = undefined;
+  /**
+   * Unmap the least recently used unpinned views while more than `limit` are
+   * open, never `keep` (the view being handed out, not pinned yet).
+   */
+  #evict(keep?: ChunkView): void {
+    while (this.#views.size > this.#limit) {
+      let oldest: ChunkView | undefined;
+      for (const v of this.#views.values()) {
+        if (v.pins === 0 && v !== keep && (!oldest || v.used < oldest.used)) oldest = v;
+      }
+      if (!oldest) return; // every one is pinned
+      oldest.map.close();
+      this.#views.delete(oldest.id);
+      if (this.#recent === oldest) this.#recent = undefined;
     }
   }
 }

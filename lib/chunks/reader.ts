@@ -23,7 +23,8 @@ import { FaultWatch, Mapping } from "../native/mapping.ts";
 import { MarkerFile } from "./markers.ts";
 import { checkRegistryMatches, Registry } from "./registry.ts";
 import { ChunkCache, type ChunkView } from "./chunk_cache.ts";
-import { scanTs, searchTs } from "../native/scan.ts";
+import { scanTs } from "../native/scan.ts";
+import { searchTs } from "./search.ts";
 import { Doorbell } from "../native/doorbell.ts";
 
 /** Cached timestamp bounds of sealed chunks base, base+1, ... */
@@ -167,6 +168,7 @@ export class ChunkReader extends ReaderBase<Cursor> {
   readonly #steps: WalkSteps<ChunkWalkState> = {
     step: (w) => this.#step(w),
     release: (w) => this.#release(w),
+    rewind: (w) => void (w.state.id = 0),
   };
 
   #release(w: RecordWalk<ChunkWalkState>): void {
@@ -355,7 +357,7 @@ export class ChunkReader extends ReaderBase<Cursor> {
   }
 
   #search(view: ChunkView, n: number, target: number, upper: boolean): number {
-    return searchTs(view.dataAddr, n, this.#rs, this.#tsOff, target, upper, view.map.path);
+    return searchTs(view.dv, CHUNK_HEADER + this.#tsOff, this.#rs, n, target, upper);
   }
 
   /**

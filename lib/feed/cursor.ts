@@ -17,6 +17,7 @@
  * @module
  */
 import { closedError } from "../base/errors.ts";
+import { timeRange } from "../base/input.ts";
 import type { DecodedRecord, DecodeFn } from "../schema/codec.ts";
 import { VIEW_O, type ViewKind, type ViewState } from "../schema/view.ts";
 import type { RecordWalk } from "./walk.ts";
@@ -31,6 +32,8 @@ export interface CursorHost {
   checkFaults(): void;
   /** Called once when the cursor closes. */
   forget(cursor: RecordCursor<object>): void;
+  /** Track an ended cursor again (a seek reopened it); throws CLOSED when the reader is closed. */
+  reopen(cursor: RecordCursor<object>): void;
 }
 
 /**
@@ -43,6 +46,8 @@ export class RecordCursor<R extends object> implements Iterable<R>, Disposable {
   readonly #attach: ViewKind["attach"];
   readonly #rs: number;
   readonly #host: CursorHost;
+  /** The range's first timestamp (a seek never goes before it). */
+  readonly #from: number;
   /** Byte offset of the next record to hand out, and the end of the current run. */
   #at = 0;
   #stop = 0;
@@ -64,6 +69,7 @@ export class RecordCursor<R extends object> implements Iterable<R>, Disposable {
     this.#attach = kind.attach;
     this.#rs = recordSize;
     this.#host = host;
+    this.#from = walk.start;
   }
 
   /**
@@ -124,6 +130,56 @@ export class RecordCursor<R extends object> implements Iterable<R>, Disposable {
     this.#at = w.at + this.#rs;
     this.#stop = w.at + w.count * this.#rs;
     return v as unknown as R;
+  }
+
+  /**
+   * Move to the first record at or after `tsUs` within the cursor's range
+   * and return the view of it, or undefined when there is none (the cursor
+   * has ended then, until the next seek). Seeking back and forth reuses the
+   * cursor and its view: nothing is allocated, and inside one chunk it costs
+   * a search of that chunk (LMDB's `MDB_SET_RANGE`). A time before the
+   * range's start means its start. A cursor that reached its end can seek
+   * again; one you closed throws `CLOSED`.
+   *
+   * @param tsUs the timestamp sought (µs, a number or BigInt)
+   * @returns the view of the first record at or after it, valid until the next step
+   * @example
+   * ```ts
+   * import { Platform } from "../../mod.ts";
+   * const dir = Deno.makeTempDirSync();
+   * {
+   *   using platform = new Platform(dir, { log: { console: false } });
+   *   platform.createFeed({
+   *     feed_name: "trades",
+   *     fields: [{ name: "price", type: "float64" }, { name: "timestamp_us", type: "uint64" }],
+   *     ts_col: "timestamp_us",
+   *     chunk_size_mb: 0.0625,
+   *   });
+   *   using writer = platform.createWriter("trades");
+   *   for (let i = 0; i < 100; i++) writer.writeValues(100 + i, 1_000 + 10 * i);
+   *   using reader = platform.createReader("trades");
+   *   using cursor = reader.cursor();
+   *   console.assert(cursor.seek(1_495)?.price === 150); // first at or after 1_495 is 1_500
+   *   console.assert(cursor.next()?.price === 151);
+   *   console.assert(cursor.seek(1_000)?.price === 100); // back again
+   *   console.assert(cursor.seek(9_999) === undefined); // past the end
+   * }
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
+  seek(tsUs: number | bigint): R | undefined {
+    if (!this.#open && !this.#ended) throw closedError(`Cursor of "${this.#host.feed}"`, this);
+    const [t, none] = timeRange(tsUs, undefined);
+    this.#view[VIEW_O] = -1;
+    this.#at = this.#stop = 0;
+    if (this.#ended) {
+      this.#host.reopen(this);
+      this.#open = true;
+      this.#ended = false;
+    }
+    // A time past every timestamp (none < t) leaves nothing to find.
+    this.#walk.restart(none < t ? Infinity : Math.max(t, this.#from));
+    return this.#nextRun();
   }
 
   /**

@@ -311,6 +311,10 @@ export abstract class ReaderBase<C> implements FeedReader {
       decode: this.decode,
       checkFaults: () => this.checkFaults(),
       forget: (c) => void this.#cursors.delete(c),
+      reopen: (c) => {
+        this.check();
+        this.#cursors.add(c);
+      },
     };
   }
 

@@ -22,6 +22,8 @@ export interface WalkSteps<S> {
   step(walk: RecordWalk<S>): boolean;
   /** Release whatever the walk holds (idempotent). */
   release(walk: RecordWalk<S>): void;
+  /** Put the walk's state back before its first run (after a release). */
+  rewind(walk: RecordWalk<S>): void;
 }
 
 /** See the module documentation. `S` is the storage kind's own state. */
@@ -52,7 +54,7 @@ export class RecordWalk<S> implements RecordRun {
   constructor(
     steps: WalkSteps<S>,
     readonly state: S,
-    readonly start: number,
+    public start: number,
     readonly end: number,
     readonly retain: boolean,
   ) {
@@ -67,6 +69,20 @@ export class RecordWalk<S> implements RecordRun {
     return false;
   }
 
+  /**
+   * Start over from timestamp `start` (the end stays): what was held is
+   * released, and the next `next()` finds the first run again.
+   *
+   * @param start first timestamp to include from now on
+   */
+  restart(start: number): void {
+    this.#steps.release(this);
+    this.#steps.rewind(this);
+    this.start = start;
+    this.count = 0;
+    this.done = false;
+  }
+
   /** Release what the walk holds. Idempotent. */
   close(): void {
     this.done = true;
@@ -75,7 +91,7 @@ export class RecordWalk<S> implements RecordRun {
   }
 }
 
-const NO_STEPS: WalkSteps<unknown> = { step: () => false, release: () => {} };
+const NO_STEPS: WalkSteps<unknown> = { step: () => false, release: () => {}, rewind: () => {} };
 
 /**
  * A run on its own, never walked: what `pullRun` points at a chunk or fills

@@ -70,11 +70,6 @@ const symbols = {
   },
   /** int dw_futex_wake(uint64_t addr, int32_t count) */
   dw_futex_wake: { parameters: ["u64", "i32"], result: "i32" },
-  /** int dw_search_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_offset, uint64_t target, int upper, uint64_t *out) */
-  dw_search_ts: {
-    parameters: ["u64", "u64", "u32", "u32", "u64", "i32", "buffer"],
-    result: "i32",
-  },
   /** int dw_scan_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_offset, uint64_t *out) */
   dw_scan_ts: { parameters: ["u64", "u64", "u32", "u32", "buffer"], result: "i32" },
   /** int dw_copy_scan(uint64_t dst, uint64_t src, uint64_t count, uint32_t stride, uint32_t ts_offset, uint64_t *out) */

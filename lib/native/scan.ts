@@ -68,46 +68,6 @@ export function copyScan(
   return scanResult();
 }
 
-const searchOut = new BigUint64Array(1);
-
-/**
- * Binary-search `n` records sorted by timestamp (libdeepwater, no copy).
- *
- * @param addr address of the first record
- * @param n record count
- * @param recordSize stride
- * @param tsOffset timestamp offset
- * @param target timestamp sought
- * @param upper false: the first index whose timestamp is >= target (lower
- *   bound); true: the first index whose timestamp is > target (upper bound)
- * @param path the mapped file, for the error message
- * @returns the index, 0..n
- */
-export function searchTs(
-  addr: bigint,
-  n: number,
-  recordSize: number,
-  tsOffset: number,
-  target: number,
-  upper: boolean,
-  path: string,
-): number {
-  unwrap(
-    native().dw_search_ts(
-      addr,
-      BigInt(n),
-      recordSize,
-      tsOffset,
-      BigInt(target),
-      upper ? 1 : 0,
-      searchOut,
-    ),
-    "Cannot search chunk",
-    path,
-  );
-  return Number(searchOut[0]);
-}
-
 /**
  * The address of a Uint8Array's bytes for the scan and copy calls (0n for an
  * empty one).

@@ -185,6 +185,7 @@ export class RingReader extends ReaderBase<RingCursor> implements RingFeedReader
   readonly #steps: WalkSteps<RingWalkState> = {
     step: (w) => this.#step(w),
     release: () => {},
+    rewind: (w) => void (w.state.started = false),
   };
 
   #step(w: RecordWalk<RingWalkState>): boolean {

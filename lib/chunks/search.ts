@@ -1,0 +1,92 @@
+/**
+ * Lower and upper bounds over the sorted timestamps of a run of fixed-size
+ * records, read in place through a DataView: what a range read or a cursor
+ * seek runs inside one chunk.
+ *
+ * Within a chunk, market-data timestamps are close to evenly spread, so a
+ * probe placed by interpolation lands near the answer: one or two cache
+ * misses where a binary search over millions of records pays about twenty.
+ * Bursty data cannot make it slow: every interpolation probe must at least
+ * halve the range, or the search carries on as a plain binary search, so the
+ * worst case stays O(log n). It runs in JavaScript because a call into
+ * libdeepwater costs more than the search (BigInt arguments, an out-array):
+ * ~0.1 µs per seek here against ~0.13–0.3 µs through FFI.
+ *
+ * Timestamps are uint64 read as two 32-bit halves into a number, exact up to
+ * 2^53 (every timestamp a writer accepts). Damaged data bigger than that
+ * compares approximately; the answer is still an index within 0..n, so a
+ * damaged chunk can misplace a range, never make a read leave the run.
+ *
+ * @module
+ */
+
+/** 2^32, to join the halves of a uint64 read as two uint32s. */
+const TWO32 = 4294967296;
+
+/**
+ * The first index in `0..n` whose timestamp is `>= target` (or `> target`
+ * with `upper`), among `n` records sorted by timestamp.
+ *
+ * @param dv the run's bytes
+ * @param first byte offset of the first record's timestamp
+ * @param stride record size in bytes
+ * @param n records in the run
+ * @param target the timestamp sought
+ * @param upper false: lower bound (first ts >= target); true: upper bound (first ts > target)
+ * @returns the index
+ * @example
+ * ```ts
+ * import { searchTs } from "./search.ts";
+ * const dv = new DataView(new ArrayBuffer(5 * 16));
+ * for (let i = 0; i < 5; i++) dv.setBigUint64(i * 16 + 8, BigInt(10 * i), true);
+ * console.assert(searchTs(dv, 8, 16, 5, 25, false) === 3);
+ * console.assert(searchTs(dv, 8, 16, 5, 20, true) === 3);
+ * ```
+ */
+export function searchTs(
+  dv: DataView,
+  first: number,
+  stride: number,
+  n: number,
+  target: number,
+  upper: boolean,
+): number {
+  // Invariant: records before lo are before the target (ts < target, or
+  // ts <= target for the upper bound), records from hi on are not.
+  let lo = 0, hi = n;
+  for (let probes = 0; probes < 4 && hi - lo > 32; probes++) {
+    const a = first + lo * stride, b = first + (hi - 1) * stride;
+    const tsLo = dv.getUint32(a + 4, true) * TWO32 + dv.getUint32(a, true);
+    const tsHi = dv.getUint32(b + 4, true) * TWO32 + dv.getUint32(b, true);
+    if (upper ? tsLo > target : tsLo >= target) {
+      hi = lo;
+      break;
+    }
+    if (upper ? tsHi <= target : tsHi < target) {
+      lo = hi;
+      break;
+    }
+    // tsLo <= target <= tsHi and tsLo < tsHi here (unless damaged: NaN and
+    // out-of-range probes are clamped into the range).
+    let mid = lo + 1 + Math.floor((target - tsLo) / (tsHi - tsLo) * (hi - lo - 2));
+    if (!(mid >= lo + 1)) mid = lo + 1;
+    if (!(mid <= hi - 2)) mid = hi - 2;
+    const was = hi - lo;
+    const m = first + mid * stride;
+    const ts = dv.getUint32(m + 4, true) * TWO32 + dv.getUint32(m, true);
+    if (upper ? ts <= target : ts < target) lo = mid + 1;
+    else hi = mid;
+    if (2 * (hi - lo) > was) break; // not halving: leave it to binary search
+  }
+  let len = hi - lo;
+  while (len > 0) {
+    const half = len >>> 1;
+    const m = first + (lo + half) * stride;
+    const ts = dv.getUint32(m + 4, true) * TWO32 + dv.getUint32(m, true);
+    if (upper ? ts <= target : ts < target) {
+      lo += half + 1;
+      len -= half + 1;
+    } else len = half;
+  }
+  return lo;
+}
