@@ -1,7 +1,8 @@
 /*
  * The C baselines' timestamp search (bench/baseline.c, bench/peers/c_peer.c):
  * the algorithm the chunk reader runs in TypeScript (lib/chunks/search.ts),
- * interpolation probes that must each halve the range, then binary search,
+ * interpolation probes each followed by a gallop that brackets the answer,
+ * then binary search,
  * so a baseline does the store's search without the store around it.
  */
 #ifndef DW_BENCH_TS_SEARCH_H
@@ -28,10 +29,22 @@ static inline uint64_t bench_lower_bound(const uint8_t *b, uint64_t n, uint32_t 
         const double frac = (double)(target - first) / (double)(last - first);
         uint64_t mid = lo + 1 + (uint64_t)(frac * (double)(hi - lo - 2));
         if (mid >= hi - 1) mid = hi - 2;
-        const uint64_t before = hi - lo;
-        if (bench_ts_at(b, mid, stride, off) < target) lo = mid + 1;
-        else hi = mid;
-        if (2 * (hi - lo) > before) break; /* not halving: leave it to binary search */
+        /* Probe, then gallop away from the probe until the answer is bracketed. */
+        if (bench_ts_at(b, mid, stride, off) < target) {
+            lo = mid + 1;
+            for (uint64_t step = 1; lo + step - 1 < hi; step *= 2) {
+                const uint64_t j = lo + step - 1;
+                if (bench_ts_at(b, j, stride, off) >= target) { hi = j; break; }
+                lo = j + 1;
+            }
+        } else {
+            hi = mid;
+            for (uint64_t step = 1; hi >= lo + step; step *= 2) {
+                const uint64_t j = hi - step;
+                if (bench_ts_at(b, j, stride, off) < target) { lo = j + 1; break; }
+                hi = j;
+            }
+        }
     }
     uint64_t len = hi - lo;
     while (len > 0) {

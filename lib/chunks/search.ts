@@ -4,11 +4,12 @@
  * seek runs inside one chunk.
  *
  * Within a chunk, market-data timestamps are close to evenly spread, so a
- * probe placed by interpolation lands near the answer: one or two cache
- * misses where a binary search over millions of records pays about twenty.
- * Bursty data cannot make it slow: every interpolation probe must at least
- * halve the range, or the search carries on as a plain binary search, so the
- * worst case stays O(log n). It runs in JavaScript because a call into
+ * probe placed by interpolation lands near the answer, and a gallop from
+ * the probe (1, 2, 4, ... records) brackets it: a few cache misses where a
+ * binary search over millions of records pays about twenty. Bursty data
+ * cannot make it slow: a gallop is logarithmic in the distance it covers,
+ * at most four probes are made, then a binary search finishes the bracket,
+ * so the worst case stays O(log n). It runs in JavaScript because a call into
  * libdeepwater costs more than the search (BigInt arguments, an out-array):
  * ~0.1 µs per seek here against ~0.13–0.3 µs through FFI.
  *
@@ -71,12 +72,39 @@ export function searchTs(
     let mid = lo + 1 + Math.floor((target - tsLo) / (tsHi - tsLo) * (hi - lo - 2));
     if (!(mid >= lo + 1)) mid = lo + 1;
     if (!(mid <= hi - 2)) mid = hi - 2;
-    const was = hi - lo;
-    const m = first + mid * stride;
-    const ts = dv.getUint32(m + 4, true) * TWO32 + dv.getUint32(m, true);
-    if (upper ? ts <= target : ts < target) lo = mid + 1;
-    else hi = mid;
-    if (2 * (hi - lo) > was) break; // not halving: leave it to binary search
+    // Probe there, then gallop away from the probe (1, 2, 4, ... records)
+    // until the answer is bracketed: evenly spread timestamps put it within
+    // a record or two, so both ends close in on the same few cache lines.
+    let o = first + mid * stride;
+    if (
+      upper
+        ? dv.getUint32(o + 4, true) * TWO32 + dv.getUint32(o, true) <= target
+        : dv.getUint32(o + 4, true) * TWO32 + dv.getUint32(o, true) < target
+    ) {
+      lo = mid + 1;
+      for (let step = 1; lo + step - 1 < hi; step *= 2) {
+        const j = lo + step - 1;
+        o = first + j * stride;
+        const ts = dv.getUint32(o + 4, true) * TWO32 + dv.getUint32(o, true);
+        if (!(upper ? ts <= target : ts < target)) {
+          hi = j;
+          break;
+        }
+        lo = j + 1;
+      }
+    } else {
+      hi = mid;
+      for (let step = 1; hi - step >= lo; step *= 2) {
+        const j = hi - step;
+        o = first + j * stride;
+        const ts = dv.getUint32(o + 4, true) * TWO32 + dv.getUint32(o, true);
+        if (upper ? ts <= target : ts < target) {
+          lo = j + 1;
+          break;
+        }
+        hi = j;
+      }
+    }
   }
   let len = hi - lo;
   while (len > 0) {
