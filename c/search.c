@@ -6,10 +6,10 @@
 #if defined(__x86_64__)
 #include <emmintrin.h>
 #define DW_HAVE_STREAM 1
-/* Batches at least this large are copied with non-temporal stores: they do
- * not fit the cache anyway, and streaming skips the read-for-ownership of
- * every destination line. Smaller batches use ordinary stores so the records
- * stay cached for readers tailing the feed. */
+/* Batches (dw_copy_scan) and 8-byte columns (dw_gather) at least this large
+ * are written with non-temporal stores: they do not fit the cache anyway, and
+ * streaming skips the read-for-ownership of every destination line. Smaller
+ * ones use ordinary stores so the data stays cached for whoever reads next. */
 #define DW_STREAM_MIN_BYTES (2u << 20)
 #endif
 

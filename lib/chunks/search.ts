@@ -52,18 +52,16 @@ export function searchTs(
   target: number,
   upper: boolean,
 ): number {
-  // Invariant: records before lo are before the target (ts < target, or
-  // ts <= target for the upper bound), records from hi on are not.
+  // Invariant: records before lo are before the target, records from hi on
+  // are not.
   let lo = 0, hi = n;
   for (let probes = 0; probes < 4 && hi - lo > 32; probes++) {
-    const a = first + lo * stride, b = first + (hi - 1) * stride;
-    const tsLo = dv.getUint32(a + 4, true) * TWO32 + dv.getUint32(a, true);
-    const tsHi = dv.getUint32(b + 4, true) * TWO32 + dv.getUint32(b, true);
-    if (upper ? tsLo > target : tsLo >= target) {
+    const tsLo = tsAt(dv, first + lo * stride), tsHi = tsAt(dv, first + (hi - 1) * stride);
+    if (!before(tsLo, target, upper)) {
       hi = lo;
       break;
     }
-    if (upper ? tsHi <= target : tsHi < target) {
+    if (before(tsHi, target, upper)) {
       lo = hi;
       break;
     }
@@ -75,18 +73,11 @@ export function searchTs(
     // Probe there, then gallop away from the probe (1, 2, 4, ... records)
     // until the answer is bracketed: evenly spread timestamps put it within
     // a record or two, so both ends close in on the same few cache lines.
-    let o = first + mid * stride;
-    if (
-      upper
-        ? dv.getUint32(o + 4, true) * TWO32 + dv.getUint32(o, true) <= target
-        : dv.getUint32(o + 4, true) * TWO32 + dv.getUint32(o, true) < target
-    ) {
+    if (before(tsAt(dv, first + mid * stride), target, upper)) {
       lo = mid + 1;
       for (let step = 1; lo + step - 1 < hi; step *= 2) {
         const j = lo + step - 1;
-        o = first + j * stride;
-        const ts = dv.getUint32(o + 4, true) * TWO32 + dv.getUint32(o, true);
-        if (!(upper ? ts <= target : ts < target)) {
+        if (!before(tsAt(dv, first + j * stride), target, upper)) {
           hi = j;
           break;
         }
@@ -96,9 +87,7 @@ export function searchTs(
       hi = mid;
       for (let step = 1; hi - step >= lo; step *= 2) {
         const j = hi - step;
-        o = first + j * stride;
-        const ts = dv.getUint32(o + 4, true) * TWO32 + dv.getUint32(o, true);
-        if (upper ? ts <= target : ts < target) {
+        if (before(tsAt(dv, first + j * stride), target, upper)) {
           lo = j + 1;
           break;
         }
@@ -109,12 +98,20 @@ export function searchTs(
   let len = hi - lo;
   while (len > 0) {
     const half = len >>> 1;
-    const m = first + (lo + half) * stride;
-    const ts = dv.getUint32(m + 4, true) * TWO32 + dv.getUint32(m, true);
-    if (upper ? ts <= target : ts < target) {
+    if (before(tsAt(dv, first + (lo + half) * stride), target, upper)) {
       lo += half + 1;
       len -= half + 1;
     } else len = half;
   }
   return lo;
+}
+
+/** The uint64 timestamp at byte `o`, as a number (exact below 2^53). */
+function tsAt(dv: DataView, o: number): number {
+  return dv.getUint32(o + 4, true) * TWO32 + dv.getUint32(o, true);
+}
+
+/** Whether `ts` comes before the answer: `< target`, or `<= target` for an upper bound. */
+function before(ts: number, target: number, upper: boolean): boolean {
+  return upper ? ts <= target : ts < target;
 }

@@ -1,7 +1,7 @@
 /**
- * Timestamp scans and binary search over mapped records (libdeepwater, no
- * copy). Results come back through module-level out-arrays, so a call
- * allocates nothing but its result.
+ * Timestamp scans over mapped records, and copies that scan what they copy
+ * (libdeepwater). Results come back through module-level out-arrays, so a
+ * call allocates nothing but its result.
  *
  * @module
  */

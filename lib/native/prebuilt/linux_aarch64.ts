@@ -6,7 +6,7 @@
  */
 
 /** SHA-256 of the C sources (`sourcesDigest`) this library was built from. */
-export const SOURCES_SHA256 = "5b3f5c507ad1323daf19868bb4cb321afb90d90cca249648b7fbf5c77ba489f1";
+export const SOURCES_SHA256 = "b0ab00b6ecaab66fe6536170aa5462ae81fe5db9a29eeaa5e872eef1309426c8";
 /** SHA-256 of the library, checked before every load. */
 export const SHA256 = "cf8c0ada98253135ddfd66bdd8be2a8f2ce17c7acf6ebf3c39c47d352919a4a3";
 /** The library (an ELF shared object), in base64. */
