@@ -98,16 +98,8 @@ export function replicatePublish(platform: Platform, options: PublishOptions): R
           await ensureStream(l.jsm, names);
           await putSpec(l, names, { spec, layout }, where);
           await session(
-            platform,
-            options.feed,
-            l,
-            names,
-            layout,
-            perMessage,
-            window,
-            where,
+            { platform, feed: options.feed, l, names, layout, perMessage, window, where, progress },
             signal,
-            progress,
           );
         } catch (e) {
           if (e instanceof DeepwaterError) throw e;
@@ -137,6 +129,22 @@ async function putSpec(
   await l.js.publish(names.spec, body, { msgID: `spec:${source.layout.descriptor}` });
 }
 
+/** What one publishing session works with: the feed, the connection and the stream. */
+interface PublishJob {
+  platform: Platform;
+  feed: string;
+  l: Link;
+  names: Names;
+  layout: Layout;
+  /** Most records in one message. */
+  perMessage: number;
+  /** Most publishes awaiting their acknowledgement. */
+  window: number;
+  /** The stream and server, for messages. */
+  where: string;
+  progress: Progress;
+}
+
 /**
  * One connected run: resume after the stream's newest record and publish
  * until aborted, until a publish fails, or until the connection comes back
@@ -144,18 +152,8 @@ async function putSpec(
  * resume. A reconnect counts because a server killed before its file store
  * had the newest messages may have acknowledged what it no longer holds.
  */
-async function session(
-  platform: Platform,
-  feed: string,
-  l: Link,
-  names: Names,
-  layout: Layout,
-  perMessage: number,
-  window: number,
-  where: string,
-  signal: AbortSignal,
-  progress: Progress,
-): Promise<void> {
+async function session(job: PublishJob, signal: AbortSignal): Promise<void> {
+  const { l } = job;
   const run = new AbortController();
   const stop = () => run.abort();
   signal.addEventListener("abort", stop, { once: true });
@@ -166,18 +164,7 @@ async function session(
     }
   })();
   try {
-    await publishFrom(
-      platform,
-      feed,
-      l,
-      names,
-      layout,
-      perMessage,
-      window,
-      where,
-      run.signal,
-      progress,
-    );
+    await publishFrom(job, run.signal);
   } finally {
     signal.removeEventListener("abort", stop);
     void status.return?.();
@@ -185,18 +172,8 @@ async function session(
 }
 
 /** The body of {@linkcode session}: publish until `signal` aborts or a publish fails. */
-async function publishFrom(
-  platform: Platform,
-  feed: string,
-  l: Link,
-  names: Names,
-  layout: Layout,
-  perMessage: number,
-  window: number,
-  where: string,
-  signal: AbortSignal,
-  progress: Progress,
-): Promise<void> {
+async function publishFrom(job: PublishJob, signal: AbortSignal): Promise<void> {
+  const { platform, feed, l, names, layout, perMessage, window, where, progress } = job;
   const newest = await lastOn(l.jsm, names.stream, names.data);
   let prev: Position | null = newest
     ? readBatchHeaders(newest.header, `message ${newest.seq} of ${where}`).last
