@@ -163,6 +163,10 @@ void dw_region_remove(void *addr) {
 /* See deepwater.h. */
 uint64_t dw_fault_counter(void) { return (uint64_t)(uintptr_t)&fault_generation; }
 
+uint32_t dw_fault_generation(void) {
+    return atomic_load_explicit(&fault_generation, memory_order_acquire);
+}
+
 /* See deepwater.h. */
 int dw_mapping_faulted(uint64_t addr) {
     uintptr_t s = (uintptr_t)addr;

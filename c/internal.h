@@ -16,4 +16,7 @@ DW_HIDDEN int dw_region_add(void *addr, uint64_t len, int prot);
  * munmap so the address cannot be reused while still registered. */
 DW_HIDDEN void dw_region_remove(void *addr);
 
+/* The fault generation (acquire load), for dw_commit. */
+DW_HIDDEN uint32_t dw_fault_generation(void);
+
 #endif /* DEEPWATER_INTERNAL_H */

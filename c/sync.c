@@ -1,6 +1,8 @@
-/* Cross-process coordination: flock, acquire-load spinning, futex wait/wake. */
+/* Cross-process coordination: flock, the writer's commit, acquire-load spinning,
+ * futex wait/wake. */
 #define _GNU_SOURCE
 #include "deepwater.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,4 +104,22 @@ int dw_futex_wake(uint64_t addr, int32_t count) {
     if (addr == 0 || (addr & 3) || count <= 0) return DW_EINVAL;
     long r = syscall(SYS_futex, (uint32_t *)(uintptr_t)addr, FUTEX_WAKE, count, NULL, NULL, 0);
     return r < 0 ? -errno : (int)r;
+}
+
+/* See deepwater.h. */
+int dw_commit(uint64_t base, uint32_t word, uint32_t value, uint32_t word2, uint32_t value2,
+              uint32_t waiters, uint32_t seen_faults) {
+    if (base == 0 || (base & 3)) return DW_EINVAL;
+    _Atomic uint32_t *w = (_Atomic uint32_t *)(uintptr_t)base;
+    /* The last store is sequentially consistent and so is the waiters load:
+     * the load cannot pass it (an xchg on x86-64, stlr then ldar on arm64;
+     * a separate seq_cst fence, an mfence, measured ~20 ns slower). */
+    if (word2 == DW_COMMIT_NONE) {
+        atomic_store_explicit(&w[word], value, memory_order_seq_cst);
+    } else {
+        atomic_store_explicit(&w[word], value, memory_order_release);
+        atomic_store_explicit(&w[word2], value2, memory_order_seq_cst);
+    }
+    int r = atomic_load_explicit(&w[waiters], memory_order_seq_cst) != 0 ? DW_COMMIT_WAKE : 0;
+    return dw_fault_generation() != seen_faults ? r | DW_COMMIT_FAULTED : r;
 }

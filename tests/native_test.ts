@@ -1,8 +1,14 @@
 import { assert, assertCode, assertEquals } from "./assert.ts";
-import { native } from "../lib/native/binding.ts";
-import { Doorbell, WAIT_TIMEOUT_NS } from "../lib/native/doorbell.ts";
+import { DW, native } from "../lib/native/binding.ts";
+import {
+  COMMIT_FAULTED,
+  COMMIT_WAKE,
+  Doorbell,
+  NO_WORD,
+  WAIT_TIMEOUT_NS,
+} from "../lib/native/doorbell.ts";
 import { FileLock } from "../lib/native/lock.ts";
-import { Mapping } from "../lib/native/mapping.ts";
+import { FaultWatch, Mapping } from "../lib/native/mapping.ts";
 import { rng, tempDir } from "./helpers.ts";
 
 /** Bytes at and above which dw_copy_scan streams (DW_STREAM_MIN_BYTES in c/search.c). */
@@ -166,4 +172,33 @@ Deno.test("Doorbell.wait() returns at its timeout without a ring, on a ring, and
       assertEquals(waiters(), 0);
     }
   });
+});
+
+Deno.test("Doorbell.commit stores its words and reports waiters and faults; dw_commit refuses a bad base", async () => {
+  using d = tempDir();
+  using map = Mapping.file(`${d.path}/bell`, { length: 4096, write: true, create: true });
+  const fields = { notifySeq: 128, waiters: 192 };
+  const bell = new Doorbell(map, fields);
+  const u32 = new Uint32Array(map.buffer);
+  const seen = new FaultWatch().seen;
+
+  assertEquals(bell.commit(10, 7, NO_WORD, 99, seen), 0, "nobody waits, nothing faulted");
+  assertEquals([u32[10], u32[11]], [7, 0], "one word stored, NO_WORD skipped");
+  assertEquals(bell.commit(10, 0xffffffff, 11, 0x80000000, seen), 0);
+  assertEquals([u32[10], u32[11]], [0xffffffff, 0x80000000], "both words, full u32 range");
+  assertEquals(bell.commit(10, 8, NO_WORD, 0, (seen + 1) >>> 0), COMMIT_FAULTED);
+
+  const ac = new AbortController();
+  const waiting = bell.wait(() => false, ac.signal);
+  assertEquals(bell.commit(10, 9, NO_WORD, 0, seen), COMMIT_WAKE, "a registered waiter is reported");
+  assertEquals(
+    bell.commit(10, 9, NO_WORD, 0, (seen + 1) >>> 0),
+    COMMIT_WAKE | COMMIT_FAULTED,
+  );
+  ac.abort();
+  await waiting;
+  assertEquals(bell.commit(10, 10, NO_WORD, 0, seen), 0, "the waiter left");
+
+  assertEquals(native().dw_commit(0n, 0, 0, NO_WORD, 0, 1, seen), DW.EINVAL);
+  assertEquals(native().dw_commit(map.addr + 2n, 0, 0, NO_WORD, 0, 1, seen), DW.EINVAL);
 });

@@ -318,23 +318,22 @@ export class Registry {
     setU64(this.dv, REGISTRY_FIELDS.writerPid, 0);
   }
 
-  /** u32 index of the count of readers waiting on the notify word (the writer's hot path loads it). */
-  get waitersIndex(): number {
-    return REGISTRY_FIELDS.waiters >> 2;
+  /**
+   * The doorbell readers wait on: the writer commits through it (see
+   * `Doorbell.commit`, with {@linkcode Registry.commitIndex}) and rings it.
+   */
+  get doorbell(): Doorbell {
+    return this.#bell ??= new Doorbell(this.map, REGISTRY_FIELDS);
   }
 
   /** Whether any reader waits on the notify word. */
   hasWaiters(): boolean {
-    return this.#doorbell().hasWaiters();
+    return this.doorbell.hasWaiters();
   }
 
   /** Ring the doorbell readers wait on (the writer, after a commit; see `Doorbell`). */
   wake(): void {
-    this.#doorbell().ring();
-  }
-
-  #doorbell(): Doorbell {
-    return this.#bell ??= new Doorbell(this.map, REGISTRY_FIELDS);
+    this.doorbell.ring();
   }
 
   /** Committed playback markers (acquire). */

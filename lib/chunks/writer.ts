@@ -26,6 +26,7 @@ import {
 import { chunkIdOf } from "../directory/paths.ts";
 import { writeIndexOption, writerOptions } from "../base/input.ts";
 import { Mapping } from "../native/mapping.ts";
+import { COMMIT_FAULTED, COMMIT_WAKE, type Doorbell, NO_WORD } from "../native/doorbell.ts";
 import { MarkerFile } from "./markers.ts";
 import { checkRegistryMatches, isNotFound, Registry } from "./registry.ts";
 import type { Durability, FeedWriter, WriteOptions, WriterOptions } from "../feed/contract.ts";
@@ -51,11 +52,12 @@ const LAST = 0, MIN = 1, MAX = 2;
 class ChunkCore extends WriteCore {
   count = 0;
   cap = 0;
-  reg: Uint32Array;
+  /** The registry's doorbell: commits go through it (see `Doorbell.commit`). */
+  readonly bell: Doorbell;
+  /** u32 index of the chunk's commit word in the registry. */
   commitIdx = 0;
   /** u32 view of the chunk being written: its header keeps a copy of the count. */
   chunk32: Uint32Array = new Uint32Array(0);
-  waitersIdx: number;
   /**
    * The chunk's last, smallest and largest timestamps. A Float64Array, not
    * three number fields: V8 kept those fields tagged, so every commit boxed
@@ -77,10 +79,7 @@ class ChunkCore extends WriteCore {
   ) {
     super(ctx.name, ctx.codec);
     this.recordSize = ctx.layout.recordSize;
-    // The hot path stores the commit word and loads the waiter count through
-    // the indices the registry hands out (see Registry.commitIndex).
-    this.reg = registry.u32;
-    this.waitersIdx = registry.waitersIndex;
+    this.bell = registry.doorbell;
   }
 
   /** Timestamp of the last record written (-1 before any). */
@@ -112,18 +111,29 @@ class ChunkCore extends WriteCore {
   }
 
   /** Bookkeeping and publish for one record with timestamp `ts`. */
-  commit(ts: number): void {
+  commit(ts: number): number {
     const t = this.ts;
     if (ts < t[LAST]! && !this.ooo) this.onOutOfOrder();
     if (ts < t[MIN]!) t[MIN] = ts;
     if (ts > t[MAX]!) t[MAX] = ts;
     t[LAST] = ts;
-    // Plain stores of the count into the chunk header around the commit word:
-    // readers check the word against the first, repair restores from the second.
-    this.chunk32[PUBLISHING_INDEX] = this.count + 1;
-    Atomics.store(this.reg, this.commitIdx, ++this.count);
-    this.chunk32[LIVE_COUNT_INDEX] = this.count;
-    if (Atomics.load(this.reg, this.waitersIdx) !== 0) this.wake();
+    return this.publish(this.count + 1);
+  }
+
+  /**
+   * Publish the chunk's first `count` records: plain stores of the count into
+   * the chunk header around the registry's commit word (readers check the
+   * word against the first, repair restores from the second), the commit
+   * itself, and a ring when readers wait. Returns COMMIT_FAULTED when a
+   * mapping faulted since the last settle.
+   */
+  publish(count: number): number {
+    this.chunk32[PUBLISHING_INDEX] = count;
+    const r = this.bell.commit(this.commitIdx, count, NO_WORD, 0, this.faults.seen);
+    this.count = count;
+    this.chunk32[LIVE_COUNT_INDEX] = count;
+    if ((r & COMMIT_WAKE) !== 0) this.wake();
+    return r & COMMIT_FAULTED;
   }
 
   faulted(): void {
@@ -291,11 +301,7 @@ export class ChunkWriter implements FeedWriter {
       if (s.min < c.minTs) c.minTs = s.min;
       if (s.max > c.maxTs) c.maxTs = s.max;
       c.lastTs = s.last;
-      c.chunk32[PUBLISHING_INDEX] = c.count + k; // the header's counts, as in Core.commit
-      c.count += k;
-      Atomics.store(c.reg, c.commitIdx, c.count);
-      c.chunk32[LIVE_COUNT_INDEX] = c.count;
-      if (Atomics.load(c.reg, c.waitersIdx) !== 0) this.#wake();
+      c.publish(c.count + k); // a fault is reported by settle() below
       done += k;
     }
     c.settle();

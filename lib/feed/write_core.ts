@@ -53,8 +53,12 @@ export abstract class WriteCore {
    */
   abstract claim(): number;
 
-  /** Publish the record stored at the last claimed offset; `ts` is its timestamp. */
-  abstract commit(ts: number): void;
+  /**
+   * Publish the record stored at the last claimed offset; `ts` is its
+   * timestamp. Returns non-zero when a mapping of this process faulted since
+   * the last settle (the commit's own check, see `Doorbell.commit`).
+   */
+  abstract commit(ts: number): number;
 
   /** Throw CORRUPT naming the faulted mapping; called only when `faults.changed`. */
   abstract faulted(): void;
@@ -97,8 +101,7 @@ export function makeWriteValues(core: WriteCore): (...values: unknown[]) => void
     `"use strict"; /* ${core.constructor.name} */ return function writeValues(${args}) {
   if (arguments.length !== ${arity}) c.arityError(arguments.length);
   ${check}const at = c.claim();
-  c.commit(store(c.dv, c.u8, at, ${args}));
-  if (Atomics.load(c.faults.word, 0) !== c.faults.seen) c.faulted();
+  if (c.commit(store(c.dv, c.u8, at, ${args})) !== 0) c.faulted();
   if (c.syncEachWrite) c.sync();
 };`,
   )(core, core.codec.store) as (...values: unknown[]) => void;

@@ -18,6 +18,7 @@ import {
 } from "./format.ts";
 import { writeIndexOption, writerOptions } from "../base/input.ts";
 import { bytesAddress, scanTs } from "../native/scan.ts";
+import { COMMIT_FAULTED, COMMIT_WAKE, type Doorbell, NO_WORD } from "../native/doorbell.ts";
 import type { RingFeedWriter, WriteOptions, WriterOptions } from "../feed/contract.ts";
 import {
   acquireWriterLock,
@@ -28,9 +29,14 @@ import {
   writeObject,
 } from "../feed/write_core.ts";
 
+/** u32 index of the ring's head word. */
+const HEAD_INDEX = RING_FIELDS.head >> 2;
+
 /** The ring writer's side of the shared write path (see `feed/write_core.ts`). Internal. */
 class RingCore extends WriteCore {
   u32!: Uint32Array;
+  /** The ring's doorbell: commits go through it. */
+  bell!: Doorbell;
   n = 0;
   mask = 0;
   slotSize = 0;
@@ -55,6 +61,7 @@ class RingCore extends WriteCore {
 
   /** Continue on `ring` after its head. */
   attach(ring: RingMap): void {
+    this.bell = ring.doorbell;
     this.dv = ring.dv;
     this.u8 = ring.u8;
     this.u32 = ring.u32;
@@ -74,10 +81,19 @@ class RingCore extends WriteCore {
     return off + SLOT_HEADER;
   }
 
-  /** Complete slot n and publish the head. */
-  commit(_ts: number): void {
-    this.end();
-    this.publish();
+  /**
+   * Complete slot n (even sequence) and publish the head in one native
+   * commit (see `Doorbell.commit`); returns COMMIT_FAULTED when a mapping
+   * faulted since the last settle.
+   */
+  commit(_ts: number): number {
+    const seq = (4096 + ((this.n >>> 0) & this.mask) * this.slotSize) >> 2;
+    const even = (2 * this.n + 2) >>> 0;
+    this.n++;
+    const r = this.bell.commit(seq, even, HEAD_INDEX, this.n >>> 0, this.faults.seen);
+    this.markFilled();
+    if ((r & COMMIT_WAKE) !== 0) this.wake();
+    return r & COMMIT_FAULTED;
   }
 
   /** Complete slot n (even sequence) without moving the head (batches publish once). */
@@ -85,15 +101,21 @@ class RingCore extends WriteCore {
     const off = 4096 + ((this.n >>> 0) & this.mask) * this.slotSize;
     Atomics.store(this.u32, off >> 2, (2 * this.n + 2) >>> 0);
     this.n++;
+    this.markFilled();
+  }
+
+  /** Set the ring's filled flag once the head has gone round (a reader's oldest slot then moves). */
+  markFilled(): void {
     if (!this.filled && this.n > this.mask) {
       this.filled = true;
       Atomics.store(this.u32, RING_FIELDS.filled >> 2, 1);
     }
   }
 
+  /** Publish the head after a batch of end() calls. */
   publish(): void {
-    Atomics.store(this.u32, RING_FIELDS.head >> 2, this.n >>> 0);
-    if (Atomics.load(this.u32, RING_FIELDS.waiters >> 2) !== 0) this.wake();
+    const r = this.bell.commit(HEAD_INDEX, this.n >>> 0, NO_WORD, 0, this.faults.seen);
+    if ((r & COMMIT_WAKE) !== 0) this.wake();
   }
 
   faulted(): void {
