@@ -190,7 +190,11 @@ Deno.test("Doorbell.commit stores its words and reports waiters and faults; dw_c
 
   const ac = new AbortController();
   const waiting = bell.wait(() => false, ac.signal);
-  assertEquals(bell.commit(10, 9, NO_WORD, 0, seen), COMMIT_WAKE, "a registered waiter is reported");
+  assertEquals(
+    bell.commit(10, 9, NO_WORD, 0, seen),
+    COMMIT_WAKE,
+    "a registered waiter is reported",
+  );
   assertEquals(
     bell.commit(10, 9, NO_WORD, 0, (seen + 1) >>> 0),
     COMMIT_WAKE | COMMIT_FAULTED,
