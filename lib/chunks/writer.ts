@@ -3,7 +3,8 @@
  * each commit with a release store, rotating to a pre-faulted next chunk.
  *
  * Commit protocol (DESIGN.md): record bytes are written first, then the
- * chunk's committed count is published with `Atomics.store`. A chunk is
+ * chunk's committed count is published with a release store (the native
+ * commit, see `Doorbell.commit`). A chunk is
  * sealed (final count, min/max/last timestamps, checksum, SEALED flag)
  * before its successor is published, and the successor's registry slot is
  * complete before the `last_chunk` store makes it visible. A process killed
