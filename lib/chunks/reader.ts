@@ -338,7 +338,11 @@ export class ChunkReader extends ReaderBase<Cursor> {
    * past the mapping.
    */
   #committed(view: ChunkView): number {
-    const n = this.#reg.committed(view.id);
+    return this.#checked(view, this.#reg.committed(view.id));
+  }
+
+  /** `n`, chunk `view`'s committed count just loaded, checked as {@linkcode #committed} does. */
+  #checked(view: ChunkView, n: number): number {
     if (n > view.cap) {
       throw this.#reg.corrupt(
         `chunk ${view.id} of "${this.feed}" commits ${n} records but holds ${view.cap}`,
@@ -482,10 +486,11 @@ export class ChunkReader extends ReaderBase<Cursor> {
       if (cursor.chunk < first) cursor.chunk = first, cursor.index = 0;
       if (cursor.chunk > last) return false;
       const flags = reg.flags(cursor.chunk);
-      if (!(flags & FLAG.DELETED) && cursor.index < reg.committed(cursor.chunk)) {
+      const n = reg.committed(cursor.chunk);
+      if (!(flags & FLAG.DELETED) && cursor.index < n) {
         const v = this.#cache.view(cursor.chunk);
         if (!v) continue; // removed between the flag check and the open: look again
-        const k = Math.min(this.#committed(v) - cursor.index, maxRecords);
+        const k = Math.min(this.#checked(v, n) - cursor.index, maxRecords);
         run.u8 = v.u8;
         run.dv = v.dv;
         run.arrays = v.arrays;
@@ -565,9 +570,17 @@ export class ChunkReader extends ReaderBase<Cursor> {
     }
   }
 
-  /** Whether anything past `cursor` is committed (or a new chunk published). */
-  protected hasNews(cursor: Cursor): boolean {
+  /**
+   * Whether anything past `cursor` is committed (or a new chunk published).
+   * `quick` loads only the cursor chunk's commit word: one atomic load where
+   * the full check makes three while nothing is new. The spin loops use it
+   * between full checks, once a full check in the same spin found the
+   * chunk published (ids only grow; a slot reused since gives at most a
+   * false "yes", which `pullRun` sorts out).
+   */
+  protected hasNews(cursor: Cursor, quick = false): boolean {
     const reg = this.#reg;
+    if (quick) return reg.committed(cursor.chunk) > cursor.index;
     if (cursor.chunk > reg.lastChunk()) return false;
     if (reg.committed(cursor.chunk) > cursor.index) return true;
     const done = FLAG.SEALED | FLAG.DELETED;

@@ -18,8 +18,11 @@ import type { ConsumerTrack } from "./consumers.ts";
 export interface LiveSource<T> {
   /** Move up to `max` items committed after the tail's position into `out`. */
   pull(out: T[], max: number): void;
-  /** Whether anything new is committed (a cheap check, called in the spin loop). */
-  hasNews(): boolean;
+  /**
+   * Whether anything new is committed (a cheap check, called in the spin
+   * loop); `quick` is the cheaper check the spin makes between full ones.
+   */
+  hasNews(quick?: boolean): boolean;
   /** Sleep until news, an abort or a timeout (the idle-friendly wait). */
   block(signal: AbortSignal | undefined): Promise<void>;
   /**
@@ -116,7 +119,7 @@ export class LiveIterator<T> implements AsyncIterableIterator<T> {
   #spinUntilNews(): boolean {
     const deadline = this.#lastYield + this.#yieldMs;
     let i = 0;
-    while (!this.#src.hasNews()) {
+    while (!this.#src.hasNews((i & 15) !== 0)) {
       if ((++i & 1023) === 0 && (performance.now() > deadline || !this.#src.isOpen())) {
         return false;
       }
