@@ -6,6 +6,7 @@
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { batchColumns, type Columns, DeepwaterError, defineFeed, type FeedReader } from "../mod.ts";
 import { removeRings, rng, tempPlatform, tradeSpec } from "./helpers.ts";
+import { runArrays } from "../lib/schema/view.ts";
 
 const every = defineFeed({
   feed_name: "every",
@@ -335,6 +336,36 @@ Deno.test("cursor(): one reused view read in place, equal to read(); the view di
   c2.next();
   assertEquals(batchColumns(c2.bytes()!, r.layout, ["ts"]).ts, new BigUint64Array([1_000n]));
   w.close();
+});
+
+Deno.test("A stale view throws CLOSED on every field, typed-array and DataView getters, numbers and BigInt", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(every);
+  const w = p.createWriter(every);
+  writeEvery(w, 3_000, (i) => 1_000 + i);
+  for (const bigint of [false, true]) {
+    using r = p.createReader(every, { bigint });
+    const names = r.layout.fields.filter((f) => f.kind !== "pad").map((f) => f.name);
+    // Stale two ways: past the cursor's end, and after close().
+    using c = r.cursor(1_000, 1_001);
+    const v = c.next() as unknown as Record<string, unknown>;
+    for (const n of names) v[n]; // every getter reads while valid
+    while (c.next());
+    using c2 = r.cursor(2_000);
+    const v2 = c2.next() as unknown as Record<string, unknown>;
+    c2.close();
+    for (const view of [v, v2]) {
+      for (const n of names) {
+        const e = assertThrows(() => view[n], DeepwaterError);
+        assertEquals(e.code, "CLOSED", `${n} (bigint ${bigint})`);
+      }
+    }
+  }
+  w.close();
+  // The stale offset is out of bounds only for runs up to 2 GiB: a larger one is refused.
+  const big = new ArrayBuffer(2 ** 31 + 8); // virtual: its pages are never touched
+  assertEquals(assertThrows(() => runArrays(big), DeepwaterError).code, "INVALID_ARGUMENT");
 });
 
 Deno.test("cursor(): a reader's close ends its cursors (CLOSED, never a read of unmapped memory)", () => {

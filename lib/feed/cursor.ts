@@ -19,7 +19,7 @@
 import { closedError } from "../base/errors.ts";
 import { timeRange } from "../base/input.ts";
 import type { DecodedRecord, DecodeFn } from "../schema/codec.ts";
-import { VIEW_O, type ViewKind, type ViewState } from "../schema/view.ts";
+import { VIEW_O, VIEW_STALE, type ViewKind, type ViewState } from "../schema/view.ts";
 import type { RecordWalk } from "./walk.ts";
 
 /** What a cursor needs from its reader. */
@@ -117,7 +117,7 @@ export class RecordCursor<R extends object> implements Iterable<R>, Disposable {
       throw closedError(`Cursor of "${this.#host.feed}"`, this);
     }
     const w = this.#walk;
-    this.#view[VIEW_O] = -1;
+    this.#view[VIEW_O] = VIEW_STALE;
     this.#host.checkFaults(); // what the last run's records were read from
     if (!w.next()) {
       this.close();
@@ -170,7 +170,7 @@ export class RecordCursor<R extends object> implements Iterable<R>, Disposable {
   seek(tsUs: number | bigint): R | undefined {
     if (!this.#open && !this.#ended) throw closedError(`Cursor of "${this.#host.feed}"`, this);
     const [t, none] = timeRange(tsUs, undefined);
-    this.#view[VIEW_O] = -1;
+    this.#view[VIEW_O] = VIEW_STALE;
     this.#at = this.#stop = 0;
     if (this.#ended) {
       this.#host.reopen(this);
@@ -224,7 +224,7 @@ export class RecordCursor<R extends object> implements Iterable<R>, Disposable {
     if (!this.#open) return;
     this.#open = false;
     this.#at = this.#stop = 0;
-    this.#view[VIEW_O] = -1;
+    this.#view[VIEW_O] = VIEW_STALE;
     this.#walk.close();
     this.#host.forget(this);
   }
@@ -263,17 +263,17 @@ export function visitWalk<R>(
         view[VIEW_O] = o;
         n++;
         if (fn(view as unknown as R) === false) {
-          view[VIEW_O] = -1;
+          view[VIEW_O] = VIEW_STALE;
           host.checkFaults();
           return n;
         }
       }
-      view[VIEW_O] = -1;
+      view[VIEW_O] = VIEW_STALE;
       host.checkFaults();
     }
     return n;
   } finally {
-    view[VIEW_O] = -1;
+    view[VIEW_O] = VIEW_STALE;
     walk.close();
   }
 }

@@ -24,7 +24,7 @@ import {
 } from "../base/input.ts";
 import type { DecodedRecord, DecodeFn } from "../schema/codec.ts";
 import type { Layout } from "../schema/spec.ts";
-import { makeViewKind, VIEW_O, type ViewKind } from "../schema/view.ts";
+import { makeViewKind, VIEW_O, VIEW_STALE, type ViewKind } from "../schema/view.ts";
 import type { FeedContext } from "../directory/feed.ts";
 import {
   columnFields,
@@ -397,12 +397,12 @@ export abstract class ReaderBase<C> implements FeedReader {
           view[VIEW_O] = at;
           n++;
           if (fn(view as unknown as DecodedRecord) === false) {
-            view[VIEW_O] = -1;
+            view[VIEW_O] = VIEW_STALE;
             this.checkFaults();
             return n;
           }
         }
-        view[VIEW_O] = -1;
+        view[VIEW_O] = VIEW_STALE;
         this.checkFaults();
         if (performance.now() - turn <= o.spinYieldMs) continue;
       } else if (spin) {
