@@ -6,7 +6,8 @@
  * This header is the whole C API. The library does only what a Deno program
  * cannot do by itself: map files and shared memory, take advisory locks,
  * reserve disk blocks, flush mappings, commit a writer's record (ordered
- * stores, then the waiter check) in one call, spin with acquire loads and
+ * stores, then the waiter check) in one call, claim and read seqlocked ring
+ * slots with the fences JavaScript lacks, spin with acquire loads and
  * futex-wait on shared words, scan and copy strided records, gather columns
  * and compute CRC32C. Everything else (formats, records, registries, policy) lives
  * in TypeScript, which validates every length and offset before it calls here.
@@ -77,7 +78,7 @@ extern "C" {
 
 /** ABI version of this header. TypeScript refuses a library whose
  *  dw_abi_version() differs from the version it was written against. */
-#define DW_ABI_VERSION 6
+#define DW_ABI_VERSION 7
 
 /** First library status code (negative, below every errno). */
 #define DW_ERR_BASE (-30800)
@@ -283,6 +284,30 @@ int dw_futex_wake(uint64_t addr, int32_t count);
  */
 int dw_commit(uint64_t base, uint32_t word, uint32_t value, uint32_t word2, uint32_t value2,
               uint32_t waiters, uint32_t seen_faults);
+
+/**
+ * Seqlock writer, before it rewrites a slot: store `value` (odd: "being
+ * written") to the 32-bit word `word` (a u32 index) of the mapping at
+ * `base`, then a release fence, so every store that follows (the slot's new
+ * bytes) becomes visible after it. (On x86-64 the fence costs nothing; on
+ * arm64 it is the `dmb` a JavaScript store cannot give: an `Atomics.store`
+ * orders only what comes before it.) The slot is completed by a release
+ * store of the even value, e.g. through dw_commit. Returns 0, or DW_EINVAL
+ * for a null or misaligned `base`.
+ */
+int dw_seq_claim(uint64_t base, uint32_t word, uint32_t value);
+
+/**
+ * Seqlock reader: copy `len` bytes at byte `offset` of the mapping at `base`
+ * to `dst + at` if the 32-bit word `word` (a u32 index) holds `want` both
+ * before the copy (acquire load) and after it (acquire fence, then load), so
+ * a copy that raced a writer is reported instead of returned. Returns 0 when
+ * the copy is intact, 1 when the slot did not hold `want` or changed while
+ * copied (dst then holds unspecified bytes), or DW_EINVAL for null or
+ * misaligned pointers. The caller keeps every range inside its buffers.
+ */
+int dw_seq_read(uint8_t *dst, uint32_t at, uint64_t base, uint32_t word, uint32_t want,
+                uint32_t offset, uint32_t len);
 
 /**
  * Scan `count` records at `base` and report on their uint64 timestamps:

@@ -1,5 +1,5 @@
-/* Cross-process coordination: flock, the writer's commit, acquire-load spinning,
- * futex wait/wake. */
+/* Cross-process coordination: flock, the writer's commit, seqlocked slots,
+ * acquire-load spinning, futex wait/wake. */
 #define _GNU_SOURCE
 #include "deepwater.h"
 #include "internal.h"
@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -122,4 +123,25 @@ int dw_commit(uint64_t base, uint32_t word, uint32_t value, uint32_t word2, uint
     }
     int r = atomic_load_explicit(&w[waiters], memory_order_seq_cst) != 0 ? DW_COMMIT_WAKE : 0;
     return dw_fault_generation() != seen_faults ? r | DW_COMMIT_FAULTED : r;
+}
+
+/* See deepwater.h. */
+int dw_seq_claim(uint64_t base, uint32_t word, uint32_t value) {
+    if (base == 0 || (base & 3)) return DW_EINVAL;
+    _Atomic uint32_t *w = (_Atomic uint32_t *)(uintptr_t)base;
+    atomic_store_explicit(&w[word], value, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    return 0;
+}
+
+/* See deepwater.h. The copy of a slot a writer may be rewriting is the
+ * seqlock's accepted race: its bytes are used only when both loads agree. */
+int dw_seq_read(uint8_t *dst, uint32_t at, uint64_t base, uint32_t word, uint32_t want,
+                uint32_t offset, uint32_t len) {
+    if (!dst || base == 0 || (base & 3)) return DW_EINVAL;
+    _Atomic uint32_t *w = (_Atomic uint32_t *)(uintptr_t)base;
+    if (atomic_load_explicit(&w[word], memory_order_acquire) != want) return 1;
+    memcpy(dst + at, (const uint8_t *)(uintptr_t)base + offset, len);
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&w[word], memory_order_relaxed) == want ? 0 : 1;
 }

@@ -1,4 +1,4 @@
-import { assert, assertCode, assertEquals } from "./assert.ts";
+import { assert, assertCode, assertEquals, assertThrows } from "./assert.ts";
 import { DW, native } from "../lib/native/binding.ts";
 import {
   COMMIT_FAULTED,
@@ -9,6 +9,8 @@ import {
 } from "../lib/native/doorbell.ts";
 import { FileLock } from "../lib/native/lock.ts";
 import { FaultWatch, Mapping } from "../lib/native/mapping.ts";
+import { SeqSlots } from "../lib/native/seqlock.ts";
+import { DeepwaterError } from "../lib/base/errors.ts";
 import { rng, tempDir } from "./helpers.ts";
 
 /** Bytes at and above which dw_copy_scan streams (DW_STREAM_MIN_BYTES in c/search.c). */
@@ -205,4 +207,33 @@ Deno.test("Doorbell.commit stores its words and reports waiters and faults; dw_c
 
   assertEquals(native().dw_commit(0n, 0, 0, NO_WORD, 0, 1, seen), DW.EINVAL);
   assertEquals(native().dw_commit(map.addr + 2n, 0, 0, NO_WORD, 0, 1, seen), DW.EINVAL);
+});
+
+Deno.test("SeqSlots: claim marks a slot, read copies only a complete slot, ranges are checked first", () => {
+  using d = tempDir();
+  using map = Mapping.file(`${d.path}/slots`, { length: 4096, write: true, create: true });
+  const slots = new SeqSlots(map);
+  const u32 = new Uint32Array(map.buffer), u8 = new Uint8Array(map.buffer);
+  const out = new Uint8Array(new ArrayBuffer(16));
+
+  slots.claim(16, 7); // slot sequence word at byte 64, payload at 72
+  assertEquals(u32[16], 7);
+  u8.set([1, 2, 3, 4], 72);
+  assertEquals(slots.read(out, 0, 16, 8, 72, 4), false, "odd: being written");
+  Atomics.store(u32, 16, 8);
+  assertEquals(slots.read(out, 4, 16, 8, 72, 4), true);
+  assertEquals([...out.subarray(4, 8)], [1, 2, 3, 4], "copied at the offset asked");
+  assertEquals(slots.read(out, 0, 16, 10, 72, 4), false, "another generation");
+  // A second destination: the cached address follows it.
+  const other = new Uint8Array(new ArrayBuffer(8));
+  assertEquals(slots.read(other, 0, 16, 8, 72, 4), true);
+  assertEquals([...other.subarray(0, 4)], [1, 2, 3, 4]);
+
+  const code = (f: () => unknown) => assertThrows(f, DeepwaterError).code;
+  assertEquals(code(() => slots.read(out, 0, 16, 8, 4094, 4)), "CORRUPT", "past the mapping");
+  assertEquals(code(() => slots.read(out, 0, 1024, 8, 72, 4)), "CORRUPT", "word past the mapping");
+  assertEquals(code(() => slots.claim(1024, 1)), "CORRUPT");
+  assertEquals(code(() => slots.read(out, 14, 16, 8, 72, 4)), "INVALID_ARGUMENT", "past dst");
+  assertEquals(native().dw_seq_claim(0n, 0, 1), DW.EINVAL);
+  assertEquals(native().dw_seq_read(null, 0, map.addr, 16, 8, 72, 4), DW.EINVAL);
 });

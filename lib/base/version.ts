@@ -15,7 +15,7 @@ export const PACKAGE_VERSION = "0.1.0";
 export const FORMAT_VERSION = 1;
 
 /** The libdeepwater ABI version this TypeScript was written against. */
-export const ABI_VERSION = 6;
+export const ABI_VERSION = 7;
 
 /**
  * The oldest Deno this release supports: the one CI runs (older releases

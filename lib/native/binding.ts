@@ -72,6 +72,13 @@ const symbols = {
   dw_futex_wake: { parameters: ["u64", "i32"], result: "i32" },
   /** int dw_commit(uint64_t base, uint32_t word, uint32_t value, uint32_t word2, uint32_t value2, uint32_t waiters, uint32_t seen_faults) */
   dw_commit: { parameters: ["u64", "u32", "u32", "u32", "u32", "u32", "u32"], result: "i32" },
+  /** int dw_seq_claim(uint64_t base, uint32_t word, uint32_t value) */
+  dw_seq_claim: { parameters: ["u64", "u32", "u32"], result: "i32" },
+  /** int dw_seq_read(uint8_t *dst, uint32_t at, uint64_t base, uint32_t word, uint32_t want, uint32_t offset, uint32_t len) */
+  dw_seq_read: {
+    parameters: ["pointer", "u32", "u64", "u32", "u32", "u32", "u32"],
+    result: "i32",
+  },
   /** int dw_scan_ts(uint64_t base, uint64_t count, uint32_t stride, uint32_t ts_offset, uint64_t *out) */
   dw_scan_ts: { parameters: ["u64", "u64", "u32", "u32", "buffer"], result: "i32" },
   /** int dw_copy_scan(uint64_t dst, uint64_t src, uint64_t count, uint32_t stride, uint32_t ts_offset, uint64_t *out) */

@@ -20,12 +20,16 @@
  * 2^32. A reader copies the slot and re-reads seq: if it is not 2n+2 before
  * and after the copy, the record was overwritten (or is being overwritten)
  * and is counted as lost, never returned. Counters are 32-bit serial
- * numbers: unambiguous because a ring never holds 2^31 slots.
+ * numbers: unambiguous because a ring never holds 2^31 slots. The odd store
+ * is followed by a release fence and the reader's copy by an acquire fence
+ * (`RingMap.slots`, libdeepwater's `dw_seq_claim` and `dw_seq_read`), which
+ * arm64 needs and `Atomics` cannot express.
  *
  * @module
  */
 import { DW_EINVAL, ENOENT } from "../native/errno.ts";
 import { Doorbell } from "../native/doorbell.ts";
+import { SeqSlots } from "../native/seqlock.ts";
 import type { FeedContext } from "../directory/feed.ts";
 import { DeepwaterError } from "../base/errors.ts";
 import { Mapping, unlinkShm } from "../native/mapping.ts";
@@ -133,6 +137,8 @@ export class RingMap {
   readonly nonce: number;
   /** Wakes readers blocked on the ring (the `notifySeq` and `waiters` words). */
   readonly doorbell: Doorbell;
+  /** The slots' seqlock: the writer's claim and the readers' checked copy. */
+  readonly slots: SeqSlots;
 
   private constructor(map: Mapping, recordSize: number, layoutCrc: number) {
     this.map = map;
@@ -140,6 +146,7 @@ export class RingMap {
     this.u8 = new Uint8Array(map.buffer);
     this.u32 = new Uint32Array(map.buffer);
     this.doorbell = new Doorbell(map, RING_FIELDS);
+    this.slots = new SeqSlots(map);
     const dv = this.dv;
     const bad = (why: string) =>
       new DeepwaterError(

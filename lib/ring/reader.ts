@@ -74,7 +74,7 @@ export class RingReader extends ReaderBase<RingCursor> implements RingFeedReader
   constructor(ctx: FeedContext, options: ReaderOptions, onClose: (r: FeedReader) => void) {
     super(ctx, options, onClose);
     this.#rs = ctx.layout.recordSize;
-    this.#scratch = new Uint8Array(this.#rs);
+    this.#scratch = new Uint8Array(new ArrayBuffer(this.#rs)); // off the heap: SeqSlots.read takes its address
     this.#scratchDv = new DataView(this.#scratch.buffer);
     this.#name = ringName(ctx);
     this.available = this.#headCursor();
@@ -131,10 +131,7 @@ export class RingReader extends ReaderBase<RingCursor> implements RingFeedReader
   /** Copy record n to `dst` at `at`; false if it was overwritten (or is being). */
   #fetchInto(ring: RingMap, n: number, dst: Uint8Array, at: number): boolean {
     const off = ring.slotOffset(n);
-    const want = (2 * n + 2) >>> 0;
-    if (Atomics.load(ring.u32, off >> 2) !== want) return false;
-    dst.set(ring.u8.subarray(off + SLOT_HEADER, off + SLOT_HEADER + this.#rs), at);
-    return Atomics.load(ring.u32, off >> 2) === want;
+    return ring.slots.read(dst, at, off >> 2, (2 * n + 2) >>> 0, off + SLOT_HEADER, this.#rs);
   }
 
   /** Oldest retained record number (serial, modulo 2^32) and the head. */

@@ -19,6 +19,7 @@ import {
 import { writeIndexOption, writerOptions } from "../base/input.ts";
 import { bytesAddress, scanTs } from "../native/scan.ts";
 import { COMMIT_FAULTED, COMMIT_WAKE, type Doorbell, NO_WORD } from "../native/doorbell.ts";
+import type { SeqSlots } from "../native/seqlock.ts";
 import type { RingFeedWriter, WriteOptions, WriterOptions } from "../feed/contract.ts";
 import {
   acquireWriterLock,
@@ -37,6 +38,8 @@ class RingCore extends WriteCore {
   u32!: Uint32Array;
   /** The ring's doorbell: commits go through it. */
   bell!: Doorbell;
+  /** The ring's slot seqlock: claims go through it. */
+  slots!: SeqSlots;
   n = 0;
   mask = 0;
   slotSize = 0;
@@ -62,6 +65,7 @@ class RingCore extends WriteCore {
   /** Continue on `ring` after its head. */
   attach(ring: RingMap): void {
     this.bell = ring.doorbell;
+    this.slots = ring.slots;
     this.dv = ring.dv;
     this.u8 = ring.u8;
     this.u32 = ring.u32;
@@ -77,7 +81,7 @@ class RingCore extends WriteCore {
       throw this.failure ?? closedError(`Writer for "${this.feed}"`, this.owner);
     }
     const off = 4096 + ((this.n >>> 0) & this.mask) * this.slotSize;
-    Atomics.store(this.u32, off >> 2, (2 * this.n + 1) >>> 0);
+    this.slots.claim(off >> 2, (2 * this.n + 1) >>> 0);
     return off + SLOT_HEADER;
   }
 
