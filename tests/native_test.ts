@@ -234,6 +234,11 @@ Deno.test("SeqSlots: claim marks a slot, read copies only a complete slot, range
   assertEquals(code(() => slots.read(out, 0, 1024, 8, 72, 4)), "CORRUPT", "word past the mapping");
   assertEquals(code(() => slots.claim(1024, 1)), "CORRUPT");
   assertEquals(code(() => slots.read(out, 14, 16, 8, 72, 4)), "INVALID_ARGUMENT", "past dst");
+  // Negative offsets (an int32 shift of a huge one) never reach C as a wrapped u32.
+  assertEquals(code(() => slots.read(out, 0, -1, 8, 72, 4)), "CORRUPT", "negative word");
+  assertEquals(code(() => slots.read(out, 0, 16, 8, -8, 4)), "CORRUPT", "negative offset");
+  assertEquals(code(() => slots.claim(-2, 1)), "CORRUPT");
+  assertEquals(code(() => slots.read(out, -4, 16, 8, 72, 4)), "INVALID_ARGUMENT", "negative at");
   assertEquals(native().dw_seq_claim(0n, 0, 1), DW.EINVAL);
   assertEquals(native().dw_seq_read(null, 0, map.addr, 16, 8, 72, 4), DW.EINVAL);
 });

@@ -108,3 +108,39 @@ Deno.test("A ring writer whose removed ring cannot be re-created reports it on t
     }
   }
 });
+
+Deno.test("A ring whose header claims slots past 2 GiB is CORRUPT for a reader, never a wild read", () => {
+  using t = tempPlatform();
+  const p = t.platform;
+  p.createFeed(tradeSpec("big", 1, { persist: false }));
+  const shm = p.getFeedInfo("big").ring!.shm;
+  try {
+    {
+      using w = p.createWriter("big");
+      for (let i = 0; i < 10; i++) w.writeValues(i, 1, i);
+    }
+    // 2^27 slots of 32 bytes: 4 GiB of slots. The object is grown to match
+    // (sparse, nothing is allocated), so only the 2 GiB bound can refuse it.
+    const path = `/dev/shm${shm}`;
+    const f = Deno.openSync(path, { read: true, write: true });
+    try {
+      f.truncateSync(4096 + 2 ** 32);
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setUint32(0, 2 ** 27, true);
+      f.seekSync(20, Deno.SeekMode.Start); // RING_FIELDS.capacity
+      f.writeSync(b);
+    } finally {
+      f.close();
+    }
+    assertCode(
+      () => {
+        using r = p.createReader("big");
+        return [...r.read()];
+      },
+      "CORRUPT",
+      "impossible geometry",
+    );
+  } finally {
+    p.removeRing("big");
+  }
+});

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { native, type Symbols } from "./binding.ts";
+import { native, type Symbols, unwrap } from "./binding.ts";
 import type { Mapping } from "./mapping.ts";
 
 /**
@@ -88,7 +88,9 @@ export class Doorbell {
    * @returns COMMIT_WAKE | COMMIT_FAULTED bits
    */
   commit(word: number, value: number, word2: number, value2: number, seenFaults: number): number {
-    return this.#commit(this.#base, word, value, word2, value2, this.#waiters, seenFaults);
+    const r = this.#commit(this.#base, word, value, word2, value2, this.#waiters, seenFaults);
+    if (r < 0) unwrap(r, "Cannot commit to", this.#map.path);
+    return r;
   }
 
   /** Whether any reader waits (one atomic load). */

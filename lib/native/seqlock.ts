@@ -17,13 +17,14 @@
  * @module
  */
 import { DeepwaterError } from "../base/errors.ts";
-import { native, type Symbols } from "./binding.ts";
+import { native, type Symbols, unwrap } from "./binding.ts";
 import type { Mapping } from "./mapping.ts";
 
 /** Seqlocked slots of one mapping (which the caller keeps open while using this). */
 export class SeqSlots {
   readonly #base: bigint;
   readonly #length: number;
+  readonly #path: string;
   readonly #claim: Symbols["dw_seq_claim"];
   readonly #read: Symbols["dw_seq_read"];
   #dst: Uint8Array | undefined;
@@ -52,6 +53,7 @@ export class SeqSlots {
   constructor(map: Mapping) {
     this.#base = map.addr;
     this.#length = map.length;
+    this.#path = map.path;
     this.#claim = native().dw_seq_claim;
     this.#read = native().dw_seq_read;
   }
@@ -64,8 +66,8 @@ export class SeqSlots {
    * @param value the odd sequence value
    */
   claim(word: number, value: number): void {
-    if (word * 4 + 4 > this.#length) this.#outside(word * 4, 4);
-    this.#claim(this.#base, word, value);
+    if (!this.#inside(word * 4, 4)) this.#outside(word * 4, 4);
+    unwrap(this.#claim(this.#base, word, value), "Cannot claim a slot in", this.#path);
   }
 
   /**
@@ -88,8 +90,9 @@ export class SeqSlots {
     offset: number,
     len: number,
   ): boolean {
-    if (offset + len > this.#length || word * 4 + 4 > this.#length) this.#outside(offset, len);
-    if (at + len > dst.length) {
+    if (!this.#inside(offset, len)) this.#outside(offset, len);
+    if (!this.#inside(word * 4, 4)) this.#outside(word * 4, 4);
+    if (!(at >= 0 && at + len <= dst.length)) {
       throw new DeepwaterError(
         "INVALID_ARGUMENT",
         `Cannot copy ${len} bytes to offset ${at} of a ${dst.length}-byte buffer`,
@@ -99,13 +102,24 @@ export class SeqSlots {
       this.#dst = dst;
       this.#dstPtr = Deno.UnsafePointer.of(dst as Uint8Array<ArrayBuffer>);
     }
-    return this.#read(this.#dstPtr, at, this.#base, word, want, offset, len) === 0;
+    const rc = this.#read(this.#dstPtr, at, this.#base, word, want, offset, len);
+    if (rc === 0) return true;
+    if (rc !== 1) unwrap(rc, "Cannot read a slot of", this.#path); // throws: rc is a status
+    return false;
+  }
+
+  /** Whether bytes `offset..offset+len` lie in the mapping and in u32 range (integers >= 0). */
+  #inside(offset: number, len: number): boolean {
+    return offset >= 0 && len >= 0 && offset + len <= this.#length && offset + len <= 2 ** 32;
   }
 
   #outside(offset: number, len: number): never {
     throw new DeepwaterError(
       "CORRUPT",
-      `Slot bytes ${offset}..${offset + len} lie outside the ${this.#length}-byte mapping`,
+      `Slot bytes ${offset}..${
+        offset + len
+      } lie outside the ${this.#length}-byte mapping "${this.#path}"`,
+      { path: this.#path },
     );
   }
 }

@@ -32,7 +32,7 @@ import { Doorbell } from "../native/doorbell.ts";
 import { SeqSlots } from "../native/seqlock.ts";
 import type { FeedContext } from "../directory/feed.ts";
 import { DeepwaterError } from "../base/errors.ts";
-import { Mapping, unlinkShm } from "../native/mapping.ts";
+import { Mapping, MAX_MAPPING, unlinkShm } from "../native/mapping.ts";
 import { checkHeader, PAGE } from "../schema/header.ts";
 import { FORMAT_VERSION } from "../base/version.ts";
 
@@ -60,7 +60,11 @@ export const RING_FIELDS = {
   nonce: 28,
   /** u32 records published, modulo 2^32. The writer, release store after each record's slot. */
   head: 64,
-  /** u32 1 once the ring has wrapped. The writer, before the head that wraps it. */
+  /**
+   * u32 1 once the ring has wrapped. The writer, right after publishing the
+   * head that fills it (head = capacity: a reader's window starts at 0 with
+   * or without the flag) and before any later head.
+   */
   filled: 72,
   /**
    * u32 futex word (see `native/doorbell.ts`). The writer increments it after commits readers
@@ -176,11 +180,14 @@ export class RingMap {
     this.slotSize = dv.getUint32(RING_FIELDS.slotSize, true);
     this.nonce = dv.getUint32(RING_FIELDS.nonce, true);
     // Every slot offset the ring computes must land inside the mapping with
-    // room for its header and a whole record.
+    // room for its header and a whole record, and below 2^31 (offsets are
+    // shifted as int32 and passed to libdeepwater as u32; no ring this
+    // library sizes is larger, see ringGeometry).
     if (
       this.capacity < 2 || (this.capacity & (this.capacity - 1)) !== 0 ||
       this.slotSize < SLOT_HEADER + recordSize || this.slotSize % 8 !== 0 ||
-      map.length < RING_HEADER + this.capacity * this.slotSize
+      map.length < RING_HEADER + this.capacity * this.slotSize ||
+      RING_HEADER + this.capacity * this.slotSize > MAX_MAPPING
     ) throw bad("has an impossible geometry");
   }
 
