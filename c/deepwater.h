@@ -270,17 +270,17 @@ int dw_futex_wake(uint64_t addr, int32_t count);
  * (skipped when it is DW_COMMIT_NONE), so every earlier store (the record's
  * bytes) is visible before either; the last of them is sequentially
  * consistent, so the loads that follow cannot pass it; then load the waiters
- * word `waiters` and the fault generation (see dw_fault_counter). Word arguments are u32 indices into the mapping, which
- * must hold them (the caller computes them, never a file).
+ * word `waiters` and the fault generation (see dw_fault_counter). Word
+ * arguments are u32 indices into the mapping, which must hold them (the
+ * caller computes them, never a file).
  *
  * Returns DW_COMMIT_WAKE | DW_COMMIT_FAULTED bits (0 when neither holds), or
  * DW_EINVAL for a null or misaligned `base`. The store-then-load order pairs
- * with a reader
- * that adds itself to the waiters word and then re-checks the committed
- * word, both sequentially consistent: either the writer sees the waiter or
- * the reader sees the commit (see lib/native/doorbell.ts). This replaces
- * three to four JavaScript Atomics calls per record (each a runtime call in
- * V8) with one fast FFI call.
+ * with a reader that adds itself to the waiters word and then re-checks the
+ * committed word, both sequentially consistent: either the writer sees the
+ * waiter or the reader sees the commit (see lib/native/doorbell.ts). This
+ * replaces three to four JavaScript Atomics calls per record (each a runtime
+ * call in V8) with one fast FFI call.
  */
 int dw_commit(uint64_t base, uint32_t word, uint32_t value, uint32_t word2, uint32_t value2,
               uint32_t waiters, uint32_t seen_faults);

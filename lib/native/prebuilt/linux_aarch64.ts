@@ -6,7 +6,7 @@
  */
 
 /** SHA-256 of the C sources (`sourcesDigest`) this library was built from. */
-export const SOURCES_SHA256 = "c3e9137bea352d249e3d24782676f471ef38f97059f35aa6fb272c49666034c8";
+export const SOURCES_SHA256 = "75cb3fdbefab75de65d36f629f771727b3f5f072a96beecd9b9fd37b9a3656bf";
 /** SHA-256 of the library, checked before every load. */
 export const SHA256 = "e5b8f58425b67e5ae9b9ceec62973586b619209409cd6e0bf46ddbf782755069";
 /** The library (an ELF shared object), in base64. */
