@@ -141,3 +141,30 @@ Deno.test("A truncated or emptied metadata file (markers.dwm) is CORRUPT naming 
   assertEquals([o.ok, o.code], [false, "CORRUPT"], JSON.stringify(o));
   assert(o.message!.includes("markers.dwm"), o.message);
 });
+
+Deno.test("A tail at the head meets a damaged commit word with CORRUPT, never records its chunk never held", async () => {
+  for (
+    const [what, bump] of [["past the header's count", 5], ["past the chunk", 0x7ffffff0]] as const
+  ) {
+    using d = tempDir();
+    using p = platformAt(d.path);
+    p.createFeed(tradeSpec("trades", 0.0625));
+    using w = p.createWriter("trades");
+    for (let i = 0; i < 100; i++) w.writeValues(i, 1, 1000 + i);
+    using r = p.createReader("trades");
+    let seen = 0;
+    let caughtUp!: () => void;
+    const atHead = new Promise<void>((res) => caughtUp = res);
+    // A blocking tail: between the pokes below and its next pull the event loop runs.
+    const tail = r.tail(() => {
+      if (++seen === 100) caughtUp();
+      return seen <= 100; // a record past the written ones ends the tail (and fails below)
+    }, { from: 0, wait: "block" });
+    await atHead; // its pulls from the newest chunk now take the short path
+    const word = REG_HEADER + ENTRY_FIELDS.committed; // chunk 1, the live one
+    poke(REG(d.path), word, what === "past the chunk" ? bump : 100 + bump);
+    const e = await tail.then(() => undefined, (e) => e);
+    assertEquals(e?.code, "CORRUPT", `${what}: ${e}`);
+    assertEquals(seen, 100, `${what}: nothing past the last written record was delivered`);
+  }
+});

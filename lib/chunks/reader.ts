@@ -49,6 +49,11 @@ function lowerBound(values: number[], from: number, target: number): number {
   return lo;
 }
 
+/** The publishing count in chunk `v`'s header (0 in chunks no 0.2.0 writer touched). */
+function publishingCount(v: ChunkView): number {
+  return v.dv.getUint32(CHUNK_FIELDS.publishing, true);
+}
+
 /** A chunk walk's position: the next chunk to look at, and the pins it holds. */
 interface ChunkWalkState {
   /** Next chunk id to consider (0: the walk has not started). */
@@ -89,6 +94,8 @@ export class ChunkReader extends ReaderBase<Cursor> {
   #sum: ChunkSummary = { base: 1, min: [], max: [], unsorted: [], ooo: false };
   /** The newest chunk id the last full `hasNews` saw published (gates its quick check). */
   #lastSeen = 0;
+  /** A chunk a pull found newest and not deleted: later pulls from it load only its commit word. */
+  #headChunk = 0;
   readonly #faults = new FaultWatch();
   /** The run `pull` decodes (it points into the mapped chunk). */
   readonly #pulled = standaloneRun();
@@ -353,7 +360,7 @@ export class ChunkReader extends ReaderBase<Cursor> {
     // The writer stores each count it is about to publish in the chunk header
     // before the commit word, so that copy (loaded after the word) is at least
     // as high; a word above it would hand out unwritten records.
-    const publishing = view.dv.getUint32(CHUNK_FIELDS.publishing, true);
+    const publishing = publishingCount(view);
     if (publishing !== 0 && n > publishing) {
       throw this.#reg.corrupt(
         `chunk ${view.id} of "${this.feed}" commits ${n} records but its own header counts ${publishing}`,
@@ -480,9 +487,26 @@ export class ChunkReader extends ReaderBase<Cursor> {
     return { chunk, index };
   }
 
-  /** See `ReaderBase.pullRun`: the committed records past `cursor` in its chunk, in place. */
+  /**
+   * See `ReaderBase.pullRun`: the committed records past `cursor` in its
+   * chunk, in place.
+   *
+   * A tail at the head pulls from the newest chunk over and over, so that
+   * case skips the registry's span and flags (three atomic loads): once a
+   * pull has found a chunk newest and not deleted, later pulls from it load
+   * only its commit word. Retention never deletes the newest chunk, and a
+   * chunk deleted after it stopped being newest stays mapped, so what is
+   * pulled from it is still its own committed records: the count is checked
+   * against the chunk's own header, whose publishing copy it must carry. Everything else (the end of a
+   * chunk, a jump past retention) takes the full path.
+   */
   protected pullRun(cursor: Cursor, maxRecords: number, run: RecordWalk<unknown>): boolean {
     const reg = this.#reg;
+    if (cursor.chunk === this.#headChunk) {
+      const n = reg.committed(cursor.chunk);
+      const v = cursor.index < n ? this.#cache.view(cursor.chunk) : undefined;
+      if (v) return this.#fill(run, v, cursor, n, maxRecords);
+    }
     for (;;) {
       const { first, last } = reg.span();
       if (cursor.chunk < first) cursor.chunk = first, cursor.index = 0;
@@ -492,15 +516,10 @@ export class ChunkReader extends ReaderBase<Cursor> {
       if (!(flags & FLAG.DELETED) && cursor.index < n) {
         const v = this.#cache.view(cursor.chunk);
         if (!v) continue; // removed between the flag check and the open: look again
-        const k = Math.min(this.#checked(v, n) - cursor.index, maxRecords);
-        run.u8 = v.u8;
-        run.dv = v.dv;
-        run.arrays = v.arrays;
-        run.base = v.map.addr;
-        run.at = CHUNK_HEADER + cursor.index * this.#rs;
-        run.count = k;
-        cursor.index += k;
-        return true;
+        // Only a chunk whose header carries the publishing count (every chunk a
+        // 0.2.0 writer touched): the fast path's one check is against it.
+        if (cursor.chunk === last && publishingCount(v) !== 0) this.#headChunk = last;
+        return this.#fill(run, v, cursor, n, maxRecords);
       }
       // Past a deleted chunk, or the end of a sealed one (as `pull` moves on).
       if (!(flags & (FLAG.SEALED | FLAG.DELETED))) {
@@ -514,6 +533,19 @@ export class ChunkReader extends ReaderBase<Cursor> {
       cursor.chunk++;
       cursor.index = 0;
     }
+  }
+
+  /** Point `run` at up to `max` of chunk `v`'s first `n` committed records past `cursor`, and advance it. */
+  #fill(run: RecordWalk<unknown>, v: ChunkView, cursor: Cursor, n: number, max: number): true {
+    const k = Math.min(this.#checked(v, n) - cursor.index, max);
+    run.u8 = v.u8;
+    run.dv = v.dv;
+    run.arrays = v.arrays;
+    run.base = v.map.addr;
+    run.at = CHUNK_HEADER + cursor.index * this.#rs;
+    run.count = k;
+    cursor.index += k;
+    return true;
   }
 
   /** Cursor at the live head (just after the newest committed record). */
