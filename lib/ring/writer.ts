@@ -18,8 +18,7 @@ import {
 } from "./format.ts";
 import { writeIndexOption, writerOptions } from "../base/input.ts";
 import { bytesAddress, scanTs } from "../native/scan.ts";
-import { COMMIT_FAULTED, COMMIT_WAKE, type Doorbell, NO_WORD } from "../native/doorbell.ts";
-import type { SeqSlots } from "../native/seqlock.ts";
+import { COMMIT_FAULTED, COMMIT_WAKE, NO_WORD } from "../native/doorbell.ts";
 import type { RingFeedWriter, WriteOptions, WriterOptions } from "../feed/contract.ts";
 import {
   acquireWriterLock,
@@ -35,14 +34,9 @@ const HEAD_INDEX = RING_FIELDS.head >> 2;
 
 /** The ring writer's side of the shared write path (see `feed/write_core.ts`). Internal. */
 class RingCore extends WriteCore {
-  u32!: Uint32Array;
-  /** The ring's doorbell: commits go through it. */
-  bell!: Doorbell;
-  /** The ring's slot seqlock: claims go through it. */
-  slots!: SeqSlots;
+  /** The ring written: its slot offsets, seqlock (claims) and doorbell (commits). */
+  ring!: RingMap;
   n = 0;
-  mask = 0;
-  slotSize = 0;
   open = true;
   /** Set when the ring could not be re-created: every later write throws it. */
   failure: DeepwaterError | undefined;
@@ -64,14 +58,10 @@ class RingCore extends WriteCore {
 
   /** Continue on `ring` after its head. */
   attach(ring: RingMap): void {
-    this.bell = ring.doorbell;
-    this.slots = ring.slots;
+    this.ring = ring;
     this.dv = ring.dv;
     this.u8 = ring.u8;
-    this.u32 = ring.u32;
     this.n = ring.head();
-    this.mask = ring.capacity - 1;
-    this.slotSize = ring.slotSize;
     this.filled = ring.dv.getUint32(RING_FIELDS.filled, true) === 1;
   }
 
@@ -80,8 +70,8 @@ class RingCore extends WriteCore {
     if (!this.open || this.failure) {
       throw this.failure ?? closedError(`Writer for "${this.feed}"`, this.owner);
     }
-    const off = 4096 + ((this.n >>> 0) & this.mask) * this.slotSize;
-    this.slots.claim(off >> 2, (2 * this.n + 1) >>> 0);
+    const off = this.ring.slotOffset(this.n);
+    this.ring.slots.claim(off >> 2, (2 * this.n + 1) >>> 0);
     return off + SLOT_HEADER;
   }
 
@@ -91,10 +81,10 @@ class RingCore extends WriteCore {
    * faulted since the last settle.
    */
   commit(_ts: number): number {
-    const seq = (4096 + ((this.n >>> 0) & this.mask) * this.slotSize) >> 2;
+    const seq = this.ring.slotOffset(this.n) >> 2;
     const even = (2 * this.n + 2) >>> 0;
     this.n++;
-    const r = this.bell.commit(seq, even, HEAD_INDEX, this.n >>> 0, this.faults.seen);
+    const r = this.ring.doorbell.commit(seq, even, HEAD_INDEX, this.n >>> 0, this.faults.seen);
     this.markFilled();
     if ((r & COMMIT_WAKE) !== 0) this.wake();
     return r & COMMIT_FAULTED;
@@ -102,23 +92,22 @@ class RingCore extends WriteCore {
 
   /** Complete slot n (even sequence) without moving the head (batches publish once). */
   end(): void {
-    const off = 4096 + ((this.n >>> 0) & this.mask) * this.slotSize;
-    Atomics.store(this.u32, off >> 2, (2 * this.n + 2) >>> 0);
+    Atomics.store(this.ring.u32, this.ring.slotOffset(this.n) >> 2, (2 * this.n + 2) >>> 0);
     this.n++;
     this.markFilled();
   }
 
   /** Set the ring's filled flag once the head has gone round (a reader's oldest slot then moves). */
   markFilled(): void {
-    if (!this.filled && this.n > this.mask) {
+    if (!this.filled && this.n >= this.ring.capacity) {
       this.filled = true;
-      Atomics.store(this.u32, RING_FIELDS.filled >> 2, 1);
+      Atomics.store(this.ring.u32, RING_FIELDS.filled >> 2, 1);
     }
   }
 
   /** Publish the head after a batch of end() calls. */
   publish(): void {
-    const r = this.bell.commit(HEAD_INDEX, this.n >>> 0, NO_WORD, 0, this.faults.seen);
+    const r = this.ring.doorbell.commit(HEAD_INDEX, this.n >>> 0, NO_WORD, 0, this.faults.seen);
     if ((r & COMMIT_WAKE) !== 0) this.wake();
   }
 
@@ -239,7 +228,7 @@ export class RingWriter implements RingFeedWriter {
 
   /** Slots in the ring: how many records it retains. */
   get capacity(): number {
-    return this.#core.mask + 1;
+    return this.#core.ring.capacity;
   }
 
   /**
