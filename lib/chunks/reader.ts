@@ -92,9 +92,10 @@ export class ChunkReader extends ReaderBase<Cursor> {
   #bell: Doorbell | undefined;
   #markers: MarkerFile | undefined;
   #sum: ChunkSummary = { base: 1, min: [], max: [], unsorted: [], ooo: false };
-  /** The newest chunk id the last full `hasNews` saw published (gates its quick check). */
-  #lastSeen = 0;
-  /** A chunk a pull found newest and not deleted: later pulls from it load only its commit word. */
+  /**
+   * A chunk a pull found newest and not deleted: later pulls from it load
+   * only its commit word, and the spin's quick check applies to it alone.
+   */
   #headChunk = 0;
   readonly #faults = new FaultWatch();
   /** The run `pull` decodes (it points into the mapped chunk). */
@@ -608,15 +609,16 @@ export class ChunkReader extends ReaderBase<Cursor> {
    * Whether anything past `cursor` is committed (or a new chunk published).
    * `quick` loads only the cursor chunk's commit word: one atomic load where
    * the full check makes three while nothing is new. The spin loops use it
-   * between full checks; it applies only to a chunk the last full check saw
-   * published (a slot reused since gives at most a false "yes", which
+   * between full checks; it applies only to the chunk a pull last found
+   * newest (a slot reused since gives at most a false "yes", which
    * `pullRun` sorts out), else the full check runs.
    */
   protected hasNews(cursor: Cursor, quick = false): boolean {
     const reg = this.#reg;
-    if (quick && cursor.chunk <= this.#lastSeen) return reg.committed(cursor.chunk) > cursor.index;
-    const last = this.#lastSeen = reg.lastChunk();
-    if (cursor.chunk > last) return false;
+    if (quick && cursor.chunk === this.#headChunk) {
+      return reg.committed(cursor.chunk) > cursor.index;
+    }
+    if (cursor.chunk > reg.lastChunk()) return false;
     if (reg.committed(cursor.chunk) > cursor.index) return true;
     const done = FLAG.SEALED | FLAG.DELETED;
     return (reg.flags(cursor.chunk) & done) !== 0 && reg.lastChunk() > cursor.chunk;
